@@ -1,0 +1,63 @@
+"""Shared fixtures: the composed test config (``debug=tiny``) with paths under ``tmp_path``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from zelo.schemas import register_configs
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("ZELO_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def compose_config(overrides: list[str], out_dir: Path, cache_dir: Path) -> DictConfig:
+    """Compose ``conf/train.yaml`` as ``train.py`` would, with every path under ``out_dir``."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize(config_path="../conf", version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out_dir)
+        cfg.paths.log_dir = str(out_dir)
+        cfg.paths.cache_dir = str(cache_dir)
+        cfg.paths.data_dir = str(DATA_DIR)
+        cfg.hydra.runtime.output_dir = str(out_dir)
+        cfg.hydra.job.num = 0
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache per test session, so MiniLM encodes each corpus once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path, cache_dir: Path) -> Iterator:
+    """``make_cfg(*overrides)`` composes the tiny preset plus overrides into ``tmp_path``."""
+
+    def _make(*overrides: str) -> DictConfig:
+        return compose_config(["debug=tiny", *overrides], tmp_path, cache_dir)
+
+    yield _make
+    GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def cfg_tiny(make_cfg) -> DictConfig:
+    return make_cfg()

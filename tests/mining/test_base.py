@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from zelo.mining.base import (
+    MinedNegatives,
+    Miner,
+    MiningInput,
+    label_mask,
+    select_top,
+    select_uniform,
+)
+
+T, F = True, False
+
+
+class FakeScorer:
+    """Fixed scores ``[Q, N]`` over a tiny corpus; ranks with ties broken by the lower id."""
+
+    name = "fake"
+
+    def __init__(self, table: list[list[float]]) -> None:
+        self.table = torch.tensor(table)
+
+    def rank(self, inp, depth):
+        order = self.table.argsort(dim=1, descending=True, stable=True)[:, :depth]
+        return order, torch.gather(self.table, 1, order)
+
+    def score(self, inp, doc_ids):
+        vals = torch.gather(self.table, 1, doc_ids.clamp(min=0))
+        return torch.where(doc_ids >= 0, vals, torch.full_like(vals, float("nan")))
+
+
+TABLE = [
+    [0.9, 0.5, 0.5, 0.1, 0.7],  # ties at 0.5: doc 1 ranks before doc 2
+    [0.2, 0.8, 0.3, 0.6, 0.4],
+    [0.0, 0.0, 0.0, 0.0, 0.0],
+]
+
+
+def _input(num_negatives: int = 2, seed: int = 0, positives=None) -> MiningInput:
+    return MiningInput(
+        query_texts=["q0", "q1", "q2"],
+        doc_texts=[f"d{i}" for i in range(5)],
+        positives=positives if positives is not None else [[0], [1, 3], []],
+        num_negatives=num_negatives,
+        seed=seed,
+    )
+
+
+def test_select_top_takes_first_kept_in_rank_order():
+    keep = torch.tensor([[T, F, T, T], [F, F, F, F], [F, T, F, F]])
+    assert select_top(keep, 2).tolist() == [[0, 2], [-1, -1], [1, -1]]
+    assert select_top(keep, 6).tolist()[0] == [0, 2, 3, -1, -1, -1]  # n > K pads
+
+
+def test_select_uniform_is_a_seeded_subset_in_rank_order():
+    keep = torch.tensor([[T, F, T, T, T, T], [F] * 6, [F, T, F, F, F, F]])
+    picks = select_uniform(keep, 3, torch.Generator().manual_seed(1))
+    again = select_uniform(keep, 3, torch.Generator().manual_seed(1))
+    assert torch.equal(picks, again)
+    row = picks[0].tolist()
+    assert row == sorted(row) and set(row) <= {0, 2, 3, 4, 5} and len(set(row)) == 3
+    assert picks[1].tolist() == [-1, -1, -1] and picks[2].tolist() == [1, -1, -1]
+
+
+def test_select_uniform_is_uniform():
+    keep = torch.tensor([[T, F, T, T, T, T]]).repeat(4000, 1)
+    picks = select_uniform(keep, 2, torch.Generator().manual_seed(0))
+    freq = torch.bincount(picks.flatten(), minlength=6).float() / 4000
+    assert freq[1] == 0
+    torch.testing.assert_close(freq[[0, 2, 3, 4, 5]], torch.full((5,), 0.4), atol=0.04, rtol=0)
+
+
+def test_label_mask_ignores_padding():
+    ids = torch.tensor([[3, -1, 1], [0, 2, -1]])
+    positives = torch.tensor([[1, -1], [-1, -1]])
+    assert label_mask(ids, positives).tolist() == [[F, F, T], [F, F, F]]
+
+
+def test_mine_excludes_positives_and_counts_them():
+    out = Miner(FakeScorer(TABLE), depth=4).mine(_input())
+    # ranks: q0 [0, 4, 1, 2] (pos 0); q1 [1, 3, 4, 2] (pos 1, 3); q2 [0, 1, 2, 3]
+    assert out.ranking.tolist() == [[0, 4, 1, 2], [1, 3, 4, 2], [0, 1, 2, 3]]
+    assert out.neg_ids.tolist() == [[4, 1], [4, 2], [0, 1]]
+    assert out.dropped == {"positive": 3}
+    torch.testing.assert_close(out.neg_scores, torch.tensor([[0.7, 0.5], [0.4, 0.3], [0.0, 0.0]]))
+    assert out.pos_scores[0, 0] == pytest.approx(0.9) and torch.isnan(out.pos_scores[0, 1])
+    assert out.pos_scores[1].tolist() == pytest.approx([0.8, 0.6])
+    assert out.num_short == 0
+
+
+def test_short_rows_are_padded_and_logged(caplog):
+    with caplog.at_level(logging.WARNING):
+        out = Miner(FakeScorer(TABLE), depth=3).mine(_input(num_negatives=3))
+    # q1's top 3 are [1, 3, 4]: two positives, one negative left
+    assert out.neg_ids[1].tolist() == [4, -1, -1]
+    assert torch.isnan(out.neg_scores[1, 1:]).all()
+    assert out.num_short == 2 and "fewer than 3" in caplog.text
+
+
+class DropBelow(Miner):
+    name = "drop_below"
+
+    def rules(self, scores, pos_scores, valid):
+        return {"low": scores >= 0.3}
+
+
+def test_rules_count_only_what_they_remove():
+    out = DropBelow(FakeScorer(TABLE), depth=5).mine(_input(num_negatives=5))
+    assert out.neg_ids[0].tolist() == [4, 1, 2, -1, -1]  # 0 positive, 3 (0.1) dropped
+    assert out.neg_ids[2].tolist() == [-1] * 5  # a fully filtered row
+    # low: q0 doc 3; q1 doc 0 (0.2; doc 1, 3 already dropped as positives); q2 all 5
+    assert out.dropped == {"positive": 3, "low": 7}
+
+
+def test_keeping_positives_returns_them():
+    out = Miner(FakeScorer(TABLE), depth=2, exclude_positives=False).mine(_input())
+    assert out.neg_ids[0].tolist() == [0, 4] and "positive" not in out.dropped
+
+
+def test_uniform_sampling_is_seeded():
+    miner = Miner(FakeScorer(TABLE), depth=5, sampling="uniform")
+    a, b = miner.mine(_input(seed=3)), miner.mine(_input(seed=3))
+    assert torch.equal(a.neg_ids, b.neg_ids)
+    draws = {tuple(miner.mine(_input(seed=s)).neg_ids[2].tolist()) for s in range(10)}
+    assert len(draws) > 1
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        Miner(FakeScorer(TABLE), depth=0)
+    with pytest.raises(ValueError):
+        Miner(FakeScorer(TABLE), sampling="softmax")
+    with pytest.raises(ValueError):
+        _input(positives=[[0]])
+    assert isinstance(Miner(FakeScorer(TABLE)).mine(_input()), MinedNegatives)

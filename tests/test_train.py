@@ -1,0 +1,80 @@
+"""End-to-end runs of ``zelo.pipeline.train`` on the tiny preset (real FAISS, real tokenizer)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import open_dict
+
+from zelo.pipeline import train
+
+REPO = Path(__file__).resolve().parents[1]
+REQUIRED = [
+    "test/ndcg@10", "test/ndcg@10_before", "test/recall@100", "test/mrr@10",
+    "val/ndcg@10", "train/loss", "miner/ndcg@10", "mining/fn_rate",
+]
+
+
+def test_fast_dev_run_smoke(make_cfg, tmp_path: Path) -> None:
+    cfg = make_cfg("trainer.fast_dev_run=true", "miner=random")
+    metrics = train(cfg)
+    assert metrics["trainer/global_step"] == 1
+    assert (tmp_path / "metrics.json").exists()
+
+
+def test_tiny_run_writes_metrics_and_config(make_cfg, tmp_path: Path) -> None:
+    cfg = make_cfg("miner=topk", "trainer.max_epochs=2")
+    metrics = train(cfg)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(metrics))
+    for key in REQUIRED:
+        assert key in on_disk, key
+        assert on_disk[key] is not None and math.isfinite(on_disk[key]), key
+    for key in ("test/ndcg@10", "test/ndcg@10_before", "test/recall@100", "miner/ndcg@10"):
+        assert 0.0 <= on_disk[key] <= 1.0
+    assert 0.0 <= on_disk["mining/fn_rate"] <= 1.0
+    assert on_disk["run/miner"] == "topk"
+    assert on_disk["trainer/epochs"] == 2
+    assert (tmp_path / "config.yaml").read_text().count("num_negatives: 2") == 1
+    assert (tmp_path / "csv" / "metrics.csv").exists()
+
+
+def test_rerun_skips_finished_job(make_cfg, tmp_path: Path) -> None:
+    (tmp_path / "metrics.json").write_text(json.dumps({"test/ndcg@10": 0.5}))
+    cfg = make_cfg()
+    assert train(cfg) == {"test/ndcg@10": 0.5}
+
+
+def test_missing_data_dir_is_one_clear_error(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "train.py", "dataset=nfcorpus", "logger=csv",
+         f"paths.data_dir={tmp_path}/nowhere", f"hydra.run.dir={out}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert f"{tmp_path}/nowhere/nfcorpus" in err
+    assert "ZELO_DATA_DIR" in err
+    assert "Traceback" not in err
+    assert not (out / "metrics.json").exists()
+
+
+def test_wandb_offline_writes_run_folder(make_cfg, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = make_cfg("logger=default", "trainer.max_epochs=1", "miner=random")
+    with open_dict(cfg):
+        cfg.logger.wandb.project = "zelo-test"
+    train(cfg)
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1, list(tmp_path.rglob("*"))[:20]
+    files = {p.name for p in runs[0].rglob("*")}
+    assert any(name.endswith(".wandb") for name in files)
+    import wandb
+
+    assert wandb.run is None  # finished in `finally`

@@ -1,0 +1,212 @@
+"""Load a collection in BEIR layout (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``).
+
+Every file may be plain or gzip-compressed (``.gz`` suffix); when both exist the plain file wins.
+Malformed input raises :class:`DataError` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from zelo.data.types import Collection, Qrels
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_IDS = 20
+
+
+class DataError(ValueError):
+    """A collection is missing or malformed."""
+
+
+def load_beir(path: str | Path, name: str | None = None) -> Collection:
+    """Read a BEIR folder into a :class:`Collection`, with every qrels split found.
+
+    Document text is ``(title + " " + text).strip()``; query text is ``text``. Qrels rows with
+    score <= 0 mean "not relevant" and are dropped (counted in ``info["qrels_dropped"]``).
+    Empty documents are kept.
+
+    Args:
+        path: the collection folder (holding ``corpus.jsonl`` or ``corpus.jsonl.gz``).
+        name: short name for logs; defaults to the folder name.
+
+    Returns:
+        The collection. ``info`` holds ``num_docs``, ``num_queries``, per-split ``qrels_rows``,
+        ``judged_queries`` and ``qrels_dropped``, ``empty_docs`` (``count`` and up to 20 ``ids``),
+        ``duplicate_doc_groups`` (lists of doc ids with identical non-empty text) and
+        ``duplicate_doc_count`` (documents that belong to such a group).
+
+    Raises:
+        DataError: the folder or a file is missing, or a file is malformed.
+    """
+    folder = Path(path)
+    name = name or folder.name
+    corpus_path = _find(folder, "corpus.jsonl")
+    queries_path = _find(folder, "queries.jsonl")
+    if not folder.is_dir() or corpus_path is None or queries_path is None:
+        raise DataError(_missing_message(folder, name))
+    doc_ids, doc_texts = _read_records(corpus_path, with_title=True)
+    query_ids, query_texts = _read_records(queries_path, with_title=False)
+    doc_index = {d: i for i, d in enumerate(doc_ids)}
+    query_index = {q: i for i, q in enumerate(query_ids)}
+    qrels: dict[str, Qrels] = {}
+    info: dict = {"num_docs": len(doc_ids), "num_queries": len(query_ids)}
+    info.update(qrels_rows={}, judged_queries={}, qrels_dropped={})
+    for split, qrels_path in _qrels_files(folder).items():
+        qrels[split], rows, dropped = _read_qrels(qrels_path, query_index, doc_index)
+        info["qrels_rows"][split] = rows
+        info["judged_queries"][split] = len(qrels[split])
+        info["qrels_dropped"][split] = dropped
+    if not qrels:
+        raise DataError(f"{folder / 'qrels'}: no <split>.tsv or <split>.tsv.gz file found")
+    info.update(doc_stats(doc_ids, doc_texts))
+    log.info(
+        "%s: %d docs, %d queries, qrels rows %s",
+        name,
+        len(doc_ids),
+        len(query_ids),
+        info["qrels_rows"],
+    )
+    if info["duplicate_doc_groups"] or info["empty_docs"]["count"]:
+        log.warning(
+            "%s: %d groups of documents with identical text, %d empty documents",
+            name,
+            len(info["duplicate_doc_groups"]),
+            info["empty_docs"]["count"],
+        )
+    return Collection(name, doc_ids, doc_texts, query_ids, query_texts, qrels, info)
+
+
+def doc_stats(doc_ids: list[str], doc_texts: list[str]) -> dict:
+    """Empty documents and groups of documents with identical (non-empty) text.
+
+    Returns:
+        ``{"empty_docs": {"count", "ids"}, "duplicate_doc_groups", "duplicate_doc_count"}``;
+        ``ids`` lists at most 20 ids; groups and the ids inside them are in corpus order.
+    """
+    empty = [d for d, t in zip(doc_ids, doc_texts, strict=True) if not t]
+    by_text: dict[str, list[str]] = {}
+    for d, t in zip(doc_ids, doc_texts, strict=True):
+        if t:
+            by_text.setdefault(t, []).append(d)
+    groups = [ids for ids in by_text.values() if len(ids) > 1]
+    return {
+        "empty_docs": {"count": len(empty), "ids": empty[:MAX_LISTED_IDS]},
+        "duplicate_doc_groups": groups,
+        "duplicate_doc_count": sum(len(g) for g in groups),
+    }
+
+
+def _missing_message(folder: Path, name: str) -> str:
+    what = "folder not found" if not folder.is_dir() else "no corpus.jsonl or queries.jsonl"
+    return (
+        f"dataset {name!r}: {what} at {folder}. Set ZELO_DATA_DIR (or paths.data_dir=...) to a "
+        f"folder holding {name}/corpus.jsonl, or run `python -m zelo.data.download {name}`."
+    )
+
+
+def _find(folder: Path, filename: str) -> Path | None:
+    """``folder/filename`` if it exists, else ``folder/filename.gz``, else None."""
+    for candidate in (folder / filename, folder / f"{filename}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _open(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based line numbers, line ending removed."""
+    with _open(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield lineno, line
+
+
+def _read_records(path: Path, with_title: bool) -> tuple[list[str], list[str]]:
+    """Ids and texts of a JSONL file of ``{"_id", "text", ["title"]}`` objects."""
+    ids: list[str] = []
+    texts: list[str] = []
+    seen: dict[str, int] = {}
+    for lineno, line in _lines(path):
+        where = f"{path}, line {lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: invalid JSON ({err.msg})") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+        for key in ("_id", "text"):
+            if key not in rec:
+                raise DataError(f"{where}: missing field {key!r}")
+        rid, text = rec["_id"], rec["text"]
+        if not isinstance(rid, (str, int)) or not isinstance(text, str):
+            raise DataError(f"{where}: '_id' must be a string and 'text' a string")
+        rid = str(rid)
+        if rid in seen:
+            raise DataError(f"{where}: duplicate id {rid!r} (first on line {seen[rid]})")
+        seen[rid] = lineno
+        title = rec.get("title") if with_title else None
+        ids.append(rid)
+        texts.append(f"{title} {text}".strip() if isinstance(title, str) and title else text)
+    return ids, texts
+
+
+def _qrels_files(folder: Path) -> dict[str, Path]:
+    """Split name -> qrels file, sorted by split name (plain file preferred over ``.gz``)."""
+    qdir = folder / "qrels"
+    if not qdir.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for p in sorted(qdir.iterdir()):
+        for suffix in (".tsv", ".tsv.gz"):
+            if p.is_file() and p.name.endswith(suffix):
+                split = p.name[: -len(suffix)]
+                if split not in found or suffix == ".tsv":
+                    found[split] = p
+    return dict(sorted(found.items()))
+
+
+def _read_qrels(
+    path: Path, query_index: dict[str, int], doc_index: dict[str, int]
+) -> tuple[Qrels, int, int]:
+    """Parse ``query-id<TAB>corpus-id<TAB>score`` rows.
+
+    Returns:
+        qrels (score > 0 only), rows read (header excluded) and rows dropped for score <= 0.
+    """
+    qrels: Qrels = {}
+    rows = dropped = 0
+    for lineno, line in _lines(path):
+        where = f"{path}, line {lineno}"
+        cols = line.split("\t")
+        if len(cols) != 3:
+            raise DataError(f"{where}: expected 3 tab-separated columns, got {len(cols)}")
+        qid, did, raw = cols
+        try:
+            score = int(raw)
+        except ValueError:
+            if lineno == 1:  # header "query-id corpus-id score"
+                continue
+            raise DataError(f"{where}: score {raw!r} is not an integer") from None
+        if qid not in query_index:
+            raise DataError(f"{where}: unknown query id {qid!r}")
+        if did not in doc_index:
+            raise DataError(f"{where}: unknown document id {did!r}")
+        rows += 1
+        if score <= 0:
+            dropped += 1
+            continue
+        judged = qrels.setdefault(qid, {})
+        judged[did] = max(score, judged.get(did, score))
+    return qrels, rows, dropped

@@ -1,0 +1,261 @@
+"""The LightningDataModule: annotation view, mining passes, training examples, eval batches.
+
+It calls a miner; it never contains mining rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from zelo.data.splits import build_query_set
+from zelo.data.types import Collection, QuerySet
+from zelo.eval.measure import mining_stats
+from zelo.mining.base import MinedNegatives, Miner, MiningInput
+
+if TYPE_CHECKING:
+    from zelo.models.encoders import Encoder
+
+log = logging.getLogger(__name__)
+
+
+class TrainExamples(Dataset):
+    """One example per (training query, labelled positive): query, positive, N mined negatives."""
+
+    def __init__(self, queries: QuerySet, mined: MinedNegatives) -> None:
+        self.queries = queries
+        self.mined = mined
+        self.pairs = [(qi, p) for qi, ps in enumerate(queries.positives) for p in ps]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> dict:
+        qi, pos = self.pairs[i]
+        return {"query": qi, "doc_ids": [pos, *self.mined.neg_ids[qi].tolist()]}
+
+
+class TrainCollator:
+    """Tokenises a batch of training examples with the student's tokenizer."""
+
+    def __init__(self, encoder: Encoder, queries: QuerySet, doc_texts: list[str]) -> None:
+        self.encoder = encoder
+        self.queries = queries
+        self.doc_texts = doc_texts
+        width = max(len(p) for p in queries.positives)
+        self.pos_sets = torch.full((len(queries), width), -1, dtype=torch.long)
+        for i, p in enumerate(queries.positives):
+            self.pos_sets[i, : len(p)] = torch.as_tensor(p)
+
+    def __call__(self, examples: list[dict]) -> dict:
+        qidx = torch.as_tensor([e["query"] for e in examples])
+        doc_ids = torch.as_tensor([e["doc_ids"] for e in examples], dtype=torch.long)  # [B, 1+N]
+        texts = [self.doc_texts[d] if d >= 0 else "" for d in doc_ids.flatten().tolist()]
+        return {
+            "query": self.encoder.tokenize(
+                [self.queries.query_texts[i] for i in qidx.tolist()], self.encoder.query_max_length
+            ),
+            "docs": self.encoder.tokenize(texts, self.encoder.max_length),
+            "doc_ids": doc_ids,
+            "pos_sets": self.pos_sets[qidx],
+            "query_index": qidx,
+        }
+
+
+class EvalCollator:
+    """Tokenises a batch of evaluation queries; keeps their positions in the split."""
+
+    def __init__(self, encoder: Encoder, queries: QuerySet) -> None:
+        self.encoder = encoder
+        self.queries = queries
+
+    def __call__(self, idx: list[int]) -> dict:
+        texts = [self.queries.query_texts[i] for i in idx]
+        return {
+            "query": self.encoder.tokenize(texts, self.encoder.query_max_length),
+            "query_index": torch.as_tensor(idx, dtype=torch.long),
+        }
+
+
+class RetrievalDataModule(pl.LightningDataModule):
+    """Builds the train/dev/test query sets, runs the miner and serves batches.
+
+    Args:
+        collection: the loaded collection.
+        splits: ``train``/``dev``/``test`` qrels (see :func:`zelo.data.splits.resolve_splits`).
+        miner: the hard-negative miner.
+        batch_size: training queries per step (per process under DDP).
+        num_negatives: N mined negatives per query.
+        keep_positives: labelled positives kept per training query; the rest become hidden
+            judgments for the false-negative monitor (``None`` keeps all).
+        annotation_strategy: which positives are kept: ``best`` (highest grade) or ``random``.
+        mine_every_n_epochs: re-mine every k epochs (0: mine once, before training).
+        seed: seeds the annotation view, the miner and the example order.
+        num_workers: DataLoader workers.
+        eval_batch_size: queries per evaluation batch.
+        max_train_queries: use only the first n training queries (quick runs); ``None``: all.
+        max_eval_queries: likewise for dev and test.
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        splits: dict[str, dict[str, dict[str, int]]],
+        miner: Miner,
+        batch_size: int = 32,
+        num_negatives: int = 3,
+        keep_positives: int | None = 1,
+        annotation_strategy: str = "best",
+        mine_every_n_epochs: int = 0,
+        seed: int = 0,
+        num_workers: int = 0,
+        eval_batch_size: int = 256,
+        max_train_queries: int | None = None,
+        max_eval_queries: int | None = None,
+    ) -> None:
+        super().__init__()
+        if num_negatives < 0:
+            raise ValueError(f"data.num_negatives must be >= 0, got {num_negatives}")
+        self.collection = collection
+        self.splits = splits
+        self.miner = miner
+        self.batch_size = batch_size
+        self.num_negatives = num_negatives
+        self.keep_positives = keep_positives
+        self.annotation_strategy = annotation_strategy
+        self.mine_every_n_epochs = mine_every_n_epochs
+        self.seed = seed
+        self.num_workers = num_workers
+        self.eval_batch_size = eval_batch_size
+        self.max_train_queries = max_train_queries
+        self.max_eval_queries = max_eval_queries
+        self.student: Encoder | None = None
+        self.query_sets: dict[str, QuerySet] = {}
+        self.mined: MinedNegatives | None = None
+        self.mining_history: list[dict[str, float]] = []
+        self._mined_epoch: int | None = None
+        self._build_query_sets()
+
+    def _build_query_sets(self) -> None:
+        limits = {"train": self.max_train_queries, "dev": self.max_eval_queries,
+                  "test": self.max_eval_queries}
+        for split, qrels in self.splits.items():
+            keep = self.keep_positives if split == "train" else None
+            qs = build_query_set(
+                self.collection, qrels, keep_positives=keep,
+                strategy=self.annotation_strategy, seed=self.seed,
+            )
+            if limits.get(split) is not None:
+                qs = _head(qs, int(limits[split]))
+            if len(qs) == 0:
+                raise ValueError(f"split {split!r} of {self.collection.name} has no judged queries")
+            self.query_sets[split] = qs
+        log.info(
+            "%s: %d docs; queries train %d / dev %d / test %d; %d labelled and %d hidden "
+            "positives in train",
+            self.collection.name, len(self.collection.doc_texts),
+            *(len(self.query_sets[s]) for s in ("train", "dev", "test")),
+            sum(len(p) for p in self.query_sets["train"].positives),
+            sum(len(h) for h in self.query_sets["train"].hidden),
+        )
+
+    def attach_student(self, encoder: Encoder) -> None:
+        """Give the DataModule the student: its tokenizer, and the encoder self-mining uses."""
+        self.student = encoder
+
+    @property
+    def duplicates(self) -> list[list[int]]:
+        idx = self.collection.doc_index
+        groups = self.collection.info.get("duplicate_doc_groups", [])
+        return [[idx[d] for d in g] for g in groups]
+
+    def mine(self, epoch: int = 0) -> dict[str, float]:
+        """Run the miner on the training queries and measure the pass."""
+        train = self.query_sets["train"]
+        inp = MiningInput(
+            query_texts=train.query_texts,
+            doc_texts=self.collection.doc_texts,
+            positives=train.positives,
+            num_negatives=self.num_negatives,
+            seed=self.seed + epoch,
+            judgments=train.judgments,
+            student=self.student,
+        )
+        start = time.perf_counter()
+        self.mined = self.miner.mine(inp)
+        seconds = time.perf_counter() - start
+        stats = mining_stats(
+            self.mined, train.judgments, train.positives, duplicates=self.duplicates or None
+        )
+        stats["mining/seconds"] = seconds
+        stats["mining/epoch"] = float(epoch)
+        self.mining_history.append(stats)
+        self._mined_epoch = epoch
+        log.info(
+            "mining pass (epoch %d, %s): miner/ndcg@10 %.4f, fn_rate %.4f, dropped %s, "
+            "%d queries short, %.1f s",
+            epoch, type(self.miner).__name__, stats.get("miner/ndcg@10", float("nan")),
+            stats.get("mining/fn_rate", float("nan")), self.mined.dropped,
+            self.mined.num_short, seconds,
+        )
+        return stats
+
+    def _mining_due(self, epoch: int) -> bool:
+        if self.mined is None:
+            return True
+        k = self.mine_every_n_epochs
+        return bool(k) and epoch % k == 0 and epoch != self._mined_epoch
+
+    def train_dataloader(self) -> DataLoader:
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        if self._mining_due(epoch):
+            self.mine(epoch)
+        self._require_student()
+        train = self.query_sets["train"]
+        generator = torch.Generator().manual_seed(self.seed + epoch)
+        examples = TrainExamples(train, self.mined)
+        return DataLoader(
+            examples,
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=generator,
+            collate_fn=TrainCollator(self.student, train, self.collection.doc_texts),
+            num_workers=self.num_workers,
+            drop_last=len(examples) > self.batch_size,  # no 1-query tail batch
+        )
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        self._require_student()
+        qs = self.query_sets[split]
+        return DataLoader(
+            list(range(len(qs))),
+            batch_size=self.eval_batch_size,
+            shuffle=False,
+            collate_fn=EvalCollator(self.student, qs),
+            num_workers=self.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("dev")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    def _require_student(self) -> None:
+        if self.student is None:
+            raise RuntimeError("call attach_student(encoder) before asking for dataloaders")
+
+
+def _head(qs: QuerySet, n: int) -> QuerySet:
+    return QuerySet(
+        query_ids=qs.query_ids[:n],
+        query_texts=qs.query_texts[:n],
+        judgments=qs.judgments[:n],
+        positives=qs.positives[:n],
+        hidden=qs.hidden[:n],
+    )

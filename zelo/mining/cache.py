@@ -1,0 +1,117 @@
+"""On-disk embedding cache: the jobs of a sweep that share a scorer encode the corpus once.
+
+An entry is ``<cache_dir>/<key>.npy`` (float32 ``[len(texts), D]``) plus a ``<key>.json``
+sidecar that says what made it. The key hashes the encoder's fingerprint (weights and settings),
+the query/document side and every text, so a changed encoder or corpus never hits a stale entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from zelo.utils.io import atomic_write_bytes, atomic_write_json
+
+if TYPE_CHECKING:
+    from zelo.models.encoders import Encoder
+
+log = logging.getLogger(__name__)
+
+
+def cache_key(fingerprint: str, texts: list[str], is_query: bool) -> str:
+    """sha256 hex of the encoder fingerprint, the side and the texts (length-prefixed)."""
+    h = hashlib.sha256(f"zelo-emb-v1|{fingerprint}|{int(is_query)}|{len(texts)}|".encode())
+    for text in texts:
+        b = text.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def _load(path: Path, count: int, dim: int) -> torch.Tensor | None:
+    """The cached array, or ``None`` (with a warning) when it is unreadable or has the wrong shape."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        log.warning("embedding cache: unreadable %s (%s): recomputing", path, err)
+        return None
+    if arr.shape != (count, dim) or arr.dtype != np.float32:
+        log.warning(
+            "embedding cache: %s holds %s %s, expected (%d, %d) float32: recomputing",
+            path, arr.shape, arr.dtype, count, dim,
+        )
+        return None
+    return torch.from_numpy(arr)
+
+
+def _save(path: Path, emb: torch.Tensor, encoder: Encoder, meta: dict) -> None:
+    """Write the array, then its sidecar (``meta`` plus what the encoder says about itself)."""
+    buf = io.BytesIO()
+    np.save(buf, emb.numpy().astype(np.float32, copy=False), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_json(
+        path.with_suffix(".json"),
+        {
+            "encoder": encoder.describe(),
+            "count": int(emb.shape[0]),
+            "dim": int(emb.shape[1]),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **meta,
+        },
+    )
+
+
+def cached_encode(
+    encoder: Encoder,
+    texts: list[str],
+    cache_dir: str | Path | None,
+    batch_size: int = 64,
+    is_query: bool = False,
+    progress: bool | str = False,
+) -> torch.Tensor:
+    """``encoder.encode(texts, ...)``, read from or written to ``cache_dir``.
+
+    Args:
+        encoder: any :class:`~zelo.models.encoders.Encoder`.
+        texts: texts to encode.
+        cache_dir: cache folder (created on first write); ``None`` disables caching.
+        batch_size: texts per forward pass on a miss.
+        is_query: encode as queries (part of the key).
+        progress: tqdm bar on a miss (a string is its label).
+
+    Returns:
+        ``[len(texts), D]`` float32 on CPU.
+    """
+    if cache_dir is None:
+        return encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)
+    start = time.perf_counter()
+    fingerprint = encoder.fingerprint()
+    path = Path(cache_dir) / f"{cache_key(fingerprint, texts, is_query)}.npy"
+    side = "queries" if is_query else "docs"
+    if path.exists():
+        emb = _load(path, len(texts), encoder.dim)
+        if emb is not None:
+            log.info(
+                "embedding cache hit: %d %s from %s in %.2f s",
+                len(texts), side, path, time.perf_counter() - start,
+            )
+            return emb
+    emb = encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)
+    emb = emb.detach().to("cpu", torch.float32).contiguous()
+    seconds = time.perf_counter() - start
+    meta = {"fingerprint": fingerprint, "is_query": is_query, "encode_seconds": round(seconds, 3)}
+    try:
+        _save(path, emb, encoder, meta)
+    except OSError as err:
+        log.warning("embedding cache: could not write %s (%s): continuing uncached", path, err)
+        return emb
+    log.info("embedding cache miss: encoded %d %s in %.1f s -> %s", len(texts), side, seconds, path)
+    return emb

@@ -1,0 +1,119 @@
+"""The LightningModule: a bi-encoder student trained with a contrastive loss, evaluated by search."""
+
+from __future__ import annotations
+
+import logging
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from zelo.eval.metrics import evaluate_ranking
+from zelo.mining.index import search
+from zelo.models.encoders import Encoder
+from zelo.models.optim import build_optimizer, warmup_schedule
+
+log = logging.getLogger(__name__)
+
+EVAL_KEYS = ("ndcg@10", "recall@100", "mrr@10")
+
+
+class BiEncoderModule(pl.LightningModule):
+    """One shared encoder for queries and documents, trained with ``loss``.
+
+    Args:
+        encoder: the student (:class:`zelo.models.encoders.Encoder`).
+        loss: a module ``(q [B, D], docs [B, 1+N, D], doc_ids [B, 1+N], pos_sets [B, P]) ->
+            (loss, stats)``, e.g. :class:`zelo.losses.infonce.InfoNCELoss`.
+        lr: peak learning rate of AdamW (dense parameters).
+        weight_decay: AdamW weight decay.
+        sparse_lr: learning rate of SparseAdam for sparse embedding tables (default ``lr``).
+        warmup_ratio: share of the training steps spent warming the learning rate up from 0.
+        decay: ``linear`` decay to 0 after warm-up, or ``constant``.
+        corpus_batch_size: documents per forward pass when encoding the corpus for evaluation.
+        search_depth: documents retrieved per query at evaluation (>= every metric's cut-off).
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        loss: nn.Module,
+        lr: float = 2e-5,
+        weight_decay: float = 0.01,
+        sparse_lr: float | None = None,
+        warmup_ratio: float = 0.1,
+        decay: str = "linear",
+        corpus_batch_size: int = 128,
+        search_depth: int = 100,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["encoder", "loss"])
+        self.encoder = encoder
+        self.loss = loss
+        self.eval_suffix = ""  # "_before" while measuring the zero-shot student
+        self._metrics = nn.ModuleDict(
+            {f"{s}_{k.replace('@', '_at_')}": MeanMetric() for s in ("val", "test") for k in EVAL_KEYS}
+        )
+        self._corpus: torch.Tensor | None = None
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.encoder(features)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        doc_ids = batch["doc_ids"]  # [B, 1+N]
+        b, width = doc_ids.shape
+        q = self.encoder(batch["query"])  # [B, D]
+        docs = self.encoder(batch["docs"]).view(b, width, -1)  # [B, 1+N, D]
+        loss, stats = self.loss(q, docs, doc_ids, batch["pos_sets"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        for key, value in stats.items():
+            self.log(f"train/{key}", float(value), on_step=True, on_epoch=False, batch_size=b)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "val", "dev")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "test", "test")
+
+    def configure_optimizers(self) -> dict:
+        hp = self.hparams
+        optimizer = build_optimizer(self, lr=hp.lr, weight_decay=hp.weight_decay, sparse_lr=hp.sparse_lr)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        scheduler = warmup_schedule(optimizer, int(hp.warmup_ratio * total), total, decay=hp.decay)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_validation_epoch_start(self) -> None:
+        self._encode_corpus()
+
+    def on_test_epoch_start(self) -> None:
+        self._encode_corpus()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_eval("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_eval("test")
+
+    def _encode_corpus(self) -> None:
+        docs = self.trainer.datamodule.collection.doc_texts
+        self._corpus = self.encoder.encode(
+            docs, batch_size=self.hparams.corpus_batch_size, progress="encode corpus"
+        )
+
+    def _eval_step(self, batch: dict, prefix: str, split: str) -> None:
+        judgments = self.trainer.datamodule.query_sets[split].judgments
+        q = self.encoder(batch["query"]).float().cpu()  # [b, D]
+        _, ids = search(q, self._corpus, k=self.hparams.search_depth)  # [b, K]
+        per_query = evaluate_ranking(ids, [judgments[i] for i in batch["query_index"].tolist()])
+        for key in EVAL_KEYS:
+            values = torch.as_tensor(per_query[key], dtype=torch.float32)
+            self._metrics[f"{prefix}_{key.replace('@', '_at_')}"].update(values)
+
+    def _log_eval(self, prefix: str) -> None:
+        for key in EVAL_KEYS:
+            metric = self._metrics[f"{prefix}_{key.replace('@', '_at_')}"]
+            self.log(f"{prefix}/{key}{self.eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10")
+            metric.reset()
+        self._corpus = None

@@ -1,0 +1,165 @@
+"""``train(cfg)``: seed, instantiate, measure zero-shot, mine, fit, test, write ``metrics.json``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from zelo.data.datamodule import RetrievalDataModule
+from zelo.data.splits import resolve_splits
+from zelo.utils.io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+
+
+def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
+    """Instantiate the collection, splits, miner, loss, student and DataModule from ``cfg``."""
+    collection = instantiate(cfg.dataset.source)
+    splits = resolve_splits(collection, **cfg.dataset.splits, seed=cfg.dataset.split_seed)
+    miner = instantiate(cfg.miner)
+    module = instantiate(cfg.model, loss=instantiate(cfg.loss))
+    datamodule = RetrievalDataModule(
+        collection,
+        splits,
+        miner,
+        keep_positives=cfg.annotation.keep_positives,
+        annotation_strategy=cfg.annotation.strategy,
+        seed=cfg.seed,
+        **cfg.data,
+    )
+    datamodule.attach_student(module.encoder)
+    return module, datamodule
+
+
+def instantiate_list(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a dict-of-configs group (loggers, callbacks); skip nulls."""
+    if not group:
+        return []
+    return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one training job and return its flat metrics dict (also written to ``metrics.json``)."""
+    out_dir = Path(cfg.paths.output_dir)
+    metrics_path = out_dir / METRICS_FILE
+    if metrics_path.exists() and cfg.get("skip_if_done", True):
+        log.info("%s exists: job already done, skipping", metrics_path)
+        return json.loads(metrics_path.read_text())
+    start = time.perf_counter()
+    pl.seed_everything(cfg.seed, workers=True)
+    atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    module, datamodule = build(cfg)
+    loggers = instantiate_list(cfg.get("logger"))
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, logger=loggers or False, callbacks=instantiate_list(cfg.get("callbacks"))
+    )
+    try:
+        for lg in loggers:
+            lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        before = evaluate(trainer, module, datamodule, suffix="_before")
+        fit_start = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        fit_seconds = time.perf_counter() - fit_start
+        after = evaluate(trainer, module, datamodule, suffix="", val=False)
+        metrics = collect_metrics(cfg, trainer, datamodule, before, after)
+        metrics["time/fit_s"] = fit_seconds
+        metrics["time/total_s"] = time.perf_counter() - start
+        atomic_write_json(metrics_path, metrics)
+        log.info("test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
+                 metrics["test/ndcg@10"], metrics["test/ndcg@10_before"], out_dir)
+        return metrics
+    finally:
+        close_loggers(loggers)
+
+
+def evaluate(
+    trainer: pl.Trainer,
+    module: pl.LightningModule,
+    datamodule: RetrievalDataModule,
+    suffix: str,
+    val: bool = True,
+) -> dict[str, float]:
+    """Test (and validate) ``module`` now; metric keys carry ``suffix`` (``_before``: zero-shot)."""
+    module.eval_suffix = suffix
+    try:
+        results: dict[str, float] = {}
+        if val:
+            results.update(trainer.validate(module, datamodule=datamodule, verbose=False)[0])
+        results.update(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+    finally:
+        module.eval_suffix = ""
+    return {k: float(v) for k, v in results.items()}
+
+
+def collect_metrics(
+    cfg: DictConfig,
+    trainer: pl.Trainer,
+    datamodule: RetrievalDataModule,
+    before: dict[str, float],
+    after: dict[str, float],
+) -> dict[str, Any]:
+    """The flat dict a run leaves behind: test/val metrics, the loss, the miner's figures."""
+    cb = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    metrics: dict[str, Any] = {**before, **after}
+    for key in ("val/ndcg@10", "val/recall@100", "val/mrr@10"):
+        if key in cb:
+            metrics[key] = cb[key]
+    metrics["train/loss"] = cb.get("train/loss_epoch", math.nan)
+    if datamodule.mining_history:
+        metrics.update(datamodule.mining_history[-1])
+        first = datamodule.mining_history[0]
+        metrics["miner/ndcg@10_first"] = first.get("miner/ndcg@10", math.nan)
+        metrics["mining/fn_rate_first"] = first.get("mining/fn_rate", math.nan)
+        metrics["mining/passes"] = len(datamodule.mining_history)
+    metrics["trainer/epochs"] = trainer.current_epoch
+    metrics["trainer/global_step"] = trainer.global_step
+    metrics["run/seed"] = int(cfg.seed)
+    metrics["run/dataset"] = str(cfg.dataset.name)
+    for group in ("miner", "model", "loss", "dataset"):
+        metrics[f"run/{group}"] = choice(cfg, group)
+    return {k: _clean(v) for k, v in metrics.items()}
+
+
+def choice(cfg: DictConfig, group: str) -> str:
+    """The option chosen for a config group (``miner=percpos`` -> ``percpos``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        value = HydraConfig.get().runtime.choices.get(group)
+        if value:
+            return str(value)
+    node = cfg.get(group)
+    target = node.get("_target_", "") if node is not None else ""
+    return str(target).rsplit(".", 1)[-1] or "unknown"
+
+
+def close_loggers(loggers: list[Any]) -> None:
+    """Finalise every logger; finish the W&B run so the next job of a sweep starts a new one."""
+    for lg in loggers:
+        try:
+            lg.finalize("success")
+        except Exception:  # a broken logger must not hide the run's own error
+            log.exception("could not finalise %s", type(lg).__name__)
+    try:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    except ImportError:
+        pass
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v

@@ -1,0 +1,174 @@
+"""Typed schemas of the configs, OmegaConf resolvers, and ``register_configs()``.
+
+Schemas hold types and ``MISSING``; values stay in YAML. Each swept option's schema lives in
+ConfigStore under ``schema/<group>/<option>`` and is pulled into its YAML with
+``defaults: [/schema/<group>/<option>@_here_, _self_]``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+import zelo
+
+
+def repo_root() -> str:
+    """The repository root for an editable install (folder holding ``pyproject.toml``), else cwd."""
+    root = zelo.PACKAGE_ROOT.parent
+    return str(root if (root / "pyproject.toml").exists() else Path.cwd())
+
+
+def sweep_group() -> Optional[str]:
+    """One W&B group per sweep: the sweep folder's name in multirun, else ``None``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    hc = HydraConfig.get()
+    if str(hc.mode) != "RunMode.MULTIRUN":
+        return None
+    return Path(hc.sweep.dir).name
+
+
+def wandb_offline() -> bool:
+    """W&B runs offline unless the user opts in with ``WANDB_MODE=online``."""
+    return os.environ.get("WANDB_MODE", "offline").lower() not in ("online", "run")
+
+
+def minilm_path() -> str:
+    from zelo.models.encoders import minilm_path as _path
+
+    return _path()
+
+
+RESOLVERS = {
+    "zelo_root": repo_root,
+    "zelo_sweep_group": sweep_group,
+    "zelo_wandb_offline": wandb_offline,
+    "zelo_minilm": minilm_path,
+}
+
+
+@dataclass
+class AnnotationConfig:
+    keep_positives: Optional[int] = MISSING
+    strategy: str = MISSING
+
+
+@dataclass
+class DataConfig:
+    batch_size: int = MISSING
+    num_negatives: int = MISSING
+    mine_every_n_epochs: int = MISSING
+    num_workers: int = MISSING
+    eval_batch_size: int = MISSING
+    max_train_queries: Optional[int] = None
+    max_eval_queries: Optional[int] = None
+
+
+@dataclass
+class PathsConfig:
+    root_dir: str = MISSING
+    data_dir: str = MISSING
+    log_dir: str = MISSING
+    output_dir: str = MISSING
+    cache_dir: str = MISSING
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    source: Any = MISSING
+    splits: dict[str, Optional[str]] = field(default_factory=dict)
+    split_seed: int = MISSING
+
+
+@dataclass
+class TrainConfig:
+    """The root config (``conf/train.yaml``)."""
+
+    task_name: str = MISSING
+    tags: list[str] = field(default_factory=list)
+    seed: int = MISSING
+    ckpt_path: Optional[str] = None
+    optimized_metric: str = MISSING
+    skip_if_done: bool = True
+    annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    model: Any = MISSING
+    miner: Any = MISSING
+    loss: Any = MISSING
+    trainer: Any = MISSING
+    callbacks: Any = None
+    logger: Any = None
+
+
+@dataclass
+class RandomMinerConfig:
+    _target_: str = "zelo.mining.random_miner.RandomMiner"
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+
+
+@dataclass
+class TopKMinerConfig:
+    _target_: str = "zelo.mining.topk.TopKMiner"
+    scorer: Any = MISSING
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+
+
+@dataclass
+class InfoNCELossConfig:
+    _target_: str = "zelo.losses.infonce.InfoNCELoss"
+    temperature: float = MISSING
+    learnable_temperature: bool = MISSING
+    in_batch_negatives: bool = MISSING
+    mask_known_positives: bool = MISSING
+
+
+@dataclass
+class BiEncoderConfig:
+    _target_: str = "zelo.models.biencoder.BiEncoderModule"
+    encoder: Any = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    sparse_lr: Optional[float] = None
+    warmup_ratio: float = MISSING
+    decay: str = MISSING
+    corpus_batch_size: int = MISSING
+    search_depth: int = MISSING
+
+
+OPTION_SCHEMAS: dict[tuple[str, str], type] = {
+    ("miner", "random"): RandomMinerConfig,
+    ("miner", "topk"): TopKMinerConfig,
+    ("loss", "infonce"): InfoNCELossConfig,
+    **{("model", m): BiEncoderConfig for m in ("static", "minilm", "hf", "tiny")},
+}
+"""(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``."""
+
+
+def register_resolvers() -> None:
+    for name, fn in RESOLVERS.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+
+
+def register_configs() -> None:
+    """Register resolvers and every schema in Hydra's ConfigStore (idempotent)."""
+    register_resolvers()
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    for (group, option), node in OPTION_SCHEMAS.items():
+        cs.store(group=f"schema/{group}", name=option, node=node)
