@@ -70,8 +70,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         fit_start = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         fit_seconds = time.perf_counter() - fit_start
+        fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         after = evaluate(trainer, module, datamodule, suffix="", val=False)
-        metrics = collect_metrics(cfg, trainer, datamodule, before, after)
+        metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after})
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
         atomic_write_json(metrics_path, metrics)
@@ -108,13 +109,17 @@ def collect_metrics(
     before: dict[str, float],
     after: dict[str, float],
 ) -> dict[str, Any]:
-    """The flat dict a run leaves behind: test/val metrics, the loss, the miner's figures."""
-    cb = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-    metrics: dict[str, Any] = {**before, **after}
-    for key in ("val/ndcg@10", "val/recall@100", "val/mrr@10"):
-        if key in cb:
-            metrics[key] = cb[key]
-    metrics["train/loss"] = cb.get("train/loss_epoch", math.nan)
+    """The flat dict a run leaves behind: test/val metrics, the loss, the miner's figures.
+
+    Args:
+        before: zero-shot metrics (keys end in ``_before``).
+        after: the trainer's metrics after fitting plus the final test metrics.
+    """
+    metrics: dict[str, Any] = {**before}
+    for key, value in after.items():
+        if key.startswith(("val/", "test/")):
+            metrics[key] = value
+    metrics["train/loss"] = after.get("train/loss_epoch", math.nan)
     if datamodule.mining_history:
         metrics.update(datamodule.mining_history[-1])
         first = datamodule.mining_history[0]

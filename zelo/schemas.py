@@ -84,6 +84,7 @@ class PathsConfig:
 @dataclass
 class DatasetConfig:
     name: str = MISSING
+    path: Optional[str] = None
     source: Any = MISSING
     splits: dict[str, Optional[str]] = field(default_factory=dict)
     split_seed: int = MISSING
@@ -117,6 +118,9 @@ class RandomMinerConfig:
     depth: int = MISSING
     sampling: str = MISSING
     exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
 
 
 @dataclass
@@ -126,6 +130,63 @@ class TopKMinerConfig:
     depth: int = MISSING
     sampling: str = MISSING
     exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
+
+
+@dataclass
+class ShiftedMinerConfig:
+    _target_: str = "zelo.mining.shifted.ShiftedMiner"
+    scorer: Any = MISSING
+    shift: int = MISSING
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
+
+
+@dataclass
+class TopKAbsMinerConfig:
+    _target_: str = "zelo.mining.topk_abs.TopKAbsMiner"
+    scorer: Any = MISSING
+    max_score: float = MISSING
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
+
+
+@dataclass
+class MarginPosMinerConfig:
+    _target_: str = "zelo.mining.margin_pos.MarginPosMiner"
+    scorer: Any = MISSING
+    margin: float = MISSING
+    pos_reduce: str = MISSING
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
+
+
+@dataclass
+class PercPosMinerConfig:
+    _target_: str = "zelo.mining.perc_pos.PercPosMiner"
+    scorer: Any = MISSING
+    percentage: float = MISSING
+    pos_reduce: str = MISSING
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
 
 
 @dataclass
@@ -150,9 +211,32 @@ class BiEncoderConfig:
     search_depth: int = MISSING
 
 
+@dataclass
+class OracleMinerConfig:
+    _target_: str = "zelo.mining.oracle.OracleMiner"
+    intelligence: float = MISSING
+    noise: str = MISSING
+    seed_offset: int = MISSING
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
+
+
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     ("miner", "random"): RandomMinerConfig,
     ("miner", "topk"): TopKMinerConfig,
+    **{
+        ("miner", m): TopKMinerConfig
+        for m in ("bm25", "cross_encoder", "ensemble", "llm_ensemble")
+    },
+    ("miner", "oracle"): OracleMinerConfig,
+    ("miner", "shifted"): ShiftedMinerConfig,
+    ("miner", "abs"): TopKAbsMinerConfig,
+    ("miner", "marginpos"): MarginPosMinerConfig,
+    ("miner", "percpos"): PercPosMinerConfig,
     ("loss", "infonce"): InfoNCELossConfig,
     **{("model", m): BiEncoderConfig for m in ("static", "minilm", "hf", "tiny")},
 }

@@ -18,7 +18,9 @@ class HashEncoder(Encoder):
         super().__init__(max_length=32)
         self.emb = nn.Embedding(buckets + 1, dim, padding_idx=0)
         with torch.no_grad():
-            self.emb.weight[1:] = torch.randn(buckets, dim, generator=torch.Generator().manual_seed(seed))
+            self.emb.weight[1:] = torch.randn(
+                buckets, dim, generator=torch.Generator().manual_seed(seed)
+            )
         self.buckets = buckets
         self.calls = 0
 
@@ -27,7 +29,10 @@ class HashEncoder(Encoder):
         return self.emb.embedding_dim
 
     def tokenize(self, texts, max_length=None):
-        rows = [[1 + zlib.crc32(w.encode()) % self.buckets for w in t.split()][:max_length] for t in texts]
+        rows = [
+            [1 + zlib.crc32(w.encode()) % self.buckets for w in t.split()][:max_length]
+            for t in texts
+        ]
         width = max([len(r) for r in rows] + [1])
         return {"input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows])}
 

@@ -65,7 +65,7 @@ def test_empty_inputs_and_bad_args():
     assert (ids == -1).all() and scores.shape == (2, 3)
     assert search(queries[:0], docs, 3)[1].shape == (0, 3)
     with pytest.raises(ValueError):
-        search(queries, docs, 2, kind="lsh")
+        search(queries, docs[:0], 2, kind="lsh")
     with pytest.raises(ValueError):
         search(queries, docs[:, :4], 2)
 

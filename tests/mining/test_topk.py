@@ -19,7 +19,9 @@ class HashEncoder(Encoder):
         super().__init__(max_length=32)
         self.emb = nn.Embedding(buckets + 1, dim, padding_idx=0)
         with torch.no_grad():
-            self.emb.weight[1:] = torch.randn(buckets, dim, generator=torch.Generator().manual_seed(seed))
+            self.emb.weight[1:] = torch.randn(
+                buckets, dim, generator=torch.Generator().manual_seed(seed)
+            )
         self.buckets = buckets
         self.calls = 0
 
@@ -28,7 +30,10 @@ class HashEncoder(Encoder):
         return self.emb.embedding_dim
 
     def tokenize(self, texts, max_length=None):
-        rows = [[1 + zlib.crc32(w.encode()) % self.buckets for w in t.split()][:max_length] for t in texts]
+        rows = [
+            [1 + zlib.crc32(w.encode()) % self.buckets for w in t.split()][:max_length]
+            for t in texts
+        ]
         width = max([len(r) for r in rows] + [1])
         return {"input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows])}
 
@@ -102,8 +107,9 @@ def test_dense_scorer_follows_the_student():
     with torch.no_grad():
         student.emb.weight[1:] = torch.randn(64, 8, generator=torch.Generator().manual_seed(5))
     after = miner.mine(inp)
+    assert student.calls == 4  # new weights, new embeddings
+    assert not torch.equal(before, after.neg_ids)
     assert after.neg_ids.tolist() == _brute_force(student, inp)
-    assert not torch.equal(before, after.neg_ids) and student.calls == 4
     with pytest.raises(ValueError):
         miner.mine(_input(student=None))
 

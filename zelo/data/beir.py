@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import IO
 
 from zelo.data.types import Collection, Qrels
+from zelo.errors import ZeloError
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_IDS = 20
 
 
-class DataError(ValueError):
+class DataError(ZeloError, ValueError):
     """A collection is missing or malformed."""
 
 
@@ -36,8 +37,9 @@ def load_beir(path: str | Path, name: str | None = None) -> Collection:
         name: short name for logs; defaults to the folder name.
 
     Returns:
-        The collection. ``info`` holds ``num_docs``, ``num_queries``, per-split ``qrels_rows``,
-        ``judged_queries`` and ``qrels_dropped``, ``empty_docs`` (``count`` and up to 20 ``ids``),
+        The collection. ``info`` holds ``num_docs``, ``num_queries``, per split ``qrels_rows``
+        (rows read, header excluded), ``judged_queries`` (queries with a relevant document) and
+        ``qrels_dropped`` (rows with score <= 0), ``empty_docs`` (``count`` and up to 20 ``ids``),
         ``duplicate_doc_groups`` (lists of doc ids with identical non-empty text) and
         ``duplicate_doc_count`` (documents that belong to such a group).
 
@@ -120,8 +122,8 @@ def _find(folder: Path, filename: str) -> Path | None:
 
 def _open(path: Path) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:

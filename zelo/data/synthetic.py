@@ -20,9 +20,11 @@ from zelo.data.types import Collection, Qrels
 
 log = logging.getLogger(__name__)
 
-# Frequent vocabulary entries kept out of the word pools.
-_EXCLUDED = frozenset({"fuck", "fucking", "fucked", "shit", "bullshit", "damn", "goddamn", "bitch",
-                       "bastard", "bastards", "crap", "whore", "slut", "cunt", "dick", "pussy"})
+# Profanities of the vocabulary, kept out of the generated texts.
+_EXCLUDED = frozenset(
+    "fuck fucking fucked shit bullshit damn goddamn bitch bastard bastards crap whore slut cunt "
+    "dick pussy".split()
+)
 
 
 def generate_collection(
@@ -43,6 +45,7 @@ def generate_collection(
     words_per_topic: int = 20,
     words_per_facet: int = 15,
     background_words: int = 300,
+    vocab_words: int = 12000,
     dev_fraction: float = 0.2,
     test_fraction: float = 0.2,
 ) -> Collection:
@@ -79,44 +82,49 @@ def generate_collection(
         words_per_subtopic: words in each subtopic pool.
         words_per_topic: words in each topic pool (shared by the topic's subtopics).
         words_per_facet: words in each facet pool.
-        background_words: size of the background pool.
+        background_words: size of the background pool (the most frequent words).
+        vocab_words: the most frequent candidate words that pools are drawn from.
         dev_fraction: share of the queries in dev.
         test_fraction: share of the queries in test.
 
     Returns:
         The collection, with ``train``/``dev``/``test`` qrels and the parameters in ``info``.
     """
-    if num_queries < 3 or num_docs < 1 or query_length < 2:
-        raise ValueError("need num_queries >= 3, num_docs >= 1 and query_length >= 2")
+    shares = tuple(float(x) for x in shares)  # a list or ListConfig from a config works too
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in locals().items()}
+    if num_queries < 3 or num_docs < 1 or not 2 <= query_length <= words_per_subtopic + 1:
+        raise ValueError("need num_queries >= 3, num_docs >= 1, 2 <= query_length <= 1 + Ps")
     if sum(shares) > 1.0 or min(shares) < 0.0:
         raise ValueError(f"shares must be >= 0 and sum to <= 1, got {shares}")
-    words, pools = _word_pools(
-        str(model_path or _default_model_path()), num_topics, subtopics_per_topic, num_facets,
-        words_per_topic, words_per_subtopic, words_per_facet, background_words, seed,
-    )
+    sizes = (words_per_topic, words_per_subtopic, words_per_facet, background_words, vocab_words)
+    path = str(model_path or _default_model_path())
+    words, pools = _word_pools(path, num_topics, subtopics_per_topic, num_facets, sizes, seed)
     rng = np.random.default_rng(seed)
-    lat = _doc_latents(rng, num_docs, num_topics, subtopics_per_topic, num_facets,
-                       same_topic_distractor)
+    lat = _doc_latents(
+        rng, num_docs, num_topics, subtopics_per_topic, num_facets, same_topic_distractor
+    )
     tokens = _doc_tokens(rng, lat, pools, doc_length, shares, zipf)  # [N, L]
     q_src = rng.integers(num_docs, size=num_queries)
     q_sub, q_facet = lat["sub"][q_src], lat["facet"][q_src]
     q_tokens = _query_tokens(rng, q_sub, q_facet, pools, query_length, zipf)
     doc_ids = _ids("d", num_docs)
     query_ids = _ids("q", num_queries)
-    qrels = _split_qrels(rng, _judge(lat, q_sub, q_facet, doc_ids, query_ids),
-                         dev_fraction, test_fraction)
+    qrels = _split_qrels(
+        rng, _judge(lat, q_sub, q_facet, doc_ids, query_ids), dev_fraction, test_fraction
+    )
     doc_texts = [" ".join(words[row]) for row in tokens]
     query_texts = [" ".join(words[row]) for row in q_tokens]
-    info = {"num_docs": num_docs, "num_queries": num_queries,
-            "qrels_rows": {s: sum(map(len, q.values())) for s, q in qrels.items()},
-            "judged_queries": {s: len(q) for s, q in qrels.items()},
-            "generator": {"num_topics": num_topics, "subtopics_per_topic": subtopics_per_topic,
-                          "num_facets": num_facets, "doc_length": doc_length,
-                          "query_length": query_length, "seed": seed, "shares": list(shares),
-                          "same_topic_distractor": same_topic_distractor, "zipf": zipf}}
+    info = {
+        "num_docs": num_docs,
+        "num_queries": num_queries,
+        "qrels_rows": {s: sum(map(len, q.values())) for s, q in qrels.items()},
+        "judged_queries": {s: len(q) for s, q in qrels.items()},
+        "generator": {k: v for k, v in params.items() if k not in ("name", "model_path")},
+    }
     info.update(doc_stats(doc_ids, doc_texts))
-    log.info("%s: %d docs, %d queries, qrels rows %s", name, num_docs, num_queries,
-             info["qrels_rows"])
+    log.info(
+        "%s: %d docs, %d queries, qrels rows %s", name, num_docs, num_queries, info["qrels_rows"]
+    )
     return Collection(name, doc_ids, doc_texts, query_ids, query_texts, qrels, info)
 
 
@@ -146,7 +154,9 @@ def _doc_latents(
     inside = (local + 1 + rng.integers(max(subs - 1, 1), size=n)) % subs
     other_topic = (topic + 1 + rng.integers(max(topics - 1, 1), size=n)) % topics
     outside = other_topic * subs + rng.integers(subs, size=n)
-    use_inside = (rng.random(n) < same_topic) if topics > 1 else np.ones(n, dtype=bool)
+    use_inside = rng.random(n) < same_topic
+    if topics == 1 or subs == 1:  # the distractor can only be inside, or only outside, the topic
+        use_inside[:] = topics == 1
     distractor = np.where(use_inside, topic * subs + inside, outside)
     return {"sub": sub, "topic": topic, "facet": facet, "distractor": distractor}
 
@@ -160,17 +170,13 @@ def _doc_tokens(
     zipf: float,
 ) -> np.ndarray:
     """Word indices ``[N, L]``: each token from the pool of the category drawn for it."""
-    n = len(lat["sub"])
-    rows = {"sub": lat["sub"], "topic": lat["topic"], "facet": lat["facet"],
-            "distractor": lat["distractor"], "background": np.zeros(n, dtype=np.int64)}
-    source = {"distractor": "sub"}
+    rows = dict(lat, background=np.zeros_like(lat["sub"]))  # pool row of each category
     probs = [*shares, 1.0 - sum(shares)]
-    category = rng.choice(len(probs), size=(n, length), p=probs)
-    out = np.zeros((n, length), dtype=np.int64)
-    for c, key in enumerate(rows):
-        pool = pools[source.get(key, key)]  # [rows, P]
-        rank = rng.choice(pool.shape[1], size=(n, length), p=_zipf_weights(pool.shape[1], zipf))
-        out = np.where(category == c, pool[rows[key][:, None], rank], out)
+    category = rng.choice(len(probs), size=(len(rows["sub"]), length), p=probs)
+    out = np.zeros(category.shape, dtype=np.int64)
+    for c, key in enumerate(("sub", "topic", "facet", "distractor", "background")):
+        pool = pools["sub" if key == "distractor" else key]
+        out = np.where(category == c, _draw(rng, pool, rows[key], length, zipf), out)
     return out
 
 
@@ -183,15 +189,26 @@ def _query_tokens(
     zipf: float,
 ) -> np.ndarray:
     """Word indices ``[Q, length]``: one facet word and ``length - 1`` distinct subtopic words."""
-    n_sub = pools["sub"].shape[1]
-    weights = _zipf_weights(n_sub, zipf)
-    chosen = np.stack([rng.choice(n_sub, size=length - 1, replace=False, p=weights)
-                       for _ in range(len(sub))])  # [Q, length - 1]
-    sub_words = pools["sub"][sub[:, None], chosen]
-    f_rank = rng.choice(pools["facet"].shape[1], size=len(sub),
-                        p=_zipf_weights(pools["facet"].shape[1], zipf))
-    tokens = np.concatenate([sub_words, pools["facet"][facet, f_rank][:, None]], axis=1)
+    sub_words = _draw(rng, pools["sub"], sub, length - 1, zipf, replace=False)
+    tokens = np.concatenate([sub_words, _draw(rng, pools["facet"], facet, 1, zipf)], axis=1)
     return rng.permuted(tokens, axis=1)
+
+
+def _draw(
+    rng: np.random.Generator,
+    pool: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    zipf: float,
+    replace: bool = True,
+) -> np.ndarray:
+    """``k`` Zipf-distributed words per row of ``pool [R, P]``: ``rows [n]`` -> ``[n, k]``."""
+    log_w = np.log(_zipf_weights(pool.shape[1], zipf))
+    if replace:
+        rank = rng.choice(pool.shape[1], size=(len(rows), k), p=np.exp(log_w))
+    else:  # Gumbel top-k: k distinct words, drawn one after the other by weight
+        rank = np.argsort(-(log_w + rng.gumbel(size=(len(rows), pool.shape[1]))), axis=1)[:, :k]
+    return pool[rows[:, None], rank]
 
 
 def _judge(
@@ -202,18 +219,14 @@ def _judge(
     query_ids: list[str],
 ) -> Qrels:
     """Exhaustive grades: 2 = same subtopic and facet, 1 = same subtopic."""
-    members: dict[int, np.ndarray] = {}
-    order = np.argsort(lat["sub"], kind="stable")
-    bounds = np.searchsorted(lat["sub"][order], np.unique(lat["sub"]))
-    for g, docs in zip(np.unique(lat["sub"]), np.split(order, bounds[1:]), strict=True):
-        members[int(g)] = docs
-    qrels: Qrels = {}
-    for qid, g, f in zip(query_ids, q_sub.tolist(), q_facet.tolist(), strict=True):
-        docs = members[g]
-        grades = np.where(lat["facet"][docs] == f, 2, 1)
-        qrels[qid] = {doc_ids[d]: int(x) for d, x in zip(docs.tolist(), grades.tolist(),
-                                                         strict=True)}
-    return qrels
+    members: dict[int, list[int]] = {}
+    for d, g in enumerate(lat["sub"].tolist()):
+        members.setdefault(g, []).append(d)
+    facet = lat["facet"].tolist()
+    return {
+        qid: {doc_ids[d]: 2 if facet[d] == f else 1 for d in members[g]}
+        for qid, g, f in zip(query_ids, q_sub.tolist(), q_facet.tolist(), strict=True)
+    }
 
 
 def _split_qrels(
@@ -233,50 +246,66 @@ def _split_qrels(
 
 @functools.lru_cache(maxsize=4)
 def _word_pools(
-    model_path: str,
-    topics: int,
-    subs: int,
-    facets: int,
-    per_topic: int,
-    per_sub: int,
-    per_facet: int,
-    background: int,
-    seed: int,
+    model_path: str, topics: int, subs: int, facets: int, sizes: tuple[int, ...], seed: int
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Candidate words and the pools as word indices (cached: the clustering is the slow part).
+
+    ``sizes`` holds the words per topic, subtopic and facet pool, the background size and the
+    number of candidate words used. The clustering runs on one thread: on a loaded machine more
+    threads slow these small products down several times.
 
     Returns:
         ``words`` (object array) and pools ``sub [T*S, Ps]``, ``topic [T, Pt]``,
         ``facet [F, Pf]``, ``background [1, B]``; each row nearest to its cluster centre first.
     """
+    per_topic, per_sub, per_facet, background, vocab_words = sizes
     words, vectors = _vocabulary(model_path)
     quotas = [per_topic + subs * per_sub] * topics + [per_facet] * facets
-    if background + sum(quotas) > len(words):
-        raise ValueError(f"{len(words)} vocabulary words cannot fill {background + sum(quotas)}")
-    x = vectors[background:]  # [V, D], unit rows
-    picks = _balanced_pick(x @ _kmeans(x, topics + facets, seed).T, quotas)
-    topic_pool, sub_pool = [], []
-    for pick in picks[:topics]:
-        topic_pool.append(pick[:per_topic])
-        rest = pick[per_topic:]
-        sims = x[rest] @ _kmeans(x[rest], subs, seed).T  # [S * Ps, S]
-        sub_pool.extend(rest[p] for p in _balanced_pick(sims, [per_sub] * subs))
-    pools = {"sub": np.stack(sub_pool), "topic": np.stack(topic_pool),
-             "facet": np.stack(picks[topics:]).reshape(facets, per_facet)}
+    if background + sum(quotas) > min(len(words), vocab_words):
+        raise ValueError(f"{vocab_words} vocabulary words cannot fill {background + sum(quotas)}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pools = _cluster_pools(vectors[background:vocab_words], topics, subs, facets, sizes, seed)
+    finally:
+        torch.set_num_threads(threads)
     pools = {k: v + background for k, v in pools.items()}
     pools["background"] = np.arange(background)[None, :]
     return words, pools
 
 
+def _cluster_pools(
+    x: torch.Tensor, topics: int, subs: int, facets: int, sizes: tuple[int, ...], seed: int
+) -> dict[str, np.ndarray]:
+    """Topic, subtopic and facet pools as row indices into the unit word vectors ``x [V, D]``."""
+    per_topic, per_sub, per_facet = sizes[:3]
+    quotas = [per_topic + subs * per_sub] * topics + [per_facet] * facets
+    picks = _balanced_pick(x @ _kmeans(x, topics + facets, seed).T, quotas)
+    topic_pool, sub_pool = [], []
+    for pick in picks[:topics]:  # the words nearest the centre are the topic's own words
+        topic_pool.append(pick[:per_topic])
+        rest = pick[per_topic:]
+        sims = x[rest] @ _kmeans(x[rest], subs, seed).T  # [S * Ps, S]
+        sub_pool.extend(rest[p] for p in _balanced_pick(sims, [per_sub] * subs))
+    facet_pool = np.stack(picks[topics:]).reshape(facets, per_facet)
+    return {"sub": np.stack(sub_pool), "topic": np.stack(topic_pool), "facet": facet_pool}
+
+
 def _vocabulary(model_path: str) -> tuple[np.ndarray, torch.Tensor]:
-    """Whole lower-case alphabetic words (length >= 3) of the vocabulary, in vocabulary order
-    (roughly by frequency), with their unit-normalised input embeddings ``[V, D]`` (float64)."""
+    """Candidate words and their unit-normalised input embeddings ``[V, D]`` (float64).
+
+    Candidates are the whole lower-case alphabetic entries (length >= 3), in vocabulary order,
+    which is roughly by frequency.
+    """
     from safetensors.torch import load_file
 
     folder = Path(model_path)
     vocab = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    rows = [i for i, w in enumerate(vocab)
-            if w.isascii() and w.isalpha() and w.islower() and len(w) >= 3 and w not in _EXCLUDED]
+    rows = [
+        i
+        for i, w in enumerate(vocab)
+        if w.isascii() and w.isalpha() and w.islower() and len(w) >= 3 and w not in _EXCLUDED
+    ]
     weights = load_file(str(folder / "model.safetensors"))
     key = next(k for k in weights if k.endswith("word_embeddings.weight"))
     vectors = weights[key][rows].double()
@@ -299,12 +328,7 @@ def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 20) -> torch.Tensor
 def _balanced_pick(sims: torch.Tensor, quotas: list[int]) -> list[np.ndarray]:
     """Round robin over clusters: each takes its nearest untaken row until its quota is met.
 
-    Args:
-        sims: ``[V, K]`` similarity of each row to each cluster centre.
-        quotas: rows wanted per cluster.
-
-    Returns:
-        Per cluster, the indices of its rows, nearest first.
+    Returns the row indices per cluster, nearest first, given ``sims [V, K]`` (row to centre).
     """
     order = np.argsort(-sims.numpy(), axis=0, kind="stable")  # [V, K]
     taken = np.zeros(len(order), dtype=bool)

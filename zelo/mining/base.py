@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import torch
 
+from zelo.mining.sampling import first_kept, gumbel_top_n, simans_logits
+
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
 
@@ -107,8 +109,37 @@ class Scorer(Protocol):
 
 def label_mask(ids: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """True where ``ids [Q, K]`` holds one of the row's labelled ``positives [Q, P]``."""
-    hit = (ids.unsqueeze(-1) == positives.unsqueeze(1)) & (positives.unsqueeze(1) >= 0)
-    return hit.any(dim=-1)
+    hit = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
+    for col in positives.T:  # one [Q, K] pass per column: no [Q, K, P] intermediate
+        hit |= (ids == col.unsqueeze(1)) & (col.unsqueeze(1) >= 0)
+    return hit
+
+
+POS_REDUCTIONS = ("min", "max", "mean")
+
+
+def reference_score(pos_scores: torch.Tensor, reduce: str = "min") -> torch.Tensor:
+    """One reference positive score per query, NaN padding ignored.
+
+    Args:
+        pos_scores: ``[Q, P]`` scores of the labelled positives (NaN padded).
+        reduce: ``"min"`` (the least similar positive: the strictest threshold, as in
+            sentence-transformers' ``mine_hard_negatives``), ``"max"`` or ``"mean"``.
+
+    Returns:
+        ``[Q]`` float; NaN for a query without any scored positive (rules then keep every
+        candidate of that query, since no comparison with NaN is true).
+    """
+    if reduce not in POS_REDUCTIONS:
+        raise ValueError(f"pos_reduce must be one of {POS_REDUCTIONS}, got {reduce!r}")
+    missing = pos_scores.isnan()  # [Q, P]
+    if reduce == "mean":
+        ref = pos_scores.nanmean(dim=1)
+    elif reduce == "min":
+        ref = pos_scores.masked_fill(missing, float("inf")).amin(dim=1)
+    else:
+        ref = pos_scores.masked_fill(missing, float("-inf")).amax(dim=1)
+    return ref.masked_fill(missing.all(dim=1), float("nan"))
 
 
 def select_top(keep: torch.Tensor, n: int) -> torch.Tensor:
@@ -148,10 +179,23 @@ class Miner:
     Args:
         scorer: ranks the corpus per query.
         depth: candidates taken from the scorer per query (K).
-        sampling: ``"top"`` (the N best kept candidates) or ``"uniform"`` (N kept candidates at
-            random); subclasses may add more.
+        sampling: ``"top"`` (the N best kept candidates), ``"uniform"`` (N kept candidates at
+            random) or ``"simans"`` (N kept candidates drawn with probability
+            ``∝ exp(-a (s - s+ - b)^2)``, ``s+`` the query's reference positive score as reduced by
+            the miner's ``pos_reduce``, ``"min"`` by default; uniform for a query without one).
         exclude_positives: drop the query's labelled positives from the candidates (always on in
             practice; off only to study a miner that returns positives).
+        range_max: every sampling picks among the first ``range_max`` kept candidates only
+            (counted after every rule); ``None``: all of them.
+        simans_a: SimANS sharpness ``a``; the weights are a Gaussian in the score with std
+            ``1 / sqrt(2 a)``. The default 50 (std 0.1) suits cosine scores, whose top-100
+            candidates spread by about 0.1 per query (MiniLM on NFCorpus); SimANS's retrievers
+            score with unnormalised inner products on a far wider scale, hence its smaller ``a``.
+        simans_b: SimANS peak offset ``b`` from the positive's score (0: the peak sits at the
+            positive's score, the paper's "ambiguous" zone; negative values move it below).
+
+    References:
+        Zhou et al., SimANS, arXiv:2210.11773, Sec. 3.
     """
 
     name = "miner"
@@ -162,7 +206,14 @@ class Miner:
         depth: int = 100,
         sampling: str = "top",
         exclude_positives: bool = True,
+        range_max: int | None = None,
+        simans_a: float = 50.0,
+        simans_b: float = 0.0,
     ) -> None:
+        if range_max is not None and range_max < 1:
+            raise ValueError(f"miner.range_max must be >= 1 or None, got {range_max}")
+        if simans_a < 0:
+            raise ValueError(f"miner.simans_a must be >= 0, got {simans_a}")
         if depth < 1:
             raise ValueError(f"miner.depth must be >= 1, got {depth}")
         if sampling not in self.samplings:
@@ -171,8 +222,12 @@ class Miner:
         self.depth = depth
         self.sampling = sampling
         self.exclude_positives = exclude_positives
+        self.range_max = range_max
+        self.simans_a = simans_a
+        self.simans_b = simans_b
 
-    samplings: tuple[str, ...] = ("top", "uniform")
+    samplings: tuple[str, ...] = ("top", "uniform", "simans")
+    pos_reduce: str = "min"  # reference positive of ``simans``; positive-aware miners set it
 
     def rules(
         self, scores: torch.Tensor, pos_scores: torch.Tensor, valid: torch.Tensor
@@ -189,9 +244,14 @@ class Miner:
         generator: torch.Generator,
     ) -> torch.Tensor:
         """Positions ``[Q, n]`` into the candidate axis (``-1`` when a row runs short)."""
+        keep = first_kept(keep, self.range_max)
         if self.sampling == "top":
             return select_top(keep, n)
-        return select_uniform(keep, n, generator)
+        if self.sampling == "uniform":
+            return select_uniform(keep, n, generator)
+        ref = reference_score(pos_scores, self.pos_reduce)  # [Q]
+        logits = simans_logits(scores, ref, self.simans_a, self.simans_b)  # [Q, K]
+        return select_top(gumbel_top_n(logits, keep, n, generator), n)
 
     def mine(self, inp: MiningInput) -> MinedNegatives:
         """Run the scorer, apply exclusions and rules, sample N negatives per query."""

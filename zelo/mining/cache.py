@@ -46,7 +46,11 @@ def _load(path: Path, count: int, dim: int) -> torch.Tensor | None:
     if arr.shape != (count, dim) or arr.dtype != np.float32:
         log.warning(
             "embedding cache: %s holds %s %s, expected (%d, %d) float32: recomputing",
-            path, arr.shape, arr.dtype, count, dim,
+            path,
+            arr.shape,
+            arr.dtype,
+            count,
+            dim,
         )
         return None
     return torch.from_numpy(arr)
@@ -101,7 +105,10 @@ def cached_encode(
         if emb is not None:
             log.info(
                 "embedding cache hit: %d %s from %s in %.2f s",
-                len(texts), side, path, time.perf_counter() - start,
+                len(texts),
+                side,
+                path,
+                time.perf_counter() - start,
             )
             return emb
     emb = encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MEMO_SIZE = 4  # embedding matrices kept in memory: corpus and queries of the last two encoder states
+# embedding matrices kept in memory: corpus and queries of the last two encoder states
+MEMO_SIZE = 4
 
 
 class DenseScorer:
@@ -54,7 +55,9 @@ class DenseScorer:
     def _encoder_for(self, inp: MiningInput) -> Encoder:
         encoder = self.encoder if self.encoder is not None else inp.student
         if encoder is None:
-            raise ValueError("DenseScorer(encoder=None) scores with the student; inp.student is None")
+            raise ValueError(
+                "DenseScorer(encoder=None) scores with the student; inp.student is None"
+            )
         return encoder
 
     def _embed(
@@ -83,7 +86,9 @@ class DenseScorer:
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``depth`` documents per query by inner product: ids ``[Q, K]``, scores ``[Q, K]``."""
         queries, docs = self.embeddings(inp)
-        scores, ids = faiss_index.search(queries, docs, depth, kind=self.index, use_gpu=self.use_gpu)
+        scores, ids = faiss_index.search(
+            queries, docs, depth, kind=self.index, use_gpu=self.use_gpu
+        )
         return ids, scores
 
     def score(self, inp: MiningInput, doc_ids: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 KINDS = ("flat", "ivf", "hnsw")
 GPU_MAX_K = 2048  # FAISS GPU k-selection limit; larger k is searched on the CPU
 _cpu_fallback_logged = False
+_gpu_resources = None  # one StandardGpuResources per process: it reserves scratch GPU memory
 
 
 def faiss_info() -> dict:
@@ -46,7 +47,8 @@ def _want_gpu(use_gpu: str | bool) -> bool:
             _cpu_fallback_logged = True
             log.info(
                 "faiss %s has no usable GPU (gpu build: %s): searching on the CPU",
-                faiss.__version__, _gpu_build(),
+                faiss.__version__,
+                _gpu_build(),
             )
         return available
     if use_gpu and not (_gpu_build() and faiss.get_num_gpus() > 0):
@@ -69,7 +71,7 @@ def _build(kind: str, d: int, n: int, nlist: int | None, nprobe: int, hnsw_m: in
         index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = max(index.hnsw.efSearch, 2 * k)
         return index
-    raise ValueError(f"index kind must be one of {KINDS}, got {kind!r}")
+    raise ValueError(f"unknown index kind {kind!r}")
 
 
 def _to_gpu(index, kind: str, k: int):
@@ -77,7 +79,10 @@ def _to_gpu(index, kind: str, k: int):
     if kind == "hnsw" or k > GPU_MAX_K:
         log.info("faiss: %s search with k=%d stays on the CPU", kind, k)
         return index
-    return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+    global _gpu_resources
+    if _gpu_resources is None:
+        _gpu_resources = faiss.StandardGpuResources()
+    return faiss.index_cpu_to_gpu(_gpu_resources, 0, index)
 
 
 def _add(index, xb: np.ndarray, single_thread: bool) -> None:
@@ -133,6 +138,8 @@ def search(
         raise ValueError(f"need [Q, D] and [N, D], got {tuple(queries.shape)}, {tuple(docs.shape)}")
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
+    if kind not in KINDS:
+        raise ValueError(f"index kind must be one of {KINDS}, got {kind!r}")
     nq, n = queries.shape[0], docs.shape[0]
     scores = torch.full((nq, k), float("-inf"))
     ids = torch.full((nq, k), -1, dtype=torch.long)

@@ -65,6 +65,9 @@ class RandomMiner(Miner):
         sampling: ``"top"`` or ``"uniform"`` (equivalent in distribution here).
         exclude_positives: drop the query's labelled positives.
         scorer: defaults to :class:`RandomScorer`.
+        range_max: sample among the first ``range_max`` kept candidates (``None``: all).
+        simans_a: SimANS sharpness (``sampling="simans"``, see :class:`~zelo.mining.base.Miner`).
+        simans_b: SimANS peak offset.
     """
 
     name = "random"
@@ -75,5 +78,16 @@ class RandomMiner(Miner):
         sampling: str = "top",
         exclude_positives: bool = True,
         scorer: Scorer | None = None,
+        range_max: int | None = None,
+        simans_a: float = 50.0,
+        simans_b: float = 0.0,
     ) -> None:
-        super().__init__(scorer or RandomScorer(), depth, sampling, exclude_positives)
+        super().__init__(
+            scorer or RandomScorer(),
+            depth,
+            sampling,
+            exclude_positives,
+            range_max,
+            simans_a,
+            simans_b,
+        )

@@ -1,8 +1,8 @@
 """Naive top-k mining: the N best-scored documents that are not labelled positives.
 
 References:
-    Xiong et al., Approximate Nearest Neighbor Negative Contrastive Learning for Dense Text
-    Retrieval (ANCE), arXiv:2007.00808.
+    Moreira et al., NV-Retriever: Improving text embedding models with effective hard-negative
+    mining, arXiv:2407.15831, Sec. 3.2 ("naive top-k").
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ class TopKMiner(Miner):
         depth: candidates taken from the scorer per query (K).
         sampling: ``"top"`` (the N best) or ``"uniform"`` (N at random from the top K).
         exclude_positives: drop the query's labelled positives.
+        range_max: sample among the first ``range_max`` kept candidates (``None``: all).
+        simans_a: SimANS sharpness (``sampling="simans"``, see :class:`~zelo.mining.base.Miner`).
+        simans_b: SimANS peak offset.
     """
 
     name = "topk"
@@ -32,5 +35,8 @@ class TopKMiner(Miner):
         depth: int = 100,
         sampling: str = "top",
         exclude_positives: bool = True,
+        range_max: int | None = None,
+        simans_a: float = 50.0,
+        simans_b: float = 0.0,
     ) -> None:
-        super().__init__(scorer, depth, sampling, exclude_positives)
+        super().__init__(scorer, depth, sampling, exclude_positives, range_max, simans_a, simans_b)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -245,13 +246,10 @@ class TransformerEncoder(Encoder):
         modules = [("", "Transformer"), ("1_Pooling", "Pooling")]
         modules += [("2_Normalize", "Normalize")] if self.normalize else []
         _write_st_config(path, modules, "cosine" if self.normalize else "dot")
-        pooling = {
-            "word_embedding_dimension": self.dim,
-            "pooling_mode_cls_token": self.pooling == "cls",
-            "pooling_mode_mean_tokens": self.pooling == "mean",
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-        }
+        modes = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+        chosen = {"cls": "cls_token", "mean": "mean_tokens"}[self.pooling]
+        pooling = {f"pooling_mode_{m}": m == chosen for m in modes}
+        pooling["word_embedding_dimension"] = self.dim
         (path / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2))
         log.info("saved sentence-transformers model to %s", path)
         return path
@@ -277,17 +275,14 @@ class StaticEncoder(Encoder):
 
     Args:
         init_from: transformer folder (or ``"minilm"``) whose input word embeddings initialise the
-            table; ``None`` draws it from N(0, 0.02^2) with ``dim`` columns.
+            table; ``None`` draws it from N(0, 0.02^2) (global torch RNG) with ``dim`` columns.
         max_length: token limit for documents (tokens averaged, special tokens included if kept).
         query_max_length: token limit for queries (defaults to ``max_length``).
         normalize: L2-normalise the output.
         sparse: sparse gradients for the table (train it with ``torch.optim.SparseAdam``).
-        drop_special_tokens: leave [CLS]/[SEP] out of the mean.
+        drop_special_tokens: leave [CLS]/[SEP] out of the mean (literal "[SEP]" in a text still
+            counts, as in ``StaticEmbedding``).
         dim: embedding width; required when ``init_from`` is ``None``.
-
-    References:
-        Model2Vec / static embeddings as in sentence-transformers ``StaticEmbedding``;
-        bag-of-embeddings retrieval baseline, arXiv:1607.01759 (fastText).
     """
 
     def __init__(
@@ -330,17 +325,17 @@ class StaticEncoder(Encoder):
 
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
         self.tokenizer.enable_truncation(max_length or self.max_length)
-        encs = self.tokenizer.encode_batch(
-            list(texts), add_special_tokens=not self.drop_special_tokens
-        )
-        width = max((len(e.ids) for e in encs), default=0)
-        ids = torch.full((len(encs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(encs), width), dtype=torch.long)
-        for row, enc in enumerate(encs):
-            n = len(enc.ids)
-            ids[row, :n] = torch.as_tensor(enc.ids, dtype=torch.long)
-            mask[row, :n] = 1
-        return {"input_ids": ids, "attention_mask": mask}
+        add_special = not self.drop_special_tokens
+        rows = [
+            e.ids
+            for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=add_special)
+        ]
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)  # [B]
+        width = int(lengths.max()) if len(rows) else 0
+        mask = torch.arange(width)[None, :] < lengths[:, None]  # [B, L]
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        ids[mask] = torch.tensor(list(itertools.chain.from_iterable(rows)), dtype=torch.long)
+        return {"input_ids": ids, "attention_mask": mask.long()}
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = features["attention_mask"].bool()  # [B, L]

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from zelo.mining.base import MiningInput
+from zelo.mining.elo import degrees
+from zelo.mining.judges import HFCausalLMJudge, SimulatedJudge
+from zelo.mining.llm_ensemble import LLMEnsembleScorer, comparison_graph
+from zelo.mining.topk import TopKMiner
+
+
+class MatrixScorer:
+    name = "matrix"
+
+    def __init__(self, scores: torch.Tensor) -> None:
+        self.scores = scores
+
+    def rank(self, inp, depth):
+        top, ids = self.scores.topk(min(depth, self.scores.shape[1]), dim=1)
+        return ids, top
+
+    def score(self, inp, doc_ids):
+        got = torch.gather(self.scores, 1, doc_ids.clamp(min=0))
+        return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))
+
+
+def _input(q: int = 4, n: int = 40, seed: int = 0) -> MiningInput:
+    """Query q: docs 0..9 graded 3, 2, 2, 1, 1, 1, 0.. shifted by q; positive = the grade-3 doc."""
+    grades = [3, 2, 2, 1, 1, 1]
+    judgments = [{(q + i) % n: g for i, g in enumerate(grades)} for q in range(q)]
+    return MiningInput([f"query {i}" for i in range(q)], [f"doc {d}" for d in range(n)],
+                       [[i] for i in range(q)], 3, seed=seed, judgments=judgments)
+
+
+def _first_stage(q: int = 4, n: int = 40) -> MatrixScorer:
+    return MatrixScorer(torch.rand(q, n, generator=torch.Generator().manual_seed(5)))
+
+
+def test_comparison_graph_per_query_is_regular_and_offset():
+    pool = torch.tensor([[4, 7, 9, 1, 2], [3, 8, 6, -1, -1]])
+    queries, local, offsets = comparison_graph(pool, 4, seed=0)
+    assert offsets.tolist() == [0, 10, 16]
+    assert (queries[:10] == 0).all() and (queries[10:] == 1).all()
+    assert degrees(5, local[:10]).tolist() == [4] * 5
+    assert degrees(3, local[10:]).tolist() == [4] * 3
+
+
+def test_error_free_judges_recover_the_graded_order_of_the_candidates():
+    inp = _input()
+    scorer = LLMEnsembleScorer([SimulatedJudge(0.0, seed=s) for s in range(3)],
+                               _first_stage(), candidates=40, degree=40)
+    ids, _ = scorer.rank(inp, 40)
+    for q, row in enumerate(ids.tolist()):
+        grades = [inp.judgments[q].get(d, 0) for d in row]
+        assert grades == sorted(grades, reverse=True), grades
+
+
+def test_rank_keeps_first_stage_candidates_and_scores_positives_and_outsiders():
+    inp = _input()
+    first = _first_stage()
+    scorer = LLMEnsembleScorer({"j": SimulatedJudge(0.1)}, first, candidates=8, degree=4)
+    ids, scores = scorer.rank(inp, 10)
+    cands = first.rank(inp, 8)[0]
+    assert all(sorted(a[:8]) == sorted(b) for a, b in zip(ids.tolist(), cands.tolist(),
+                                                           strict=True))
+    assert (ids[:, 8:] == -1).all()
+    torch.testing.assert_close(scorer.score(inp, ids[:, :8]), scores[:, :8])
+    pos = scorer.score(inp, inp.positives_padded())
+    assert torch.isfinite(pos).all()  # compared even when the first stage missed them
+    outsider = [next(d for d in range(40) if d not in cands[q] and d != q) for q in range(4)]
+    out = scorer.score(inp, torch.tensor(outsider)[:, None])[:, 0]
+    fit = scorer.fit(inp)
+    torch.testing.assert_close(out, fit.elo.masked_fill(fit.pool < 0, float("inf")).amin(1) - 400)
+    assert scorer.info["llm/judge_calls"] == scorer.info["llm/comparisons"]
+
+
+def test_seeded_determinism():
+    inp = _input()
+
+    def ranking(seed: int, judge_seed: int = 0):
+        judges = [SimulatedJudge(0.3, seed=judge_seed), SimulatedJudge(0.3, seed=judge_seed + 1)]
+        return LLMEnsembleScorer(judges, _first_stage(), candidates=12, seed=seed).rank(inp, 12)[0]
+
+    assert torch.equal(ranking(0), ranking(0))
+    assert not torch.equal(ranking(0), ranking(1))
+    assert not torch.equal(ranking(0), ranking(0, judge_seed=7))
+
+
+def test_simulated_judge_votes_and_says_it_is_simulated(caplog):
+    inp = _input(q=1)
+    votes = SimulatedJudge(0.0).compare(inp, torch.tensor([0, 0, 0]), torch.tensor([0, 3, 20]),
+                                        torch.tensor([1, 0, 21]))
+    assert votes[:2].tolist() == [1.0, 0.0]  # grade 3 beats 2; grade 1 loses to 3
+    always_wrong = SimulatedJudge(1.0).compare(inp, torch.tensor([0]), torch.tensor([0]),
+                                               torch.tensor([1]))
+    assert always_wrong.tolist() == [0.0]
+    with caplog.at_level(logging.INFO, logger="zelo.mining.llm_ensemble"):
+        TopKMiner(LLMEnsembleScorer([SimulatedJudge()], _first_stage(q=1), candidates=6),
+                  depth=6).mine(inp)
+    assert "SIMULATED" in caplog.text
+    with pytest.raises(ValueError, match="judgments"):
+        SimulatedJudge().compare(MiningInput(["q"], ["a", "b"], [[0]], 1), torch.tensor([0]),
+                                 torch.tensor([0]), torch.tensor([1]))
+
+
+def test_config_uses_three_simulated_judges(make_cfg):
+    from hydra.utils import instantiate
+
+    cfg = make_cfg("miner=llm_ensemble", "miner.scorer.first_stage.encoder=null")
+    miner = instantiate(cfg.miner)
+    judges = miner.scorer.judges
+    assert [type(j).__name__ for j in judges.values()] == ["SimulatedJudge"] * 3
+    assert [j.error_rate for j in judges.values()] == [0.1, 0.15, 0.2]
+
+
+@pytest.fixture(scope="module")
+def tiny_llm(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Llama (vocab 30522) with MiniLM's tokenizer, on disk."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from zelo.models.encoders import minilm_path
+
+    config = LlamaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=512)
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_llm")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
+    return folder
+
+
+def test_llm_judge_probabilities_batching_and_order_swap(tiny_llm):
+    inp = MiningInput(["heat pumps", "river stones"],
+                      ["a heat pump moves heat", "rivers carry stones far", "glass", "sound waves"],
+                      [[0], [1]], 2)
+    queries, a, b = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 2, 1, 3]), torch.tensor([1, 3, 0, 2])
+    batched = HFCausalLMJudge(str(tiny_llm), batch_size=8, device="cpu")
+    texts = ([inp.query_texts[q] for q in queries.tolist()],
+             [inp.doc_texts[d] for d in a.tolist()], [inp.doc_texts[d] for d in b.tolist()])
+    raw = batched.first_probs(*texts)
+    assert ((raw > 0) & (raw < 1)).all()
+    single = HFCausalLMJudge(str(tiny_llm), batch_size=1, device="cpu").first_probs(*texts)
+    torch.testing.assert_close(raw, single, atol=1e-5, rtol=0)
+    ab = batched.compare(inp, queries, a, b)
+    ba = batched.compare(inp, queries, b, a)
+    torch.testing.assert_close(ab + ba, torch.ones(4), atol=1e-6, rtol=0)
+    scorer = LLMEnsembleScorer({"llm": batched}, MatrixScorer(torch.rand(2, 4)), candidates=3)
+    ids, scores = scorer.rank(inp, 3)
+    assert (ids >= 0).all() and torch.isfinite(scores).all()

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import torch
+
+from zelo.mining.base import MiningInput
+from zelo.mining.topk_abs import TopKAbsMiner, abs_mask
+
+T, F = True, False
+
+
+class FakeScorer:
+    """Fixed scores ``[Q, N]``; ranks with ties broken by the lower doc id."""
+
+    name = "fake"
+
+    def __init__(self, table: list[list[float]]) -> None:
+        self.table = torch.tensor(table)
+
+    def rank(self, inp, depth):
+        order = self.table.argsort(dim=1, descending=True, stable=True)[:, :depth]
+        return order, torch.gather(self.table, 1, order)
+
+    def score(self, inp, doc_ids):
+        vals = torch.gather(self.table, 1, doc_ids.clamp(min=0))
+        return torch.where(doc_ids >= 0, vals, torch.full_like(vals, float("nan")))
+
+
+TABLE = [
+    [0.9, 0.75, 0.7, 0.7, 0.3],  # 2 and 3 tied at the threshold: kept
+    [0.8, 0.95, 0.72, 0.6, 0.5],
+    [0.71, 0.9, 0.8, 0.75, 0.85],  # everything above 0.7: fully filtered
+]
+
+
+def _input() -> MiningInput:
+    return MiningInput(
+        query_texts=["q0", "q1", "q2"],
+        doc_texts=[f"d{i}" for i in range(5)],
+        positives=[[0], [1, 0], []],
+        num_negatives=2,
+    )
+
+
+def test_abs_mask_keeps_ties_and_padding():
+    scores = torch.tensor([[0.9, 0.7, 0.7, 0.1], [0.5, float("-inf"), float("-inf"), 0.0]])
+    assert abs_mask(scores, 0.7).tolist() == [[F, T, T, T], [T, T, T, T]]
+
+
+def test_topk_abs_miner():
+    out = TopKAbsMiner(FakeScorer(TABLE), max_score=0.7, depth=5).mine(_input())
+    # q0: 0 positive, 1 (0.75) dropped; q1: 1, 0 positives, 2 (0.72) dropped; q2: all dropped
+    assert out.neg_ids.tolist() == [[2, 3], [3, 4], [-1, -1]]
+    assert out.dropped == {"positive": 3, "abs": 7}
+    assert torch.isnan(out.neg_scores[2]).all() and out.num_short == 1
+    assert out.pos_scores[1].tolist() == [torch.tensor(0.95).item(), torch.tensor(0.8).item()]
+
+
+def test_topk_abs_defaults():
+    miner = TopKAbsMiner(FakeScorer(TABLE))
+    assert miner.max_score == 0.7 and miner.name == "abs"
