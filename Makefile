@@ -16,8 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# the main job: the Laffer-curve sweep on the embedded synthetic collection (static student)
+TRAIN_ARGS ?= -m experiment=laffer
+
 train: setup
-	$(PY) train.py $(ARGS)
+	$(PY) train.py $(TRAIN_ARGS)
+	@echo "results: outputs/laffer/synthetic/ (results.csv, laffer.png, laffer.json; one folder per job)"
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

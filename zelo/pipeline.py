@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     module, datamodule = build(cfg)
+    # loader facts and the split actually used (seeded or not), beside config.yaml
+    atomic_write_json(out_dir / "collection_info.json", datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(
         cfg.trainer, logger=loggers or False, callbacks=instantiate_list(cfg.get("callbacks"))
@@ -68,19 +72,47 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         before = evaluate(trainer, module, datamodule, suffix="_before")
         fit_start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, out_dir))
         fit_seconds = time.perf_counter() - fit_start
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         after = evaluate(trainer, module, datamodule, suffix="", val=False)
         metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after})
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
+        if cfg.get("save_student", True):
+            save_student(module.encoder, out_dir / "student")
         atomic_write_json(metrics_path, metrics)
+        if not cfg.get("keep_checkpoints", False):
+            shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
         log.info("test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
                  metrics["test/ndcg@10"], metrics["test/ndcg@10_before"], out_dir)
         return metrics
     finally:
         close_loggers(loggers)
+
+
+def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> str | None:
+    """``ckpt_path`` if given, else the job's own ``checkpoints/last.ckpt`` left by a killed run."""
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    last = out_dir / "checkpoints" / "last.ckpt"
+    if cfg.get("resume", True) and last.exists():
+        log.info("resuming the interrupted job from %s", last)
+        return str(last)
+    return None
+
+
+def save_student(encoder: Any, path: Path) -> None:
+    """Save the student as a SentenceTransformer folder, atomically (temp folder + rename)."""
+    if not hasattr(encoder, "save_sentence_transformer"):
+        log.warning("%s cannot be saved as a SentenceTransformer", type(encoder).__name__)
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    encoder.save_sentence_transformer(tmp)
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
+    log.info("student saved as a SentenceTransformer folder: %s", path)
 
 
 def evaluate(

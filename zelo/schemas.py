@@ -100,6 +100,9 @@ class TrainConfig:
     ckpt_path: Optional[str] = None
     optimized_metric: str = MISSING
     skip_if_done: bool = True
+    resume: bool = True
+    keep_checkpoints: bool = False
+    save_student: bool = True
     annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -199,6 +202,27 @@ class InfoNCELossConfig:
 
 
 @dataclass
+class MaskedInfoNCELossConfig(InfoNCELossConfig):
+    _target_: str = "zelo.losses.infonce_masked.MaskedInfoNCELoss"
+    margin: float = MISSING
+    margin_strategy: str = MISSING
+
+
+@dataclass
+class DebiasedLossConfig(InfoNCELossConfig):
+    _target_: str = "zelo.losses.debiased.DebiasedContrastiveLoss"
+    tau_plus: float = MISSING
+    min_similarity: float = MISSING
+
+
+@dataclass
+class DistillLossConfig(InfoNCELossConfig):
+    _target_: str = "zelo.losses.distill.DistillLoss"
+    teacher_temperature: float = MISSING
+    alpha: float = MISSING
+
+
+@dataclass
 class BiEncoderConfig:
     _target_: str = "zelo.models.biencoder.BiEncoderModule"
     encoder: Any = MISSING
@@ -238,6 +262,9 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     ("miner", "marginpos"): MarginPosMinerConfig,
     ("miner", "percpos"): PercPosMinerConfig,
     ("loss", "infonce"): InfoNCELossConfig,
+    ("loss", "infonce_masked"): MaskedInfoNCELossConfig,
+    ("loss", "debiased"): DebiasedLossConfig,
+    ("loss", "distill"): DistillLossConfig,
     **{("model", m): BiEncoderConfig for m in ("static", "minilm", "hf", "tiny")},
 }
 """(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``."""

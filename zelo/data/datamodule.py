@@ -14,9 +14,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from zelo.data.splits import build_query_set
+from zelo.data.teacher import TeacherScores
 from zelo.data.types import Collection, QuerySet
 from zelo.eval.measure import mining_stats
-from zelo.mining.base import MinedNegatives, Miner, MiningInput
+from zelo.mining.base import MinedNegatives, Miner, MiningInput, Scorer
 
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
@@ -139,6 +140,9 @@ class RetrievalDataModule(pl.LightningDataModule):
         self.mined: MinedNegatives | None = None
         self.mining_history: list[dict[str, float]] = []
         self._mined_epoch: int | None = None
+        self.teacher: Scorer | None = None  # losses' teacher; None: the miner's scorer
+        self._mining_input: MiningInput | None = None
+        self._teacher_scores: TeacherScores | None = None
         self._build_query_sets()
 
     def _build_query_sets(self) -> None:
@@ -174,10 +178,10 @@ class RetrievalDataModule(pl.LightningDataModule):
         groups = self.collection.info.get("duplicate_doc_groups", [])
         return [[idx[d] for d in g] for g in groups]
 
-    def mine(self, epoch: int = 0) -> dict[str, float]:
-        """Run the miner on the training queries and measure the pass."""
+    def mining_input(self, epoch: int = 0) -> MiningInput:
+        """What a miner (or a teacher) sees of the training split."""
         train = self.query_sets["train"]
-        inp = MiningInput(
+        return MiningInput(
             query_texts=train.query_texts,
             doc_texts=self.collection.doc_texts,
             positives=train.positives,
@@ -186,9 +190,15 @@ class RetrievalDataModule(pl.LightningDataModule):
             judgments=train.judgments,
             student=self.student,
         )
+
+    def mine(self, epoch: int = 0) -> dict[str, float]:
+        """Run the miner on the training queries and measure the pass."""
+        train = self.query_sets["train"]
+        inp = self.mining_input(epoch)
         start = time.perf_counter()
         self.mined = self.miner.mine(inp)
         seconds = time.perf_counter() - start
+        self._mining_input, self._teacher_scores = inp, None
         stats = mining_stats(
             self.mined, train.judgments, train.positives, duplicates=self.duplicates or None
         )
@@ -204,6 +214,27 @@ class RetrievalDataModule(pl.LightningDataModule):
             self.mined.num_short, seconds,
         )
         return stats
+
+    def teacher_scores(self, query_index: torch.Tensor, cand_ids: torch.Tensor) -> torch.Tensor:
+        """The teacher's scores of candidates for training queries (losses with a teacher).
+
+        The teacher is ``self.teacher``, else the miner's scorer, as of the last mining pass
+        (:class:`zelo.data.teacher.TeacherScores`).
+
+        Args:
+            query_index: ``[B]`` positions in the train QuerySet (``batch["query_index"]``).
+            cand_ids: ``[C]`` doc ids shared by the batch, or ``[B, K]`` per query; -1 padded.
+
+        Returns:
+            ``[B, C]`` (or ``[B, K]``) float32 on CPU, NaN where an id is -1.
+        """
+        if self._mining_input is None:
+            raise RuntimeError("teacher_scores needs a mining pass first")
+        if self._teacher_scores is None:
+            scorer = self.teacher or getattr(self.miner, "scorer", None)
+            mined = self.mined if self.teacher is None else None
+            self._teacher_scores = TeacherScores(scorer, self._mining_input, mined)
+        return self._teacher_scores(query_index, cand_ids)
 
     def _mining_due(self, epoch: int) -> bool:
         if self.mined is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
@@ -16,6 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 log = logging.getLogger(__name__)
+
+TeacherFn = Callable[[torch.Tensor], torch.Tensor]
+"""A teacher's scores of candidate columns for the local queries: ``cand_ids [C] -> [B, C]``."""
 
 
 def _world() -> tuple[int, int]:
@@ -158,6 +163,23 @@ def infonce_loss(
     return F.cross_entropy(infonce_logits(q, cands, mask, scale), labels)
 
 
+@dataclass
+class Candidates:
+    """The columns each local query is scored against.
+
+    Attributes:
+        cands: ``[C, D]`` every rank's candidates, row-major (in-batch), or ``[B, 1+N, D]``.
+        ids: ``[C]`` (or ``[B, 1+N]``) their corpus ids, -1 for empty slots.
+        labels: ``[B]`` column of each query's own positive.
+        mask: ``[B, C]`` (or ``[B, 1+N]``) bool from :func:`candidate_mask`.
+    """
+
+    cands: torch.Tensor
+    ids: torch.Tensor
+    labels: torch.Tensor
+    mask: torch.Tensor
+
+
 class InfoNCELoss(nn.Module):
     """InfoNCE over in-batch (all ranks) and mined negatives, known positives masked.
 
@@ -173,6 +195,8 @@ class InfoNCELoss(nn.Module):
     References:
         InfoNCE, arXiv:1807.03748; learnable temperature (CLIP), arXiv:2103.00020.
     """
+
+    needs_teacher = False  # True: the module passes teacher_scores and teacher (see forward)
 
     def __init__(
         self,
@@ -199,6 +223,38 @@ class InfoNCELoss(nn.Module):
         """1 / temperature, with the temperature clamped at ``min_temperature``."""
         return self.log_scale.clamp(max=self.max_log_scale).exp()
 
+    def candidates(
+        self, docs: torch.Tensor, doc_ids: torch.Tensor, pos_sets: torch.Tensor
+    ) -> Candidates:
+        """Every rank's candidates (in-batch) or each query's own, with labels and mask."""
+        b, k, _ = docs.shape
+        positives = pos_sets if self.mask_known_positives else pos_sets[:, :0]
+        if self.in_batch_negatives:
+            sizes = gather_sizes(b, docs.device)
+            rank, _ = _world()
+            cands = gather_with_grad(docs, sizes).flatten(0, 1)  # [C, D], C = B_global * (1+N)
+            cand_ids = gather_no_grad(doc_ids, sizes).flatten()  # [C]
+            first = sum(sizes[:rank])  # global index of this rank's first query
+            labels = (first + torch.arange(b, device=docs.device)) * k  # [B]
+        else:
+            cands, cand_ids = docs, doc_ids  # [B, 1+N, D], [B, 1+N]
+            labels = torch.zeros(b, dtype=torch.long, device=docs.device)
+        mask = candidate_mask(cand_ids, labels, positives)  # [B, C]
+        return Candidates(cands, cand_ids, labels, mask)
+
+    @staticmethod
+    def base_stats(
+        logits: torch.Tensor, cands: Candidates, scale: torch.Tensor
+    ) -> dict[str, float]:
+        """``temperature``, ``masked`` (known positives, padding excluded) and ``acc``."""
+        with torch.no_grad():
+            padded = (cands.ids < 0).expand_as(cands.mask)
+            return {
+                "temperature": float(1.0 / scale),
+                "masked": float((~cands.mask & ~padded).sum()),
+                "acc": float((logits.argmax(1) == cands.labels).float().mean()),
+            }
+
     def forward(
         self,
         q: torch.Tensor,
@@ -206,6 +262,7 @@ class InfoNCELoss(nn.Module):
         doc_ids: torch.Tensor,
         pos_sets: torch.Tensor,
         teacher_scores: torch.Tensor | None = None,
+        teacher: TeacherFn | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss and stats for one (local) batch.
 
@@ -214,34 +271,18 @@ class InfoNCELoss(nn.Module):
             docs: ``[B, 1+N, D]`` positive then negatives per query.
             doc_ids: ``[B, 1+N]`` corpus ids, -1 for empty slots.
             pos_sets: ``[B, P]`` labelled positives per query, -1 padded.
-            teacher_scores: ignored (accepted so that losses are interchangeable).
+            teacher_scores: ``[B, 1+N]`` a teacher's scores of each query's own candidates;
+                ignored here (accepted so that losses are interchangeable).
+            teacher: ``cand_ids [C] -> [B, C]`` a teacher's scores of any candidate columns;
+                ignored here.
 
         Returns:
             Scalar loss (mean over local queries) and stats: ``temperature``, ``masked``
             (candidates masked as known positives, padding excluded) and ``acc`` (share of
             queries whose positive scores highest).
         """
-        b, k, _ = docs.shape
-        positives = pos_sets if self.mask_known_positives else pos_sets[:, :0]
-        if self.in_batch_negatives:
-            sizes = gather_sizes(b, q.device)
-            rank, _ = _world()
-            cands = gather_with_grad(docs, sizes).flatten(0, 1)  # [C, D], C = B_global * (1+N)
-            cand_ids = gather_no_grad(doc_ids, sizes).flatten()  # [C]
-            first = sum(sizes[:rank])  # global index of this rank's first query
-            labels = (first + torch.arange(b, device=q.device)) * k  # [B]
-        else:
-            cands, cand_ids = docs, doc_ids  # [B, 1+N, D], [B, 1+N]
-            labels = torch.zeros(b, dtype=torch.long, device=q.device)
-        mask = candidate_mask(cand_ids, labels, positives)  # [B, C]
+        cands = self.candidates(docs, doc_ids, pos_sets)
         scale = self.scale
-        logits = infonce_logits(q, cands, mask, scale)
-        loss = F.cross_entropy(logits, labels)
-        with torch.no_grad():
-            padded = (cand_ids < 0).expand_as(mask)
-            stats = {
-                "temperature": float(1.0 / scale),
-                "masked": float((~mask & ~padded).sum()),
-                "acc": float((logits.argmax(1) == labels).float().mean()),
-            }
-        return loss, stats
+        logits = infonce_logits(q, cands.cands, cands.mask, scale)
+        loss = F.cross_entropy(logits, cands.labels)
+        return loss, self.base_stats(logits, cands, scale)

@@ -11,7 +11,7 @@ from torchmetrics import MeanMetric
 
 from zelo.eval.metrics import evaluate_ranking
 from zelo.mining.index import search
-from zelo.models.encoders import Encoder
+from zelo.models.encoders import Encoder, TokenizedTexts
 from zelo.models.optim import build_optimizer, warmup_schedule
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class BiEncoderModule(pl.LightningModule):
             {f"{s}_{k.replace('@', '_at_')}": MeanMetric() for s in ("val", "test") for k in EVAL_KEYS}
         )
         self._corpus: torch.Tensor | None = None
+        self._corpus_tokens: tuple[int, TokenizedTexts] | None = None  # tokenised once per run
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encoder(features)
@@ -65,7 +66,7 @@ class BiEncoderModule(pl.LightningModule):
         b, width = doc_ids.shape
         q = self.encoder(batch["query"])  # [B, D]
         docs = self.encoder(batch["docs"]).view(b, width, -1)  # [B, 1+N, D]
-        loss, stats = self.loss(q, docs, doc_ids, batch["pos_sets"])
+        loss, stats = self.loss(q, docs, doc_ids, batch["pos_sets"], **self._teacher_inputs(batch))
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
         for key, value in stats.items():
             self.log(f"train/{key}", float(value), on_step=True, on_epoch=False, batch_size=b)
@@ -96,11 +97,23 @@ class BiEncoderModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_eval("test")
 
+    def _teacher_inputs(self, batch: dict) -> dict:
+        """``teacher_scores`` and ``teacher`` for a loss with ``needs_teacher``; else nothing."""
+        if not getattr(self.loss, "needs_teacher", False):
+            return {}
+        dm, qidx = self.trainer.datamodule, batch["query_index"]
+        own = dm.teacher_scores(qidx, batch["doc_ids"]).to(batch["doc_ids"].device)  # [B, 1+N]
+        return {
+            "teacher_scores": own,
+            "teacher": lambda ids: dm.teacher_scores(qidx, ids).to(ids.device),  # [C] -> [B, C]
+        }
+
     def _encode_corpus(self) -> None:
         docs = self.trainer.datamodule.collection.doc_texts
-        self._corpus = self.encoder.encode(
-            docs, batch_size=self.hparams.corpus_batch_size, progress="encode corpus"
-        )
+        if self._corpus_tokens is None or self._corpus_tokens[0] != id(docs):
+            tokens = self.encoder.tokenize_batches(docs, self.hparams.corpus_batch_size)
+            self._corpus_tokens = (id(docs), tokens)
+        self._corpus = self.encoder.encode_tokenized(self._corpus_tokens[1], progress="encode corpus")
 
     def _eval_step(self, batch: dict, prefix: str, split: str) -> None:
         judgments = self.trainer.datamodule.query_sets[split].judgments

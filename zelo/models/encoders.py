@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -97,25 +98,36 @@ class Encoder(nn.Module, ABC):
         Returns:
             ``[len(texts), D]`` float32 on CPU.
         """
+        return self.encode_tokenized(self.tokenize_batches(texts, batch_size, is_query), progress)
+
+    def tokenize_batches(
+        self, texts: list[str], batch_size: int = 64, is_query: bool = False
+    ) -> TokenizedTexts:
+        """Tokenise texts once, in length-sorted batches, for repeated :meth:`encode_tokenized`."""
         max_length = self.query_max_length if is_query else self.max_length
+        # sort by length so batches pad little; the order is restored when encoding
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        batches = [
+            self.tokenize([texts[i] for i in order[start : start + batch_size]], max_length)
+            for start in range(0, len(texts), batch_size)
+        ]
+        return TokenizedTexts(order=order, batches=batches)
+
+    def encode_tokenized(self, tokens: TokenizedTexts, progress: bool | str = False) -> torch.Tensor:
+        """Embeddings ``[N, D]`` (float32, CPU, input order) of pre-tokenised texts."""
         was_training = self.training
         self.eval()
         out = []
-        # sort by length so batches pad little; restore order at the end
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         bar = tqdm(
-            range(0, len(texts), batch_size),
+            tokens.batches,
             desc=progress if isinstance(progress, str) else "encode",
             disable=not progress,
             leave=False,
         )
         try:
             with torch.inference_mode():
-                for start in bar:
-                    batch = [texts[i] for i in order[start : start + batch_size]]
-                    feats = {
-                        k: v.to(self.device) for k, v in self.tokenize(batch, max_length).items()
-                    }
+                for features in bar:
+                    feats = {k: v.to(self.device) for k, v in features.items()}
                     out.append(self.forward(feats).float().cpu())
         finally:
             self.train(was_training)
@@ -123,8 +135,16 @@ class Encoder(nn.Module, ABC):
             return torch.zeros(0, self.dim)
         emb = torch.cat(out)
         result = torch.empty_like(emb)
-        result[torch.as_tensor(order)] = emb
+        result[torch.as_tensor(tokens.order)] = emb
         return result
+
+
+@dataclass
+class TokenizedTexts:
+    """Texts tokenised in length-sorted batches; ``order[k]`` is the input index of row ``k``."""
+
+    order: list[int]
+    batches: list[dict[str, torch.Tensor]]
 
 
 def minilm_path() -> str:

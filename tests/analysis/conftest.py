@@ -1,0 +1,95 @@
+"""A hand-written sweep folder: six finished jobs, one pending job, one corrupt metrics.json.
+
+``make_job(root, name, overrides, values)`` writes one job folder; ``values`` is
+``(miner, seed, intelligence, fn_rate, test_ndcg10)``, a raw ``metrics.json`` text, or ``None``
+(an unfinished job).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# (job folder, overrides, miner, seed, intelligence, fn_rate, test nDCG@10)
+JOBS = [
+    ("0_miner=random,seed=0", ["miner=random", "seed=0"], "random", 0, 0.10, 0.01, 0.400),
+    ("1_miner=random,seed=1", ["miner=random", "seed=1"], "random", 1, 0.12, 0.02, 0.404),
+    (
+        "2_miner=oracle,miner.intelligence=0.5,seed=0",
+        ["miner=oracle", "miner.intelligence=0.5", "seed=0"],
+        "oracle",
+        0,
+        0.50,
+        0.30,
+        0.450,
+    ),
+    (
+        "3_miner=oracle,miner.intelligence=0.5,seed=1",
+        ["miner=oracle", "miner.intelligence=0.5", "seed=1"],
+        "oracle",
+        1,
+        0.52,
+        0.32,
+        0.454,
+    ),
+    ("4_miner=topk,seed=0", ["miner=topk", "seed=0"], "topk", 0, 0.80, 0.60, 0.380),
+    ("5_miner=topk,seed=1", ["miner=topk", "seed=1"], "topk", 1, 0.82, 0.62, 0.386),
+]
+PENDING = "6_miner=topk,seed=2"
+CORRUPT = "7_miner=topk,seed=3"
+
+
+def write_job(root: Path, name: str, overrides: list[str], values: tuple | str | None) -> Path:
+    """A job folder as Hydra and ``zelo.pipeline.train`` leave it."""
+    job = root / name
+    (job / ".hydra").mkdir(parents=True)
+    lines = [*overrides, "paths.cache_dir=/abs/cache", "hydra.job.chdir=false"]
+    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in lines))
+    if isinstance(values, tuple):
+        (job / "metrics.json").write_text(json.dumps(metrics_of(*values)))
+    elif isinstance(values, str):
+        (job / "metrics.json").write_text(values)
+    return job
+
+
+def metrics_of(miner: str, seed: int, intelligence: float, fn_rate: float, ndcg: float) -> dict:
+    return {
+        "run/miner": miner,
+        "run/seed": seed,
+        "run/loss": "infonce",
+        "run/dataset": "synthetic",
+        "run/model": "tiny",
+        "miner/ndcg@10": intelligence,
+        "mining/fn_rate": fn_rate,
+        "test/ndcg@10": ndcg,
+        "test/ndcg@10_before": 0.35,
+        "test/recall@100": 0.9,
+        "test/mrr@10": ndcg + 0.1,
+        "val/ndcg@10": ndcg - 0.01,
+        "time/total_s": 10.0 + seed,
+    }
+
+
+@pytest.fixture
+def fake_sweep(tmp_path: Path) -> Path:
+    """The sweep folder, with a CSV log carrying ``fn/`` and ``mining/`` columns in job 0."""
+    root = tmp_path / "2026-11-27_10-00-00"
+    for name, overrides, *values in JOBS:
+        write_job(root, name, overrides, tuple(values))
+    write_job(root, PENDING, ["miner=topk", "seed=2"], None)
+    write_job(root, CORRUPT, ["miner=topk", "seed=3"], '{"test/ndcg@10": 0.4,')
+    (root / "multirun.yaml").write_text("hydra: {}\n")
+    csv = root / JOBS[0][0] / "csv"
+    csv.mkdir()
+    (csv / "metrics.csv").write_text(
+        "epoch,step,fn/rate,mining/fn_rate,train/loss\n"
+        "0,0,,0.01,\n0,0,0.05,,\n0,3,,,2.1\n1,4,0.04,0.02,\n"
+    )
+    return root
+
+
+@pytest.fixture
+def make_job():
+    return write_job

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import csv
+import math
+import socket
+from datetime import timedelta
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from zelo.losses.infonce import InfoNCELoss
+from zelo.losses.infonce_masked import MaskedInfoNCELoss, guide_mask
+
+NAN = float("nan")
+
+
+def _batch(seed: int = 0, dtype=torch.float64):
+    """4 queries, 1+2 slots: a shared positive, a second positive, a labelled negative, padding."""
+    g = torch.Generator().manual_seed(seed)
+    q = F.normalize(torch.randn(4, 8, generator=g, dtype=dtype), dim=-1)
+    docs = F.normalize(torch.randn(4, 3, 8, generator=g, dtype=dtype), dim=-1)
+    doc_ids = torch.tensor([[10, 11, 12], [10, 13, -1], [20, 21, 22], [30, 31, 20]])
+    pos_sets = torch.tensor([[10, -1], [10, 12], [20, 22], [30, -1]])
+    return q, docs, doc_ids, pos_sets
+
+
+def _teacher_table(seed: int = 1) -> torch.Tensor:
+    """Teacher score of (query row, doc id) for ids 0..39, float32 like the DataModule's."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(4, 40, generator=g)
+
+
+def _teacher(table: torch.Tensor):
+    def fn(ids: torch.Tensor) -> torch.Tensor:  # [C] -> [B, C]
+        out = table[:, ids.clamp(min=0)]
+        return out.masked_fill((ids < 0)[None, :], NAN)
+
+    return fn
+
+
+def _loop(q, docs, doc_ids, pos_sets, table, scale, margin, in_batch=True):
+    """Plain loop: InfoNCE, skipping candidates the guide rates above s+ - margin."""
+    b, k, _ = docs.shape
+    total, dropped = 0.0, 0
+    for i in range(b):
+        positives = {int(p) for p in pos_sets[i] if p >= 0}
+        s_pos = float(table[i, int(doc_ids[i, 0])])
+        cols = (
+            [(j, s) for j in range(b) for s in range(k)] if in_batch else [(i, s) for s in range(k)]
+        )
+        logits, target = [], None
+        for j, s in cols:
+            cid, own = int(doc_ids[j, s]), (j, s) == (i, 0)
+            if cid < 0 or (cid in positives and not own):
+                continue
+            if not own and float(table[i, cid]) > s_pos - margin:
+                dropped += 1
+                continue
+            if own:
+                target = len(logits)
+            logits.append(scale * float(q[i] @ docs[j, s]))
+        total += math.log(sum(math.exp(x) for x in logits)) - logits[target]
+    return total / b, dropped
+
+
+def test_guide_mask_hand_computed_with_ties_and_nan():
+    scores = torch.tensor(
+        [
+            [0.9, 0.95, 0.9, 0.5, NAN],  # positive in column 0; a tie in column 2
+            [0.2, 0.3, 0.7, 0.6, 0.75],  # positive in column 3
+            [NAN, 0.3, 0.7, 0.6, 0.75],  # unscored positive: nothing dropped
+        ]
+    )
+    pos_col = torch.tensor([0, 3, 0])
+    keep = guide_mask(scores, pos_col, margin=0.0)
+    assert keep.tolist() == [
+        [True, False, True, True, True],  # strict: the tie stays
+        [True, True, False, True, False],
+        [True, True, True, True, True],
+    ]
+    # absolute margin 0.1: drop s > s+ - 0.1 (0.8; 0.5) -> the tie goes, the positive stays
+    keep = guide_mask(scores, pos_col, margin=0.1)
+    assert keep[0].tolist() == [True, False, False, True, True]
+    assert keep[1].tolist() == [True, True, False, True, False]
+    # relative margin 0.5: drop s > s+ * 0.5 (0.45; 0.3) -> 0.3 is a tie and stays
+    keep = guide_mask(scores, pos_col, margin=0.5, mode="relative")
+    assert keep[0].tolist() == [True, False, False, False, True]
+    assert keep[1].tolist() == [True, True, False, True, False]
+    # a negative margin drops only what is clearly above the positive
+    assert guide_mask(scores, pos_col, margin=-0.2)[1].tolist() == [True] * 5
+    with pytest.raises(ValueError, match="margin mode"):
+        guide_mask(scores, pos_col, mode="ratio")
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.2])
+def test_loss_equals_loop_reference(margin: float):
+    q, docs, doc_ids, pos_sets = _batch()
+    table = _teacher_table()
+    loss_fn = MaskedInfoNCELoss(temperature=0.07, margin=margin)
+    loss, stats = loss_fn(q, docs, doc_ids, pos_sets, teacher=_teacher(table))
+    ref, dropped = _loop(q, docs, doc_ids, pos_sets, table, 1 / 0.07, margin)
+    assert loss.item() == pytest.approx(ref, abs=1e-6)
+    assert stats["masked_guide"] == dropped > 0
+    assert stats["masked"] == 5  # known positives, as InfoNCE
+
+
+def test_own_candidates_only_use_teacher_scores():
+    q, docs, doc_ids, pos_sets = _batch(seed=2)
+    table = _teacher_table(seed=3)
+    own = _teacher(table)(doc_ids.flatten()).view(4, 4, 3)[torch.arange(4), torch.arange(4)]
+    loss_fn = MaskedInfoNCELoss(temperature=0.1, in_batch_negatives=False)
+    loss, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=own)
+    via_callable, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher=_teacher(table))
+    ref, _ = _loop(q, docs, doc_ids, pos_sets, table, 10.0, 0.0, in_batch=False)
+    assert loss.item() == pytest.approx(ref, abs=1e-6)
+    assert via_callable.item() == pytest.approx(ref, abs=1e-6)
+
+
+def test_permissive_guide_is_infonce_and_teacher_is_required():
+    q, docs, doc_ids, pos_sets = _batch()
+    teacher = _teacher(_teacher_table())
+    loss, stats = MaskedInfoNCELoss(margin=-2.0)(q, docs, doc_ids, pos_sets, teacher=teacher)
+    plain, _ = InfoNCELoss()(q, docs, doc_ids, pos_sets)
+    assert loss.item() == pytest.approx(plain.item(), abs=1e-12) and stats["masked_guide"] == 0
+    with pytest.raises(ValueError, match="teacher"):
+        MaskedInfoNCELoss()(q, docs, doc_ids, pos_sets, teacher_scores=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="margin_strategy"):
+        MaskedInfoNCELoss(margin_strategy="ratio")
+
+
+def test_gradients_reach_queries_and_candidates():
+    q, docs, doc_ids, pos_sets = _batch(dtype=torch.float32)
+    q.requires_grad_(True)
+    docs.requires_grad_(True)
+    loss, _ = MaskedInfoNCELoss(margin=0.1)(
+        q, docs, doc_ids, pos_sets, teacher=_teacher(_teacher_table())
+    )
+    loss.backward()
+    assert torch.isfinite(q.grad).all() and torch.isfinite(docs.grad).all()
+    assert q.grad.abs().sum() > 0
+    assert docs.grad[:, 0].abs().sum() > 0 and docs.grad[:, 1:].abs().sum() > 0
+    assert docs.grad[1, 2].abs().sum() == 0  # padded slot
+
+
+@pytest.mark.slow
+def test_tiny_train_run_is_finite_and_logs_guide_counts(make_cfg, tmp_path):
+    from zelo.pipeline import train
+
+    metrics = train(make_cfg("loss=infonce_masked", "miner=topk"))
+    assert math.isfinite(metrics["train/loss"])
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/masked_guide")]
+    assert rows and all(float(r["train/masked_guide"]) >= 0 for r in rows)
+
+
+# ---- DDP on CPU: guided masking over gathered candidates equals one process ------------------
+
+_WORLD, _B, _K, _DIN, _D = 2, 3, 3, 6, 4
+
+
+def _ddp_data():
+    g = torch.Generator().manual_seed(4)
+    b = _WORLD * _B
+    xq, xd = torch.randn(b, _DIN, generator=g), torch.randn(b, _K, _DIN, generator=g)
+    weight = torch.randn(_D, _DIN, generator=g)
+    doc_ids = torch.arange(b * _K).view(b, _K)
+    doc_ids[2, 2] = -1
+    pos_sets = doc_ids[:, :1].clone()
+    table = torch.rand(b, b * _K, generator=g)  # teacher score of (global query, doc id)
+    return xq, xd, weight, doc_ids, pos_sets, table
+
+
+def _encoder_grad(encoder: nn.Module, rows: slice) -> tuple[torch.Tensor, float]:
+    xq, xd, _, doc_ids, pos_sets, table = _ddp_data()
+    b = xq[rows].shape[0]
+    out = encoder(torch.cat([xq[rows], xd[rows].flatten(0, 1)]))
+    q, docs = F.normalize(out[:b], dim=-1), F.normalize(out[b:], dim=-1).view(b, _K, _D)
+    teacher = _teacher(table[rows])  # local queries x gathered ids
+    loss, stats = MaskedInfoNCELoss(temperature=0.1, margin=0.1)(
+        q, docs, doc_ids[rows], pos_sets[rows], teacher=teacher
+    )
+    encoder.zero_grad()
+    loss.backward()
+    return next(encoder.parameters()).grad.clone(), stats["masked_guide"]
+
+
+def _ddp_worker(rank: int, out_path: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=_WORLD, timeout=timedelta(seconds=60))
+    try:
+        linear = nn.Linear(_DIN, _D, bias=False)
+        with torch.no_grad():
+            linear.weight.copy_(_ddp_data()[2])
+        model = nn.parallel.DistributedDataParallel(linear)
+        grad, masked = _encoder_grad(model, slice(rank * _B, (rank + 1) * _B))
+        counts = [torch.zeros(1) for _ in range(_WORLD)]
+        dist.all_gather(counts, torch.tensor([masked]))
+        if rank == 1:
+            torch.save({"grad": grad, "masked": float(sum(counts))}, out_path)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_ddp_masked_loss_matches_single_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    out = tmp_path / "rank1.pt"
+    torch.multiprocessing.spawn(_ddp_worker, args=(str(out),), nprocs=_WORLD, join=True)
+    result = torch.load(out)
+    linear = nn.Linear(_DIN, _D, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(_ddp_data()[2])
+    reference, masked = _encoder_grad(linear, slice(0, _WORLD * _B))
+    assert masked > 0 and result["masked"] == masked
+    assert torch.allclose(result["grad"], reference, atol=1e-5)

@@ -1,0 +1,232 @@
+"""Read a sweep folder into tables: one row per finished job, plus per-step CSV-log traces.
+
+A job folder is any folder under the sweep holding ``.hydra/overrides.yaml`` or ``metrics.json``.
+Jobs without ``metrics.json`` (still running, killed, or failed) and jobs whose ``metrics.json``
+cannot be read are listed in the log and in :class:`SweepStatus`, never turned into rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+RESULTS_FILE = "results.csv"
+
+# results column <- metrics.json key
+METRIC_COLUMNS = {
+    "miner": "run/miner",
+    "loss": "run/loss",
+    "dataset": "run/dataset",
+    "model": "run/model",
+    "seed": "run/seed",
+    "intelligence": "miner/ndcg@10",
+    "fn_rate": "mining/fn_rate",
+    "test_ndcg10": "test/ndcg@10",
+    "test_ndcg10_before": "test/ndcg@10_before",
+    "test_recall100": "test/recall@100",
+    "test_mrr10": "test/mrr@10",
+    "val_ndcg10": "val/ndcg@10",
+    "wall_s": "time/total_s",
+}
+FIXED_COLUMNS = ["job", "label", *METRIC_COLUMNS]
+# overrides that never describe the point: machine paths, Hydra's own settings, the seed
+SKIP_OVERRIDE_PREFIXES = ("paths.", "hydra.", "seed")
+# overrides that name a point only when they vary across the sweep
+CONTEXT_OVERRIDES_SKIP = {"miner", "loss", "seed"}
+# short names used in labels: oracle(x=0.5)
+LABEL_ABBREVIATIONS = {"intelligence": "x"}
+SORT_COLUMNS = ["loss", "label", "seed", "job"]
+
+
+@dataclass
+class SweepStatus:
+    """Job folders of a sweep that did not give a row."""
+
+    pending: list[str] = field(default_factory=list)
+    corrupt: list[str] = field(default_factory=list)
+
+
+def job_dirs(sweep_dir: str | Path) -> list[Path]:
+    """Every job folder under ``sweep_dir`` (the folder itself for a single run), sorted."""
+    root = Path(sweep_dir)
+    found = {p.parent.parent for p in root.rglob("overrides.yaml") if p.parent.name == ".hydra"}
+    found |= {p.parent for p in root.rglob(METRICS_FILE)}
+    return sorted(found, key=lambda p: _job_key(p.relative_to(root).as_posix()))
+
+
+def read_overrides(job_dir: Path) -> dict[str, str]:
+    """The job's command-line overrides (``.hydra/overrides.yaml``) as ``{key: value}``.
+
+    Machine paths, ``hydra.*`` keys and the seed are left out; ``+``/``~`` prefixes are dropped.
+    """
+    path = job_dir / ".hydra" / "overrides.yaml"
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    for item in yaml.safe_load(path.read_text()) or []:
+        key, _, value = str(item).partition("=")
+        key = key.lstrip("+~")
+        if key and not key.startswith(SKIP_OVERRIDE_PREFIXES):
+            out[key] = value
+    return out
+
+
+def read_metrics(job_dir: Path) -> dict[str, Any] | None:
+    """The job's ``metrics.json`` as a dict, or ``None`` when it is missing or unreadable."""
+    path = job_dir / METRICS_FILE
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        if path.exists():
+            log.warning("skipping %s: cannot read it (%s)", path, err)
+        return None
+    if not isinstance(metrics, dict):
+        log.warning("skipping %s: not a JSON object", path)
+        return None
+    return metrics
+
+
+def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) -> pd.DataFrame:
+    """One row per job of ``sweep_dir`` that has a readable ``metrics.json``.
+
+    Columns: ``job`` (folder relative to the sweep), ``label`` (the point: miner plus its
+    settings), ``miner``, ``loss``, ``dataset``, ``model``, ``seed``, ``intelligence``
+    (``miner/ndcg@10``), ``fn_rate`` (``mining/fn_rate``), the test/val metrics, ``wall_s``
+    (``time/total_s``), then one column per override key (``miner.intelligence``,
+    ``miner/scorer``, ...). Rows are sorted by loss, label, seed and job, and nothing in them
+    depends on where or when the analysis runs, so rerunning it on a sweep gives the same table.
+    Only ``wall_s`` differs between two executions of the same sweep; compare the other columns.
+
+    Args:
+        sweep_dir: a Hydra sweep folder (or a single run folder).
+        status: filled with the job folders that gave no row (pending/failed, corrupt).
+
+    Returns:
+        The results table (empty, with the fixed columns, when no job has finished).
+    """
+    root = Path(sweep_dir)
+    status = status if status is not None else SweepStatus()
+    rows = []
+    for job in job_dirs(root):
+        name = job.relative_to(root).as_posix()
+        metrics = read_metrics(job)
+        if metrics is None:
+            target = status.corrupt if (job / METRICS_FILE).exists() else status.pending
+            target.append(name)
+            continue
+        rows.append(_row(name, metrics, read_overrides(job)))
+    if status.pending:
+        log.info(
+            "%d job(s) without %s (pending or failed): %s",
+            len(status.pending),
+            METRICS_FILE,
+            ", ".join(status.pending),
+        )
+    df = pd.DataFrame(rows, columns=None if rows else FIXED_COLUMNS)
+    if df.empty:
+        return df
+    df["label"] = make_labels(df)
+    extra = sorted(c for c in df.columns if c not in FIXED_COLUMNS)
+    df = df[FIXED_COLUMNS + extra]
+    return df.sort_values(SORT_COLUMNS, kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def make_labels(df: pd.DataFrame) -> pd.Series:
+    """Name each row's point: the miner, its ``miner.*`` settings, other varying overrides.
+
+    ``miner=oracle miner.intelligence=0.5`` gives ``oracle(x=0.5)``; a plain ``miner=topk`` gives
+    ``topk``. Other overrides (``data.num_negatives``) enter only when they vary across the sweep.
+    """
+    override_cols = [c for c in df.columns if c not in FIXED_COLUMNS]
+    varying = [c for c in override_cols if df[c].astype(str).nunique(dropna=False) > 1]
+    keys = [c for c in override_cols if c.startswith(("miner.", "miner/"))]
+    keys += [c for c in varying if c not in keys and c not in CONTEXT_OVERRIDES_SKIP]
+
+    def name(row: pd.Series) -> str:
+        parts = [f"{_short(k)}={row[k]}" for k in keys if _present(row[k])]
+        return f"{row['miner']}({','.join(parts)})" if parts else str(row["miner"])
+
+    return df.apply(name, axis=1) if len(df) else pd.Series(dtype=str)
+
+
+def collect_traces(
+    sweep_dir: str | Path, prefixes: tuple[str, ...] = ("fn/", "mining/")
+) -> pd.DataFrame:
+    """Per-step traces of the CSV logs (``<job>/csv/metrics.csv``) in long form.
+
+    Args:
+        sweep_dir: a Hydra sweep folder.
+        prefixes: metric-name prefixes to keep (the false-negative monitor's ``fn/``, ``mining/``).
+
+    Returns:
+        Columns ``job``, ``step``, ``epoch``, ``metric``, ``value``; empty when no log has them.
+    """
+    root = Path(sweep_dir)
+    frames = []
+    for job in job_dirs(root):
+        path = job / "csv" / "metrics.csv"
+        try:
+            log_df = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+        cols = [c for c in log_df.columns if c.startswith(prefixes)]
+        if not cols:
+            continue
+        index = [c for c in ("step", "epoch") if c in log_df.columns]
+        long = log_df[index + cols].melt(id_vars=index, var_name="metric").dropna(subset=["value"])
+        long.insert(0, "job", job.relative_to(root).as_posix())
+        frames.append(long)
+    columns = ["job", "step", "epoch", "metric", "value"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).reindex(columns=columns)
+
+
+def latest_sweep(root: str | Path) -> Path | None:
+    """The most recently modified folder under ``root`` holding ``results.csv`` or job results."""
+    root = Path(root)
+    candidates = {p.parent for p in root.rglob(RESULTS_FILE)}
+    for metrics in root.rglob(METRICS_FILE):
+        job = metrics.parent
+        multirun = (job.parent / "multirun.yaml").exists()
+        candidates.add(job.parent if multirun else job)
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p.stat().st_mtime, p.as_posix()))
+
+
+def _row(name: str, metrics: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"job": name, "label": None}
+    for column, key in METRIC_COLUMNS.items():
+        value = metrics.get(key)
+        row[column] = math.nan if value is None else value
+    if not _present(row["miner"]):
+        row["miner"] = overrides.get("miner", "unknown")
+    for key, value in overrides.items():
+        row.setdefault(key, value)
+    return row
+
+
+def _job_key(name: str) -> tuple[int, str]:
+    match = re.match(r"(\d+)_", name)
+    return (int(match.group(1)) if match else -1, name)
+
+
+def _short(key: str) -> str:
+    leaf = re.split(r"[./]", key)[-1]
+    return LABEL_ABBREVIATIONS.get(leaf, leaf)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))

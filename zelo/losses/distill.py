@@ -1,0 +1,127 @@
+"""Soft-label distillation: the teacher's softmax over a query's own candidates as the target.
+
+Same batch layout as :mod:`zelo.losses.infonce`. The KL term covers each query's positive and its
+own mined negatives (not the in-batch columns, which the teacher scores on no common footing);
+the optional InfoNCE term keeps the in-batch negatives.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from zelo.losses.infonce import InfoNCELoss, TeacherFn, candidate_mask, infonce_logits
+from zelo.losses.teacher import own_teacher_scores
+
+log = logging.getLogger(__name__)
+
+
+def distill_kl(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """``KL(p_teacher || p_student)`` over the valid columns, mean over queries that have one.
+
+    Args:
+        student_logits: ``[B, K]`` student logits (scale * similarity).
+        teacher_logits: ``[B, K]`` teacher logits (teacher score / teacher temperature).
+        mask: ``[B, K]`` bool, True where the column enters both softmaxes.
+
+    Returns:
+        Scalar: ``sum_c p_T(c) (log p_T(c) - log p_S(c))``, averaged over queries with at least
+        one valid column (0 when none has).
+
+    References:
+        Hinton et al., Distilling the Knowledge in a Neural Network, arXiv:1503.02531.
+    """
+    rows = mask.any(dim=1, keepdim=True)  # [B, 1]
+    cols = mask | ~rows  # an empty row gets finite (zero) logits, then weighs 0
+    student_logits = student_logits.masked_fill(~mask, 0.0).masked_fill(~cols, float("-inf"))
+    teacher_logits = teacher_logits.masked_fill(~mask, 0.0).masked_fill(~cols, float("-inf"))
+    log_ps, log_pt = student_logits.log_softmax(dim=1), teacher_logits.log_softmax(dim=1)
+    log_ps, log_pt = log_ps.masked_fill(~cols, 0.0), log_pt.masked_fill(~cols, 0.0)
+    kl = (log_pt.exp() * (log_pt - log_ps)).masked_fill(~cols, 0.0).sum(dim=1)  # [B]
+    kl = kl * rows.squeeze(1)
+    return kl.sum() / rows.sum().clamp(min=1)
+
+
+class DistillLoss(InfoNCELoss):
+    """``alpha * KL(teacher || student) + (1 - alpha) * InfoNCE``.
+
+    The student's distribution is the softmax of ``scale * q . d`` over the query's positive and
+    its own negatives; the teacher's is the softmax of ``score / teacher_temperature`` over the
+    same documents (padding, known positives and unscored documents left out of both).
+
+    Args:
+        temperature: student softmax temperature tau; logits are ``q . d / tau`` (scale = 1/tau),
+            shared by the KL and the InfoNCE terms.
+        learnable_temperature: learn tau, stored as log(scale).
+        in_batch_negatives: the InfoNCE term scores every rank's candidates, not only its own.
+        mask_known_positives: drop candidates that are labelled positives of the query.
+        min_temperature: lower bound on tau (upper bound on the scale) when learned.
+        teacher_temperature: the teacher's softmax temperature, in its score units (e.g. about
+            0.05 for cosine scores; ``400 / ln 10 ≈ 173.7`` turns Elo points into Bradley–Terry
+            odds).
+        alpha: weight of the KL term in [0, 1] (1: soft labels only).
+
+    References:
+        Hinton et al., arXiv:1503.02531; RocketQAv2, arXiv:2110.07367; zELO's pointwise
+        scores, arXiv:2509.12541.
+    """
+
+    needs_teacher = True
+
+    def __init__(
+        self,
+        temperature: float = 0.05,
+        learnable_temperature: bool = False,
+        in_batch_negatives: bool = True,
+        mask_known_positives: bool = True,
+        min_temperature: float = 0.01,
+        teacher_temperature: float = 0.05,
+        alpha: float = 1.0,
+    ) -> None:
+        super().__init__(
+            temperature,
+            learnable_temperature,
+            in_batch_negatives,
+            mask_known_positives,
+            min_temperature,
+        )
+        if teacher_temperature <= 0:
+            raise ValueError(f"teacher_temperature must be > 0, got {teacher_temperature}")
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        self.teacher_temperature = teacher_temperature
+        self.alpha = alpha
+
+    def forward(
+        self,
+        q: torch.Tensor,
+        docs: torch.Tensor,
+        doc_ids: torch.Tensor,
+        pos_sets: torch.Tensor,
+        teacher_scores: torch.Tensor | None = None,
+        teacher: TeacherFn | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss and stats; arguments as :meth:`InfoNCELoss.forward`, a teacher required.
+
+        Returns:
+            Scalar loss and the stats of :meth:`InfoNCELoss.forward` plus ``kl`` and
+            ``infonce`` (the two terms before weighting).
+        """
+        cands = self.candidates(docs, doc_ids, pos_sets)
+        scale = self.scale
+        logits = infonce_logits(q, cands.cands, cands.mask, scale)
+        nce = F.cross_entropy(logits, cands.labels)
+        target = own_teacher_scores(doc_ids, teacher_scores, teacher).to(q.device)  # [B, 1+N]
+        positives = pos_sets if self.mask_known_positives else pos_sets[:, :0]
+        own = torch.zeros(len(q), dtype=torch.long, device=q.device)
+        mask = candidate_mask(doc_ids, own, positives) & ~target.isnan()  # [B, 1+N]
+        student = infonce_logits(q, docs, mask, scale)
+        kl = distill_kl(student, target / self.teacher_temperature, mask)
+        loss = self.alpha * kl + (1 - self.alpha) * nce
+        stats = self.base_stats(logits, cands, scale)
+        stats.update(kl=float(kl.detach()), infonce=float(nce.detach()))
+        return loss, stats
