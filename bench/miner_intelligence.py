@@ -70,8 +70,9 @@ def training_input(dataset: str, num_negatives: int, max_queries: int) -> Mining
 def build_miner(option: str, overrides: list[str], cache_dir: str):
     """Instantiate ``conf/miner/<option>.yaml`` as ``train.py`` would."""
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"miner={option}", f"paths.cache_dir={cache_dir}",
-                                          *overrides])
+        cfg = compose(
+            "train", overrides=[f"miner={option}", f"paths.cache_dir={cache_dir}", *overrides]
+        )
     return instantiate(cfg.miner)
 
 
@@ -85,8 +86,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     register_configs()
     inp = training_input(args.dataset, args.num_negatives, args.max_queries)
-    print(f"{args.dataset}: {len(inp.query_texts)} training queries, {len(inp.doc_texts)} docs, "
-          f"N={args.num_negatives}")
+    print(
+        f"{args.dataset}: {len(inp.query_texts)} training queries, {len(inp.doc_texts)} docs, "
+        f"N={args.num_negatives}"
+    )
     print("| miner | miner/ndcg@10 | mining/fn_rate | seconds |")
     print("|---|---|---|---|")
     for label, option, overrides in LADDER:
@@ -95,8 +98,11 @@ def main() -> None:
         mined = miner.mine(inp)
         seconds = time.perf_counter() - start
         stats = mining_stats(mined, inp.judgments, inp.positives)
-        print(f"| {label} | {stats['miner/ndcg@10']:.4f} | {stats['mining/fn_rate']:.4f} "
-              f"| {seconds:.1f} |", flush=True)
+        print(
+            f"| {label} | {stats['miner/ndcg@10']:.4f} | {stats['mining/fn_rate']:.4f} "
+            f"| {seconds:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def test_varying_overrides_enter_labels(tmp_path: Path, make_job) -> None:
         overrides = ["miner=topk", f"data.num_negatives={negatives}", "seed=0", "+tags=[a]"]
         make_job(tmp_path, f"{i}_job", overrides, TOPK)
     df = collect_results(tmp_path)
-    assert sorted(df["label"]) == ["topk(num_negatives=3)", "topk(num_negatives=7)"]
+    assert sorted(df["label"]) == ["topk(data.num_negatives=3)", "topk(data.num_negatives=7)"]
     assert "tags" in df.columns  # a constant override is a column, not part of the label
 
 

@@ -26,8 +26,9 @@ def test_cycles_graph_is_connected_seeded_and_degenerate_cases():
     pairs = pairs_from_cycles(12, 2, torch.Generator().manual_seed(3))
     reach, frontier = {0}, {0}
     while frontier:
-        frontier = {int(b) for a, b in pairs.tolist() + pairs.flip(1).tolist()
-                    if a in frontier} - reach
+        frontier = {
+            int(b) for a, b in pairs.tolist() + pairs.flip(1).tolist() if a in frontier
+        } - reach
         reach |= frontier
     assert reach == set(range(12))
     again = pairs_from_cycles(12, 2, torch.Generator().manual_seed(3))

@@ -27,8 +27,9 @@ class MatrixScorer:
 
 
 def _input(q: int = 1, n: int = 5) -> MiningInput:
-    return MiningInput([f"q{i}" for i in range(q)], [f"d{i}" for i in range(n)],
-                       [[0] for _ in range(q)], 2)
+    return MiningInput(
+        [f"q{i}" for i in range(q)], [f"d{i}" for i in range(n)], [[0] for _ in range(q)], 2
+    )
 
 
 def test_rrf_of_two_rankings_by_hand():

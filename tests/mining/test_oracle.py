@@ -15,8 +15,9 @@ def synthetic() -> MiningInput:
     collection = generate_collection(num_docs=400, num_queries=60, num_topics=10)
     train = resolve_splits(collection)["train"]
     qs = build_query_set(collection, train, keep_positives=1)
-    return MiningInput(qs.query_texts, collection.doc_texts, qs.positives, 3,
-                       judgments=qs.judgments)
+    return MiningInput(
+        qs.query_texts, collection.doc_texts, qs.positives, 3, judgments=qs.judgments
+    )
 
 
 def test_measured_ndcg_rises_evenly_with_intelligence(synthetic):

@@ -41,9 +41,10 @@ METRIC_COLUMNS = {
 }
 FIXED_COLUMNS = ["job", "label", *METRIC_COLUMNS]
 # overrides that never describe the point: machine paths, Hydra's own settings, the seed
-SKIP_OVERRIDE_PREFIXES = ("paths.", "hydra.", "seed")
-# overrides that name a point only when they vary across the sweep
-CONTEXT_OVERRIDES_SKIP = {"miner", "loss", "seed"}
+SKIP_OVERRIDE_PREFIXES = ("paths.", "hydra.")
+SKIP_OVERRIDE_KEYS = {"seed"}
+# overrides kept out of labels (they have their own columns; summaries group by loss)
+NOT_IN_LABEL = {"miner", "loss"}
 # short names used in labels: oracle(x=0.5)
 LABEL_ABBREVIATIONS = {"intelligence": "x"}
 SORT_COLUMNS = ["loss", "label", "seed", "job"]
@@ -77,7 +78,7 @@ def read_overrides(job_dir: Path) -> dict[str, str]:
     for item in yaml.safe_load(path.read_text()) or []:
         key, _, value = str(item).partition("=")
         key = key.lstrip("+~")
-        if key and not key.startswith(SKIP_OVERRIDE_PREFIXES):
+        if key and key not in SKIP_OVERRIDE_KEYS and not key.startswith(SKIP_OVERRIDE_PREFIXES):
             out[key] = value
     return out
 
@@ -106,7 +107,8 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
     (``time/total_s``), then one column per override key (``miner.intelligence``,
     ``miner/scorer``, ...). Rows are sorted by loss, label, seed and job, and nothing in them
     depends on where or when the analysis runs, so rerunning it on a sweep gives the same table.
-    Only ``wall_s`` differs between two executions of the same sweep; compare the other columns.
+    ``wall_s`` is the one column expected to differ between two executions of the same sweep:
+    a check that a resumed or repeated sweep reproduces its results compares every other column.
 
     Args:
         sweep_dir: a Hydra sweep folder (or a single run folder).
@@ -146,12 +148,13 @@ def make_labels(df: pd.DataFrame) -> pd.Series:
     """Name each row's point: the miner, its ``miner.*`` settings, other varying overrides.
 
     ``miner=oracle miner.intelligence=0.5`` gives ``oracle(x=0.5)``; a plain ``miner=topk`` gives
-    ``topk``. Other overrides (``data.num_negatives``) enter only when they vary across the sweep.
+    ``topk``. Other overrides (``data.num_negatives``) enter, by their full key, only when they
+    vary across the sweep.
     """
     override_cols = [c for c in df.columns if c not in FIXED_COLUMNS]
     varying = [c for c in override_cols if df[c].astype(str).nunique(dropna=False) > 1]
     keys = [c for c in override_cols if c.startswith(("miner.", "miner/"))]
-    keys += [c for c in varying if c not in keys and c not in CONTEXT_OVERRIDES_SKIP]
+    keys += [c for c in varying if c not in keys and c not in NOT_IN_LABEL]
 
     def name(row: pd.Series) -> str:
         parts = [f"{_short(k)}={row[k]}" for k in keys if _present(row[k])]
@@ -224,8 +227,9 @@ def _job_key(name: str) -> tuple[int, str]:
 
 
 def _short(key: str) -> str:
-    leaf = re.split(r"[./]", key)[-1]
-    return LABEL_ABBREVIATIONS.get(leaf, leaf)
+    """``miner.intelligence`` -> ``x``, ``miner/scorer`` -> ``scorer``; other keys stay whole."""
+    key = re.sub(r"^miner[./]", "", key)
+    return LABEL_ABBREVIATIONS.get(key, key)
 
 
 def _present(value: Any) -> bool:

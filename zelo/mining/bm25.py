@@ -125,4 +125,3 @@ class BM25Scorer:
             got = torch.gather(full, 1, block.clamp(min=0))
             out[rows.start : rows.stop] = torch.where(block >= 0, got, out[rows.start : rows.stop])
         return out
-

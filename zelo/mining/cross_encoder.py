@@ -83,8 +83,11 @@ class CrossEncoderScorer:
             from transformers import AutoModelForSequenceClassification
 
             model, tokenizer = load_model(
-                AutoModelForSequenceClassification, self.model_name, "miner.scorer.model",
-                self.pretrained, self.config_overrides,
+                AutoModelForSequenceClassification,
+                self.model_name,
+                "miner.scorer.model",
+                self.pretrained,
+                self.config_overrides,
             )
             self._loaded = (model.to(self.device), tokenizer)
         return self._loaded
@@ -99,8 +102,12 @@ class CrossEncoderScorer:
             for start in bar:
                 idx = order[start : start + self.batch_size]
                 batch = tokenizer(
-                    [queries[i] for i in idx], [docs[i] for i in idx], padding=True,
-                    truncation="longest_first", max_length=self.max_length, return_tensors="pt",
+                    [queries[i] for i in idx],
+                    [docs[i] for i in idx],
+                    padding=True,
+                    truncation="longest_first",
+                    max_length=self.max_length,
+                    return_tensors="pt",
                 ).to(self.device)
                 logits = model(**batch).logits.float().cpu()  # [B, L]
                 out[torch.as_tensor(idx)] = relevance_logit(logits)
@@ -120,7 +127,5 @@ class CrossEncoderScorer:
         """The first stage's top ``candidates`` reranked: ids, scores ``[Q, depth]``
         (``-1`` / ``-inf`` beyond ``candidates``)."""
         ids, _ = self.first_stage.rank(inp, self.candidates)  # [Q, C]
-        log.info(
-            "cross-encoder %s: reranking %d pairs", self.model_name, int((ids >= 0).sum())
-        )
+        log.info("cross-encoder %s: reranking %d pairs", self.model_name, int((ids >= 0).sum()))
         return sort_candidates(ids, self.score(inp, ids), depth)

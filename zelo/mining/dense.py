@@ -31,6 +31,8 @@ class DenseScorer:
         cache_dir: on-disk embedding cache shared across runs (``None``: off).
         index: FAISS index kind for :func:`zelo.mining.index.search`.
         use_gpu: ``"auto"``, ``True`` or ``False`` for the search.
+        device: where a fixed scoring encoder runs: ``"auto"`` (CUDA when available), ``"cpu"``,
+            ``"cuda"``. The student (``encoder=None``) stays where the trainer put it.
     """
 
     name = "dense"
@@ -42,6 +44,7 @@ class DenseScorer:
         cache_dir: str | None = None,
         index: str = "flat",
         use_gpu: str | bool = "auto",
+        device: str = "auto",
     ) -> None:
         if index not in faiss_index.KINDS:
             raise ValueError(f"index must be one of {faiss_index.KINDS}, got {index!r}")
@@ -50,10 +53,15 @@ class DenseScorer:
         self.cache_dir = cache_dir
         self.index = index
         self.use_gpu = use_gpu
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
         self._memo: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     def _encoder_for(self, inp: MiningInput) -> Encoder:
-        encoder = self.encoder if self.encoder is not None else inp.student
+        if self.encoder is not None:
+            return self.encoder.to(self.device)
+        encoder = inp.student
         if encoder is None:
             raise ValueError(
                 "DenseScorer(encoder=None) scores with the student; inp.student is None"

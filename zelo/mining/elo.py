@@ -97,8 +97,12 @@ def bradley_terry(
     w = wins.to(torch.float64)
     inc = torch.zeros(len(pairs), n, dtype=torch.float64)  # [M, n] incidence: +1 at a, -1 at b
     rows = torch.arange(len(pairs))
-    inc.index_put_((rows, pairs[:, 0]), torch.ones(len(pairs), dtype=torch.float64), accumulate=True)
-    inc.index_put_((rows, pairs[:, 1]), -torch.ones(len(pairs), dtype=torch.float64), accumulate=True)
+    inc.index_put_(
+        (rows, pairs[:, 0]), torch.ones(len(pairs), dtype=torch.float64), accumulate=True
+    )
+    inc.index_put_(
+        (rows, pairs[:, 1]), -torch.ones(len(pairs), dtype=torch.float64), accumulate=True
+    )
     eye = torch.eye(n, dtype=torch.float64)
     obj = log_likelihood(theta, pairs, w, l2)
     for _ in range(iters):
@@ -113,7 +117,12 @@ def bradley_terry(
 
 
 def _line_search(
-    theta: torch.Tensor, step: torch.Tensor, obj: torch.Tensor, pairs, w, l2: float
+    theta: torch.Tensor,
+    step: torch.Tensor,
+    obj: torch.Tensor,
+    pairs: torch.Tensor,
+    w: torch.Tensor,
+    l2: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Halve the Newton step until the objective does not drop (concave, so this ends)."""
     t = 1.0

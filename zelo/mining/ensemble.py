@@ -144,8 +144,12 @@ class EnsembleScorer:
             mats = [s.score(inp, union) for s in self.scorers.values()]
             stats = [zscore_stats(m, union >= 0) for m in mats]
         self._state = _State(key, union, lists, mats, stats)
-        log.info("ensemble (%s of %s): %.1f candidates per query", self.fusion,
-                 ", ".join(self.scorers), float((union >= 0).sum(dim=1).float().mean()))
+        log.info(
+            "ensemble (%s of %s): %.1f candidates per query",
+            self.fusion,
+            ", ".join(self.scorers),
+            float((union >= 0).sum(dim=1).float().mean()),
+        )
         return self._state
 
     def _fuse(self, inp: MiningInput, st: _State, doc_ids: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -51,7 +52,7 @@ def load_model(
     pretrained: bool = True,
     config_overrides: dict | None = None,
     dtype: str = "auto",
-):
+) -> tuple[Any, Any]:
     """Model and tokenizer of ``model`` through a transformers ``Auto*`` class.
 
     Args:

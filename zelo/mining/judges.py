@@ -52,8 +52,10 @@ class SimulatedJudge:
         self.seed = seed
 
     def describe(self) -> str:
-        return (f"SIMULATED judge (error_rate={self.error_rate:g}, seed={self.seed}): answers "
-                "from the full judgments, no language model")
+        return (
+            f"SIMULATED judge (error_rate={self.error_rate:g}, seed={self.seed}): answers "
+            "from the full judgments, no language model"
+        )
 
     def compare(
         self, inp: MiningInput, queries: torch.Tensor, doc_a: torch.Tensor, doc_b: torch.Tensor
@@ -61,10 +63,18 @@ class SimulatedJudge:
         """``P(a beats b)`` ``[M]`` (0 or 1) for query indices and doc ids, each ``[M]``."""
         if inp.judgments is None:
             raise ValueError("SimulatedJudge (miner=llm_ensemble) needs MiningInput.judgments")
-        ga = torch.tensor([inp.judgments[q].get(a, 0) for q, a in
-                           zip(queries.tolist(), doc_a.tolist(), strict=True)])
-        gb = torch.tensor([inp.judgments[q].get(b, 0) for q, b in
-                           zip(queries.tolist(), doc_b.tolist(), strict=True)])
+        ga = torch.tensor(
+            [
+                inp.judgments[q].get(a, 0)
+                for q, a in zip(queries.tolist(), doc_a.tolist(), strict=True)
+            ]
+        )
+        gb = torch.tensor(
+            [
+                inp.judgments[q].get(b, 0)
+                for q, b in zip(queries.tolist(), doc_b.tolist(), strict=True)
+            ]
+        )
         gen = torch.Generator().manual_seed(query_seed(self.seed, inp.seed))
         err = torch.rand(len(ga), generator=gen) < self.error_rate
         coin = torch.rand(len(ga), generator=gen) < 0.5
@@ -128,8 +138,12 @@ class HFCausalLMJudge:
             return
         from transformers import AutoModelForCausalLM
 
-        model, tok = load_model(AutoModelForCausalLM, self.model_name,
-                                "miner.scorer.judges.<name>.model", dtype=self.torch_dtype)
+        model, tok = load_model(
+            AutoModelForCausalLM,
+            self.model_name,
+            "miner.scorer.judges.<name>.model",
+            dtype=self.torch_dtype,
+        )
         tok.padding_side = "left"
         tok.truncation_side = "left"
         if tok.pad_token is None:
@@ -142,8 +156,10 @@ class HFCausalLMJudge:
     def _token_id(self, token: str) -> int:
         ids = self.tokenizer.encode(token, add_special_tokens=False)
         if len(ids) != 1:
-            raise ConfigError(f"answer token {token!r} is {len(ids)} tokens for {self.model_name}; "
-                              "set the judge's answer_tokens to two single-token strings")
+            raise ConfigError(
+                f"answer token {token!r} is {len(ids)} tokens for {self.model_name}; "
+                "set the judge's answer_tokens to two single-token strings"
+            )
         return int(ids[0])
 
     def describe(self) -> str:
@@ -172,19 +188,24 @@ class HFCausalLMJudge:
         with torch.inference_mode():
             for start in bar:
                 batch = self.tokenizer(
-                    prompts[start : start + self.batch_size], padding=True, truncation=True,
-                    max_length=self.max_length, return_tensors="pt",
+                    prompts[start : start + self.batch_size],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
                     add_special_tokens=not self.use_chat,
                 ).to(self.device)
                 out[start : start + len(batch["input_ids"])] = self._answer_probs(batch)
         return out
 
-    def _answer_probs(self, batch) -> torch.Tensor:
+    def _answer_probs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``P(A)`` ``[B]`` from the answer tokens' logits at the last position."""
         mask = batch["attention_mask"]
         position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)
         extra = {"logits_to_keep": 1} if self._keep_last else {}
-        logits = self.model(input_ids=batch["input_ids"], attention_mask=mask,
-                            position_ids=position_ids, **extra).logits[:, -1, :]  # [B, V]
+        logits = self.model(
+            input_ids=batch["input_ids"], attention_mask=mask, position_ids=position_ids, **extra
+        ).logits[:, -1, :]  # [B, V]
         pair = logits[:, self.answer_ids].float()  # [B, 2]
         return pair.softmax(dim=-1)[:, 0].cpu()
 

@@ -96,6 +96,9 @@ class LLMEnsembleScorer:
         outside_gap: Elo points below a query's lowest candidate given to any document that was
             never compared.
 
+    Cost: about ``Q * (candidates + positives) * degree / 2`` comparisons per judge (an LLM
+    judge reads each one twice, once per order).
+
     References:
         zELO, arXiv:2509.12541.
     """
@@ -115,9 +118,11 @@ class LLMEnsembleScorer:
             raise ValueError(f"miner.scorer.degree must be even and >= 2, got {degree}")
         if candidates < 2:
             raise ValueError(f"miner.scorer.candidates must be >= 2, got {candidates}")
-        self.judges = dict(judges) if isinstance(judges, Mapping) else {
-            f"{j.name}_{i}": j for i, j in enumerate(judges)
-        }
+        self.judges = (
+            dict(judges)
+            if isinstance(judges, Mapping)
+            else {f"{j.name}_{i}": j for i, j in enumerate(judges)}
+        )
         if not self.judges:
             raise ValueError("miner.scorer.judges is empty")
         self.first_stage = first_stage
@@ -134,8 +139,9 @@ class LLMEnsembleScorer:
         """Judges' ``P(a beats b)`` averaged over judges ``[M]``."""
         total = torch.zeros(len(queries), dtype=torch.float64)
         for name, judge in self.judges.items():
-            log.info("llm_ensemble: judge %s: %s: %d comparisons", name, judge.describe(),
-                     len(queries))
+            log.info(
+                "llm_ensemble: judge %s: %s: %d comparisons", name, judge.describe(), len(queries)
+            )
             total += judge.compare(inp, queries, doc_a, doc_b).double()
         return total / len(self.judges)
 
@@ -159,9 +165,11 @@ class LLMEnsembleScorer:
             elo[q, :n] = to_elo(bradley_terry(n, local[sl], wins[sl]))
         low = torch.where(pool >= 0, elo, torch.full_like(elo, float("inf"))).amin(dim=1)
         outside = torch.where(torch.isfinite(low), low, torch.zeros_like(low)) - self.outside_gap
-        self.info = {"llm/comparisons": float(len(queries)),
-                     "llm/judge_calls": float(len(queries) * len(self.judges)),
-                     "llm/docs_per_query": float((pool >= 0).sum(dim=1).float().mean())}
+        self.info = {
+            "llm/comparisons": float(len(queries)),
+            "llm/judge_calls": float(len(queries) * len(self.judges)),
+            "llm/docs_per_query": float((pool >= 0).sum(dim=1).float().mean()),
+        }
         log.info("llm_ensemble: %s", self.info)
         self._fit = _Fit(key, pool, ranked, elo.float(), outside.float())
         return self._fit

