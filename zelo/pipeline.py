@@ -65,7 +65,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(out_dir / "collection_info.json", datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, logger=loggers or False, callbacks=instantiate_list(cfg.get("callbacks"))
+        cfg.trainer,
+        logger=loggers or False,
+        callbacks=instantiate_list(cfg.get("callbacks")),
+        # re-mining happens when Lightning asks the DataModule for a new train loader
+        reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
     )
     try:
         for lg in loggers:

@@ -236,10 +236,15 @@ class RetrievalDataModule(pl.LightningDataModule):
             self._teacher_scores = TeacherScores(scorer, self._mining_input, mined)
         return self._teacher_scores(query_index, cand_ids)
 
+    @property
+    def remine_every_n_epochs(self) -> int:
+        """Mining period in epochs (0: once): ``data.mine_every_n_epochs`` or the miner's own."""
+        return int(self.mine_every_n_epochs or getattr(self.miner, "mine_every_n_epochs", 0) or 0)
+
     def _mining_due(self, epoch: int) -> bool:
         if self.mined is None:
             return True
-        k = self.mine_every_n_epochs
+        k = self.remine_every_n_epochs
         return bool(k) and epoch % k == 0 and epoch != self._mined_epoch
 
     def train_dataloader(self) -> DataLoader:
