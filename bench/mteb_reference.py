@@ -39,7 +39,7 @@ def zelo_ndcg(name: str, cache_dir: Path) -> tuple[list[float], list[str], float
     from zelo.eval.metrics import evaluate_ranking
     from zelo.mining.cache import cached_encode
     from zelo.mining.index import search
-    from zelo.models.encoders import TransformerEncoder
+    from zelo.models.transformer import TransformerEncoder
 
     start = time.perf_counter()
     collection = load_beir(DATA_DIR / name)

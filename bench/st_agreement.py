@@ -90,7 +90,7 @@ def run_zelo(inp, cache_dir: str, n: int, depth100: bool = False) -> tuple[dict,
     from hydra.utils import get_class
 
     from zelo.mining.dense import DenseScorer
-    from zelo.models.encoders import TransformerEncoder
+    from zelo.models.transformer import TransformerEncoder
 
     start = time.perf_counter()
     scorer = DenseScorer(TransformerEncoder("minilm", max_length=256), cache_dir=cache_dir)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from zelo.mining import index
-from zelo.models.encoders import TransformerEncoder
+from zelo.models.transformer import TransformerEncoder
 from zelo.pipeline import train
 
 pytestmark = pytest.mark.gpu

@@ -249,6 +249,22 @@ class OracleMinerConfig:
     simans_b: float = MISSING
 
 
+@dataclass
+class AdaptiveMinerConfig:
+    _target_: str = "zelo.mining.adaptive.AdaptiveMiner"
+    levels: list[float] = MISSING
+    start: float = MISSING
+    tolerance: float = MISSING
+    noise: str = MISSING
+    seed_offset: int = MISSING
+    depth: int = MISSING
+    sampling: str = MISSING
+    exclude_positives: bool = MISSING
+    range_max: int | None = MISSING
+    simans_a: float = MISSING
+    simans_b: float = MISSING
+
+
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     ("miner", "random"): RandomMinerConfig,
     ("miner", "topk"): TopKMinerConfig,
@@ -257,6 +273,7 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
         for m in ("bm25", "cross_encoder", "ensemble", "llm_ensemble")
     },
     ("miner", "oracle"): OracleMinerConfig,
+    ("miner", "adaptive"): AdaptiveMinerConfig,
     ("miner", "shifted"): ShiftedMinerConfig,
     ("miner", "abs"): TopKAbsMinerConfig,
     ("miner", "marginpos"): MarginPosMinerConfig,

@@ -24,7 +24,7 @@ from zelo.data.splits import resolve_splits
 from zelo.losses.infonce import InfoNCELoss
 from zelo.mining.cache import cached_encode
 from zelo.models.biencoder import BiEncoderModule
-from zelo.models.encoders import TransformerEncoder
+from zelo.models.transformer import TransformerEncoder
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("ZELO_DATA_DIR", REPO.parent / "shared" / "data"))

@@ -54,7 +54,7 @@ def bm25_run(c: Collection, qids: list[str]) -> tuple[torch.Tensor, torch.Tensor
 
 def static_run(c: Collection, qids: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     from zelo.mining.index import search
-    from zelo.models.encoders import StaticEncoder
+    from zelo.models.static import StaticEncoder
 
     encoder = StaticEncoder()
     docs = encoder.encode(c.doc_texts, batch_size=512)

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DEV_METRIC = "val/ndcg@10"  # what an adaptive miner is told; never a test metric
+
+
+def dev_metric(metrics: dict) -> float | None:
+    """The dev nDCG@10 in a trainer's ``callback_metrics``: after an epoch, else zero-shot."""
+    for key in (DEV_METRIC, f"{DEV_METRIC}_before"):
+        if key in metrics:
+            return float(metrics[key])
+    return None
+
 
 class TrainExamples(Dataset):
     """One example per (training query, labelled positive): query, positive, N mined negatives."""
@@ -143,6 +153,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         self.teacher: Scorer | None = None  # losses' teacher; None: the miner's scorer
         self._mining_input: MiningInput | None = None
         self._teacher_scores: TeacherScores | None = None
+        self._last_dev: float | None = None  # latest dev nDCG@10, for a miner with feedback()
         self._build_query_sets()
 
     def _build_query_sets(self) -> None:
@@ -204,6 +215,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         )
         stats["mining/seconds"] = seconds
         stats["mining/epoch"] = float(epoch)
+        stats.update({f"mining/{k}": float(v) for k, v in self.mined.info.items()})
         self.mining_history.append(stats)
         self._mined_epoch = epoch
         log.info(
@@ -250,6 +262,7 @@ class RetrievalDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         if self._mining_due(epoch):
+            self._feed_dev_metric(epoch)
             self.mine(epoch)
         self._require_student()
         train = self.query_sets["train"]
@@ -264,6 +277,23 @@ class RetrievalDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             drop_last=len(examples) > self.batch_size,  # no 1-query tail batch
         )
+
+    def teardown(self, stage: str) -> None:
+        if stage == "validate" and self.trainer is not None:  # the zero-shot dev pass
+            self._last_dev = dev_metric(self.trainer.callback_metrics)
+
+    def _feed_dev_metric(self, epoch: int) -> None:
+        """Hand a miner with ``feedback(epoch, value)`` the latest dev nDCG@10 before it mines."""
+        feedback = getattr(self.miner, "feedback", None)
+        if feedback is None:
+            return
+        if self.trainer is not None:
+            if self.trainer.check_val_every_n_epoch != 1:
+                log.warning("%s expects validation every epoch", type(self.miner).__name__)
+            fresh = dev_metric(self.trainer.callback_metrics)
+            self._last_dev = self._last_dev if fresh is None else fresh
+        if self._last_dev is not None:
+            feedback(epoch, self._last_dev)
 
     def _eval_loader(self, split: str) -> DataLoader:
         self._require_student()

@@ -1,0 +1,76 @@
+"""The adaptive miner in the DataModule: dev feedback only, a mining pass every epoch."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+from hydra.utils import instantiate
+
+from zelo.mining.adaptive import AdaptiveMiner
+from zelo.pipeline import build, train
+
+
+class NoTestSplit(dict):
+    """The DataModule's query sets, with the test split out of reach."""
+
+    def __getitem__(self, key: str):
+        if key == "test":
+            raise AssertionError("the test split was read")
+        return super().__getitem__(key)
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+
+def _spy_feedback(monkeypatch) -> list[tuple[int, float]]:
+    received: list[tuple[int, float]] = []
+    original = AdaptiveMiner.feedback
+
+    def spy(self, epoch: int, value: float) -> None:
+        received.append((epoch, value))
+        original(self, epoch, value)
+
+    monkeypatch.setattr(AdaptiveMiner, "feedback", spy)
+    return received
+
+
+def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
+    cfg = make_cfg("miner=adaptive", "trainer.max_epochs=2")
+    module, dm = build(cfg)
+    dm.query_sets = NoTestSplit(dm.query_sets)
+    received = _spy_feedback(monkeypatch)
+    trainer = instantiate(
+        cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False,
+        reload_dataloaders_every_n_epochs=dm.remine_every_n_epochs,
+    )
+    module.eval_suffix = "_before"
+    zero_shot = trainer.validate(module, datamodule=dm, verbose=False)[0]["val/ndcg@10_before"]
+    module.eval_suffix = ""
+    trainer.fit(module, datamodule=dm)
+    assert [e for e, _ in received] == [0, 1]
+    assert received[0][1] == zero_shot
+    assert received[1][1] != zero_shot
+    assert len(dm.mining_history) == 2
+
+
+def test_tiny_adaptive_run_mines_every_epoch_on_dev_feedback(
+    make_cfg, tmp_path: Path, monkeypatch
+) -> None:
+    received = _spy_feedback(monkeypatch)
+    metrics = train(make_cfg("miner=adaptive", "trainer.max_epochs=3"))
+    assert metrics["mining/passes"] == 3
+    for key in ("test/ndcg@10", "val/ndcg@10", "miner/ndcg@10", "mining/hardness"):
+        assert metrics[key] is not None and math.isfinite(metrics[key]), key
+    assert metrics["mining/hardness"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    log = pd.read_csv(tmp_path / "csv" / "metrics.csv")
+    dev = log["val/ndcg@10"].dropna().tolist()  # one value per epoch
+    expected = [metrics["val/ndcg@10_before"], *dev[:2]]
+    assert [e for e, _ in received] == [0, 1, 2]
+    for (_, value), dev_value in zip(received, expected, strict=True):
+        assert math.isclose(value, dev_value, rel_tol=1e-6)  # the dev metric, epoch by epoch
+    assert len(log["mining/hardness"].dropna()) == 3  # logged at every pass
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["mining/hardness"] == metrics["mining/hardness"]

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from zelo.data.datamodule import dev_metric
+from zelo.mining.adaptive import AdaptiveMiner, hill_climb
+from zelo.mining.base import MiningInput
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("level", "direction", "gain", "tolerance", "expected"),
+    [
+        (0, 1, 0.05, 0.0, (1, 1)),  # improved: one more step harder
+        (2, 1, 0.001, 0.0, (3, 1)),
+        (1, 1, -0.002, 0.0, (0, -1)),  # got worse: turn back, one step easier
+        (2, -1, 0.01, 0.0, (1, -1)),  # easier helped: keep going easier
+        (2, -1, -0.01, 0.0, (3, 1)),  # easier hurt: turn back, harder again
+        (4, 1, 0.01, 0.0, (4, 1)),  # improving at the hardest end: stay
+        (0, -1, 0.01, 0.0, (0, -1)),  # improving at the easiest end: stay
+        (0, -1, -0.01, 0.0, (1, 1)),  # stuck at the easiest end: try harder
+        (2, 1, 0.003, 0.003, (1, -1)),  # a gain equal to the tolerance is no improvement
+        (2, 1, 0.0, 0.0, (1, -1)),  # no change is no improvement
+        (2, 1, NAN, 0.0, (2, 1)),  # not measured: unchanged
+    ],
+)
+def test_hill_climb_hand_computed(level, direction, gain, tolerance, expected):
+    assert hill_climb(level, direction, gain, 5, tolerance) == expected
+
+
+def test_hill_climb_single_level_and_bad_direction():
+    assert hill_climb(0, 1, 0.1, 1) == (0, 1)
+    assert hill_climb(0, 1, -0.1, 1) == (0, -1)
+    with pytest.raises(ValueError, match="direction"):
+        hill_climb(0, 0, 0.1, 3)
+
+
+def test_feedback_sequence_moves_the_dial():
+    miner = AdaptiveMiner(levels=[0.0, 0.5, 1.0], start=0.0)
+    miner.feedback(0, 0.70)  # zero-shot: the baseline, no decision yet
+    assert miner.hardness == 0.0
+    miner.feedback(1, 0.75)  # epoch 0 at x=0 gained +0.05 -> harder
+    assert miner.hardness == 0.5
+    miner.feedback(1, 0.10)  # a repeated call for the same epoch is ignored
+    assert miner.hardness == 0.5
+    miner.feedback(2, 0.74)  # x=0.5 lost 0.01 -> back to x=0, heading easier
+    assert (miner.hardness, miner.direction) == (0.0, -1)
+    miner.feedback(3, 0.76)  # x=0 gained: stay at the easy end
+    assert (miner.hardness, miner.direction) == (0.0, -1)
+    miner.feedback(4, 0.75)  # x=0 lost: turn back, harder
+    assert (miner.hardness, miner.direction) == (0.5, 1)
+
+
+def test_tolerance_turns_back_on_a_small_gain():
+    miner = AdaptiveMiner(levels=[0.0, 0.5, 1.0], start=0.5, tolerance=0.01)
+    miner.feedback(0, 0.70)
+    miner.feedback(1, 0.705)
+    assert (miner.hardness, miner.direction) == (0.0, -1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"levels": [0.5, 0.25]}, "increasing"),
+        ({"levels": []}, "increasing"),
+        ({"levels": [0.0, 0.5], "start": 0.25}, "start"),
+        ({"levels": [0.0, 1.5], "start": 1.5}, "intelligence"),
+        ({"noise": "cauchy"}, "noise"),
+    ],
+)
+def test_invalid_settings_fail(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AdaptiveMiner(**kwargs)
+
+
+def _input(seed: int = 0) -> MiningInput:
+    """Two queries over 8 docs; doc 0/4 labelled, docs 1, 2 (q0) and 5 (q1) hidden positives."""
+    return MiningInput(
+        query_texts=["q0", "q1"],
+        doc_texts=[f"d{i}" for i in range(8)],
+        positives=[[0], [4]],
+        num_negatives=2,
+        seed=seed,
+        judgments=[{0: 2, 1: 2, 2: 1}, {4: 1, 5: 1}],
+    )
+
+
+def test_mine_uses_the_current_hardness_and_records_it():
+    miner = AdaptiveMiner(levels=[0.0, 1.0], start=1.0, depth=8)
+    mined = miner.mine(_input())
+    # x = 1: the graded order, so the hidden positives come first (q1 has one, then noise)
+    assert mined.neg_ids[0].tolist() == [1, 2]
+    assert mined.neg_ids[1, 0].item() == 5
+    assert (mined.info["hardness"], mined.info["adaptive_arm"]) == (1.0, 1.0)
+    assert math.isnan(mined.info["adaptive_feedback"])  # no feedback yet
+    miner.feedback(0, 0.5)
+    miner.feedback(1, 0.4)  # worse at x=1: back to x=0
+    mined = miner.mine(_input(seed=1))
+    assert miner.scorer.intelligence == 0.0
+    assert mined.info == {"hardness": 0.0, "adaptive_arm": 0.0, "adaptive_feedback": 0.4}
+    assert (mined.neg_ids >= 0).all()
+
+
+def test_dev_metric_never_reads_test_keys():
+    metrics = {"test/ndcg@10": 0.9, "val/ndcg@10": 0.5, "test/ndcg@10_before": 0.8}
+    assert dev_metric(metrics) == 0.5
+    assert dev_metric({"test/ndcg@10_before": 0.9, "val/ndcg@10_before": 0.4}) == 0.4
+    assert dev_metric({"test/ndcg@10": 0.9, "test/ndcg@10_before": 0.9}) is None
