@@ -79,7 +79,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, out_dir))
         fit_seconds = time.perf_counter() - fit_start
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        after = evaluate(trainer, module, datamodule, suffix="", val=False)
+        after = evaluate(trainer, module, datamodule, suffix="")  # final weights, also when resumed at the end
         metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after})
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start

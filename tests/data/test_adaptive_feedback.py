@@ -43,7 +43,10 @@ def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
     dm.query_sets = NoTestSplit(dm.query_sets)
     received = _spy_feedback(monkeypatch)
     trainer = instantiate(
-        cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False,
+        cfg.trainer,
+        logger=False,
+        callbacks=[],
+        enable_checkpointing=False,
         reload_dataloaders_every_n_epochs=dm.remine_every_n_epochs,
     )
     module.eval_suffix = "_before"

@@ -1,8 +1,8 @@
 """zelo's nDCG@10, Recall@100 and MRR@10 equal trec_eval's (``pytrec_eval``) per query.
 
-Real runs on real test qrels: BM25 (``BM25Scorer.rank``) and the static student
-(``StaticEncoder`` + ``search``), top-100 per query, on graded (NFCorpus 1-2, Cranfield 1-4) and
-binary (SciFact) judgments.
+Real runs on real test qrels, top-100 per query: BM25 (``BM25Scorer.rank``) and the static
+student (``StaticEncoder`` + ``search``), on graded (NFCorpus 1-2, Cranfield 1-4) and binary
+(SciFact) judgments.
 
 Ties: trec_eval ignores the order of the run it is given and ranks by score descending, then by
 document id descending (``strcmp``); zelo ranks ties by lower document index. Ties do occur
@@ -100,8 +100,12 @@ def compare(name: str, run_name: str) -> dict[str, float]:
     return {**diffs, **means, "tied_queries": tied, "queries": len(qids)}
 
 
-@pytest.mark.parametrize("run_name", sorted(RUNS))
-@pytest.mark.parametrize("name", COLLECTIONS)
+# BM25 everywhere; the static student where it adds ties of its own (NFCorpus's duplicates) and
+# on graded Cranfield (SciFact's 5k long abstracts would double the file's run time)
+CASES = [(name, "bm25") for name in COLLECTIONS] + [("nfcorpus", "static"), ("cranfield", "static")]
+
+
+@pytest.mark.parametrize(("name", "run_name"), CASES)
 def test_metrics_equal_trec_eval_per_query(name: str, run_name: str) -> None:
     result = compare(name, run_name)
     for key in ("ndcg@10", "recall@100", "mrr@10"):

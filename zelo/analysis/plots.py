@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from zelo.analysis.laffer import summarise
+from zelo.analysis.results import is_adaptive
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ def plot_laffer(df: pd.DataFrame, fits: dict[str, dict[str, Any]] | None = None)
             its optimum and the optimum's CI (shaded) are drawn in the loss's colour.
 
     Returns:
-        The figure: mean ± SE per label, labelled by point; a dashed line at the zero-shot level.
+        The figure: mean ± SE per label, labelled by point; an adaptive miner's point as a star
+        at the intelligence of its last mining pass; a dashed line at the zero-shot level.
     """
     fig = Figure(figsize=(12, 4.8), layout="constrained")
     FigureCanvasAgg(fig)
@@ -44,9 +46,15 @@ def plot_laffer(df: pd.DataFrame, fits: dict[str, dict[str, Any]] | None = None)
     for i, (loss, part) in enumerate(_by_loss(summary)):
         color = f"C{i}"
         name = str(loss) if len(fits) > 1 or len(summary["loss"].unique()) > 1 else None
-        _points(ax_q, part, "test_ndcg10", color, name)
-        _points(ax_fn, part, "fn_rate", color, name)
+        moving = is_adaptive(part)
+        _points(ax_q, part[~moving], "test_ndcg10", color, name)
+        _points(ax_fn, part[~moving], "fn_rate", color, name)
         _fitted(ax_q, fits.get(str(loss)), color, name)
+        if moving.any():
+            star = {"fmt": "*", "markersize": 14, "markeredgecolor": "black"}
+            label = f"{name}: adaptive (last pass)" if name else "adaptive (last pass)"
+            _points(ax_q, part[moving], "test_ndcg10", color, label, **star)
+            _points(ax_fn, part[moving], "fn_rate", color, label, **star)
     zero_shot = pd.to_numeric(df["test_ndcg10_before"], errors="coerce").mean()
     if not math.isnan(zero_shot):
         ax_q.axhline(zero_shot, ls="--", color="grey", lw=1, label=f"zero-shot {zero_shot:.3f}")
@@ -107,14 +115,16 @@ def _by_loss(summary: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
     return [(loss, part) for loss, part in summary.groupby("loss", dropna=False, sort=True)]
 
 
-def _points(ax: Any, part: pd.DataFrame, metric: str, color: str, name: str | None) -> None:
+def _points(
+    ax: Any, part: pd.DataFrame, metric: str, color: str, name: str | None, **style: Any
+) -> None:
     part = part.dropna(subset=["intelligence_mean", f"{metric}_mean"])
     ax.errorbar(
         part["intelligence_mean"],
         part[f"{metric}_mean"],
         yerr=part[f"{metric}_se"],
         xerr=part["intelligence_se"],
-        fmt="o",
+        **{"fmt": "o", **style},
         color=color,
         capsize=3,
         label=name,

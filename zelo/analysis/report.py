@@ -17,7 +17,13 @@ import yaml
 
 from zelo.analysis.laffer import fit_laffer, summarise
 from zelo.analysis.plots import figure_png, plot_laffer
-from zelo.analysis.results import RESULTS_FILE, SweepStatus, collect_results, job_dirs
+from zelo.analysis.results import (
+    RESULTS_FILE,
+    SweepStatus,
+    collect_results,
+    is_adaptive,
+    job_dirs,
+)
 from zelo.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -28,9 +34,14 @@ DEFAULT_PROJECT = "zelo"
 
 
 def fit_by_loss(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """:func:`fit_laffer` on each loss's jobs, keyed by loss name (``unknown`` when unrecorded)."""
+    """:func:`fit_laffer` on each loss's jobs, keyed by loss name (``unknown`` when unrecorded).
+
+    Jobs of an adaptive miner (:func:`zelo.analysis.results.is_adaptive`) are left out: their
+    intelligence moved during training, so they are no point of a fixed miner's curve.
+    """
     if df.empty:
         return {}
+    df = df[~is_adaptive(df)]
     losses = df["loss"].fillna("unknown").astype(str)
     return {
         loss: fit_laffer(df[losses == loss], n_boot=n_boot, seed=seed)

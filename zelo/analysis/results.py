@@ -48,6 +48,8 @@ NOT_IN_LABEL = {"miner", "loss"}
 # short names used in labels: oracle(x=0.5)
 LABEL_ABBREVIATIONS = {"intelligence": "x"}
 SORT_COLUMNS = ["loss", "label", "seed", "job"]
+# miners whose intelligence moves over the epochs: one point each (last mining pass), never fitted
+ADAPTIVE_MINERS = ("adaptive",)
 
 
 @dataclass
@@ -142,6 +144,11 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
     extra = sorted(c for c in df.columns if c not in FIXED_COLUMNS)
     df = df[FIXED_COLUMNS + extra]
     return df.sort_values(SORT_COLUMNS, kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def is_adaptive(df: pd.DataFrame) -> pd.Series:
+    """True on rows (jobs, or summary points) of a miner in :data:`ADAPTIVE_MINERS`."""
+    return df["miner"].astype(str).isin(ADAPTIVE_MINERS)
 
 
 def make_labels(df: pd.DataFrame) -> pd.Series:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from zelo.data.splits import build_query_set
 from zelo.data.teacher import TeacherScores
@@ -49,6 +50,29 @@ class TrainExamples(Dataset):
     def __getitem__(self, i: int) -> dict:
         qi, pos = self.pairs[i]
         return {"query": qi, "doc_ids": [pos, *self.mined.neg_ids[qi].tolist()]}
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A permutation that depends only on (seed, epoch): resuming mid-run gives the same order.
+
+    Lightning calls ``set_epoch`` on it every epoch (under DDP it uses its own seeded
+    DistributedSampler instead).
+    """
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n = n
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
 
 
 class TrainCollator:
@@ -263,16 +287,16 @@ class RetrievalDataModule(pl.LightningDataModule):
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         if self._mining_due(epoch):
             self._feed_dev_metric(epoch)
-            self.mine(epoch)
+            # a resumed run redoes the pass that was scheduled, with that pass's seed
+            k = self.remine_every_n_epochs
+            self.mine(epoch if self.mined is not None or not k else epoch - epoch % k)
         self._require_student()
         train = self.query_sets["train"]
-        generator = torch.Generator().manual_seed(self.seed + epoch)
         examples = TrainExamples(train, self.mined)
         return DataLoader(
             examples,
             batch_size=self.batch_size,
-            shuffle=True,
-            generator=generator,
+            sampler=EpochShuffleSampler(len(examples), self.seed),
             collate_fn=TrainCollator(self.student, train, self.collection.doc_texts),
             num_workers=self.num_workers,
             drop_last=len(examples) > self.batch_size,  # no 1-query tail batch

@@ -98,7 +98,9 @@ class AdaptiveMiner(TopKMiner):
         simans_b: float = 0.0,
     ) -> None:
         self.levels = [float(x) for x in levels]
-        if not self.levels or any(b <= a for a, b in zip(self.levels, self.levels[1:])):
+        if not self.levels or any(
+            b <= a for a, b in zip(self.levels, self.levels[1:], strict=False)
+        ):
             raise ValueError(f"miner.levels must be increasing and non-empty, got {self.levels}")
         if float(start) not in self.levels:
             raise ValueError(f"miner.start must be one of miner.levels, got {start}")
@@ -132,7 +134,10 @@ class AdaptiveMiner(TopKMiner):
             )
             log.info(
                 "adaptive: dev nDCG@10 %.4f (gain %+.4f) -> hardness %.2f for epoch %d",
-                value, gain, self.hardness, epoch,
+                value,
+                gain,
+                self.hardness,
+                epoch,
             )
         self._last = (epoch, float(value))
 

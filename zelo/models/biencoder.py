@@ -85,6 +85,19 @@ class BiEncoderModule(pl.LightningModule):
         scheduler = warmup_schedule(optimizer, int(hp.warmup_ratio * total), total, decay=hp.decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clip by global norm over dense *and* sparse gradients (torch's clip skips sparse)."""
+        if not gradient_clip_val:
+            return
+        if gradient_clip_algorithm not in (None, "norm"):
+            raise ValueError("sparse-aware clipping supports gradient_clip_algorithm='norm' only")
+        clip_grad_norm([p.grad for p in self.parameters() if p.grad is not None], gradient_clip_val)
+
     def on_validation_epoch_start(self) -> None:
         self._encode_corpus()
 
@@ -130,3 +143,21 @@ class BiEncoderModule(pl.LightningModule):
             self.log(f"{prefix}/{key}{self.eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10")
             metric.reset()
         self._corpus = None
+
+
+def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> float:
+    """Scale ``grads`` in place so their global L2 norm is at most ``max_norm``; returns the norm.
+
+    Sparse gradients count through their (coalesced) values, so a sparse embedding table and
+    dense layers share one norm, as with dense training.
+    """
+    squares = [
+        (g.coalesce().values() if g.is_sparse else g).float().pow(2).sum() for g in grads
+    ]
+    if not squares:
+        return 0.0
+    norm = float(torch.stack(squares).sum().sqrt())
+    if norm > max_norm:
+        for g in grads:
+            g.mul_(max_norm / (norm + 1e-6))
+    return norm
