@@ -76,16 +76,20 @@ def dedup(query_texts, positives, doc_texts) -> tuple[list[str], list[list[int]]
 
 
 def st_depth(query_texts: list[str], positives: list[list[int]], n: int, st_kw: dict) -> int:
-    """The candidate depth sentence-transformers searches: ``range_max + max_positives``."""
-    merged: dict[str, set[int]] = {}
+    """The candidate depth sentence-transformers searches: ``range_max + max_positives``.
+
+    Its ``max_positives`` counts the dataset's (query, positive) rows of the most frequent query
+    text, so ``query_texts`` and ``positives`` are the rows it is given (before deduplication).
+    """
+    rows: Counter = Counter()
     for text, pos in zip(query_texts, positives, strict=True):
-        merged.setdefault(text, set()).update(pos)
-    max_pos = max(len(p) for p in merged.values())
+        rows[text] += len(pos)
+    max_pos = max(rows.values())
     spread = 10 * n if ("absolute_margin" in st_kw or "relative_margin" in st_kw) else n
     return st_kw.get("range_min", 0) + spread + 2 * max_pos
 
 
-def run_zelo(inp, cache_dir: str, n: int, depth100: bool = False) -> tuple[dict, list[float]]:
+def run_zelo(inp, cache_dir: str, depths: dict[str, int]) -> tuple[dict, list[float]]:
     """``{rule: MinedNegatives}`` and each rule's wall time (the first includes model load)."""
     from hydra.utils import get_class
 
@@ -95,9 +99,8 @@ def run_zelo(inp, cache_dir: str, n: int, depth100: bool = False) -> tuple[dict,
     start = time.perf_counter()
     scorer = DenseScorer(TransformerEncoder("minilm", max_length=256), cache_dir=cache_dir)
     out, times = {}, []
-    for rule, (target, kw, st_kw) in RULES.items():
-        depth = 100 if depth100 else st_depth(inp.query_texts, inp.positives, n, st_kw)
-        miner = get_class(target)(scorer, depth=depth, **kw)
+    for rule, (target, kw, _) in RULES.items():
+        miner = get_class(target)(scorer, depth=depths[rule], **kw)
         out[rule] = miner.mine(inp)
         times.append(time.perf_counter() - start)
         start = time.perf_counter()
@@ -230,11 +233,13 @@ def main() -> None:
     )
     zq, zp, zd = (qtexts, positives, docs) if args.raw else (dq, dp, dd)
     inp = MiningInput(zq, zd, zp, n)
+    depths = {rule: st_depth(qtexts, positives, n, st_kw) for rule, (_, _, st_kw) in RULES.items()}
+    print(f"candidate depth per rule (ST's range_max + max_positives): {depths}")
     with tempfile.TemporaryDirectory() as tmp:
         st_out, st_times = run_st(qtexts, positives, docs, n, f"{tmp}/st")
-        cold, t_cold = run_zelo(inp, f"{tmp}/zelo", n)
-        warm, t_warm = run_zelo(inp, f"{tmp}/zelo", n)
-        shallow, _ = run_zelo(inp, f"{tmp}/zelo", n, depth100=True)
+        cold, t_cold = run_zelo(inp, f"{tmp}/zelo", depths)
+        warm, t_warm = run_zelo(inp, f"{tmp}/zelo", depths)
+        shallow, _ = run_zelo(inp, f"{tmp}/zelo", dict.fromkeys(RULES, 100))
     assert all(torch.equal(cold[r].neg_ids, warm[r].neg_ids) for r in RULES), "cache changed ids"
     print("wall time, 4 rules; first call = model load + encode (cold) or cache read (warm):")
     for name, t in (("ST", st_times), ("zelo cold", t_cold), ("zelo warm", t_warm)):

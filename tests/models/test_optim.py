@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from zelo.models.optim import CompositeOptimizer, build_optimizer, warmup_schedule
+from zelo.models.optim import CompositeOptimizer, LazyAdam, build_optimizer, warmup_schedule
 
 
 class _Toy(nn.Module):
@@ -36,7 +36,7 @@ def test_sparse_and_dense_parameters_both_move():
     opt = build_optimizer(model, lr=0.1, sparse_lr=0.5)
     assert isinstance(opt, CompositeOptimizer) and isinstance(opt, torch.optim.Optimizer)
     adamw, sparse_adam = opt.optimizers
-    assert isinstance(adamw, torch.optim.AdamW) and isinstance(sparse_adam, torch.optim.SparseAdam)
+    assert isinstance(adamw, torch.optim.AdamW) and isinstance(sparse_adam, LazyAdam)
     assert [p is model.table.weight for p in sparse_adam.param_groups[0]["params"]] == [True]
     decays = {id(p): g["weight_decay"] for g in adamw.param_groups for p in g["params"]}
     assert decays[id(model.proj.weight)] == 0.01
@@ -59,7 +59,7 @@ def test_single_kind_returns_plain_optimizer_and_skips_frozen():
     params = {id(p) for g in opt.param_groups for p in g["params"]}
     assert id(model.norm.weight) not in params and id(model.table.weight) in params
     only_sparse = nn.Embedding(5, 2, sparse=True)
-    assert type(build_optimizer(only_sparse)) is torch.optim.SparseAdam
+    assert type(build_optimizer(only_sparse)) is LazyAdam
     with pytest.raises(ValueError):
         build_optimizer(nn.Linear(2, 2).requires_grad_(False))
 
@@ -164,3 +164,22 @@ def test_lightning_automatic_optimization(tmp_path):
     for name, p in module.named_parameters():
         assert not torch.equal(p, before[name]), name
     assert [g["lr"] for g in trainer.optimizers[0].param_groups] == [0.0, 0.0, 0.0]
+
+
+def test_lazy_adam_equals_sparse_adam() -> None:
+
+
+    torch.manual_seed(0)
+    a = torch.nn.Embedding(50, 4, sparse=True)
+    b = torch.nn.Embedding(50, 4, sparse=True)
+    b.weight.data.copy_(a.weight.data)
+    ref = torch.optim.SparseAdam(a.parameters(), lr=0.1)
+    mine = LazyAdam(b.parameters(), lr=0.1)
+    for step in range(4):
+        ids = torch.tensor([[1, 2, 2, 7], [7, 3, 40, step]])  # repeats: coalesced rows
+        for emb, opt in ((a, ref), (b, mine)):
+            opt.zero_grad()
+            (emb(ids) ** 2).sum().backward()
+            opt.step()
+    assert torch.allclose(a.weight, b.weight, atol=1e-6)
+    assert not torch.equal(b.weight[5], b.weight[1])  # untouched rows stay, touched rows move

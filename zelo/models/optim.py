@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable, Iterable
 
 import torch
@@ -99,6 +100,57 @@ class CompositeOptimizer(torch.optim.Optimizer):
         return f"CompositeOptimizer({', '.join(type(o).__name__ for o in self.optimizers)})"
 
 
+class LazyAdam(torch.optim.Optimizer):
+    """Adam for row-sparse gradients: updates only the rows a batch touched.
+
+    The same update as ``torch.optim.SparseAdam`` (moments and bias corrections with a global
+    step count), written with ``index_select``/``index_copy_`` so a step costs O(rows touched)
+    instead of passes over the whole table.
+
+    Args:
+        params: parameters whose gradients are sparse COO tensors (embedding tables).
+        lr: learning rate.
+        betas: moment decay rates.
+        eps: added to the denominator.
+    """
+
+    def __init__(
+        self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, group)
+        return loss
+
+    def _update(self, p: torch.Tensor, group: dict) -> None:
+        grad = p.grad.coalesce() if p.grad.is_sparse else p.grad.to_sparse().coalesce()
+        rows, values = grad.indices()[0], grad.values()  # [R], [R, D]
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(p)
+            state["exp_avg_sq"] = torch.zeros_like(p)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        m = state["exp_avg"].index_select(0, rows).mul_(beta1).add_(values, alpha=1 - beta1)
+        v = state["exp_avg_sq"].index_select(0, rows).mul_(beta2)
+        v.addcmul_(values, values, value=1 - beta2)
+        state["exp_avg"].index_copy_(0, rows, m)
+        state["exp_avg_sq"].index_copy_(0, rows, v)
+        t = state["step"]
+        step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        p.index_add_(0, rows, m.div_(v.sqrt_().add_(group["eps"])), alpha=-step_size)
+
+
 def build_optimizer(
     module: nn.Module,
     lr: float = 2e-5,
@@ -109,7 +161,8 @@ def build_optimizer(
     """AdamW over dense parameters, SparseAdam over sparse embedding tables.
 
     Biases, LayerNorm weights and other parameters with fewer than 2 dimensions get no weight decay.
-    Embedding modules built with ``sparse=True`` go to ``torch.optim.SparseAdam`` (no weight decay).
+    Embedding modules built with ``sparse=True`` go to :class:`LazyAdam` (SparseAdam's update
+    rule, computed on the touched rows only; no weight decay).
 
     Args:
         module: the model (frozen parameters are skipped).
@@ -135,7 +188,7 @@ def build_optimizer(
         optimizers.append(torch.optim.AdamW(groups, lr=lr, betas=betas))
     if sparse:
         sparse_lr = lr if sparse_lr is None else sparse_lr
-        optimizers.append(torch.optim.SparseAdam(sparse, lr=sparse_lr, betas=betas))
+        optimizers.append(LazyAdam(sparse, lr=sparse_lr, betas=betas))
     if not optimizers:
         raise ValueError("no trainable parameters")
     log.info(
