@@ -22,6 +22,8 @@ NAN = float("nan")
         (4, 1, 0.01, 0.0, (4, 1)),  # improving at the hardest end: stay
         (0, -1, 0.01, 0.0, (0, -1)),  # improving at the easiest end: stay
         (0, -1, -0.01, 0.0, (1, 1)),  # stuck at the easiest end: try harder
+        (0, 1, -0.01, 0.0, (1, 1)),  # the easiest level did not help: no easier one, go harder
+        (4, 1, -0.01, 0.0, (3, -1)),  # the hardest level hurt: back one step
         (2, 1, 0.003, 0.003, (1, -1)),  # a gain equal to the tolerance is no improvement
         (2, 1, 0.0, 0.0, (1, -1)),  # no change is no improvement
         (2, 1, NAN, 0.0, (2, 1)),  # not measured: unchanged
@@ -33,7 +35,7 @@ def test_hill_climb_hand_computed(level, direction, gain, tolerance, expected):
 
 def test_hill_climb_single_level_and_bad_direction():
     assert hill_climb(0, 1, 0.1, 1) == (0, 1)
-    assert hill_climb(0, 1, -0.1, 1) == (0, -1)
+    assert hill_climb(0, 1, -0.1, 1) == (0, 1)
     with pytest.raises(ValueError, match="direction"):
         hill_climb(0, 0, 0.1, 3)
 

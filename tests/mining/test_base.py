@@ -138,3 +138,14 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         _input(positives=[[0]])
     assert isinstance(Miner(FakeScorer(TABLE)).mine(_input()), MinedNegatives)
+
+
+def test_label_mask_equals_brute_force_with_padding_and_repeats() -> None:
+    from zelo.mining.base import label_mask
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        ids = torch.randint(-1, 12, (6, 9), generator=g)
+        pos = torch.randint(-1, 12, (6, 5), generator=g)  # -1 padding, repeated positives
+        brute = ((ids.unsqueeze(-1) == pos.unsqueeze(1)) & (pos.unsqueeze(1) >= 0)).any(-1)
+        assert torch.equal(label_mask(ids, pos), brute)

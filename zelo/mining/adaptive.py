@@ -9,9 +9,9 @@ intelligence stays put. The oracle reads the full judgments of the *training* qu
 
 The rule is a hill climb on the ladder (the "bold driver" rule for step sizes, applied to
 hardness): after each epoch, if the dev nDCG@10 rose by more than ``tolerance`` over the epoch
-just trained, take one more step the same way; otherwise turn back and step the other way. It
-starts at the easiest level and goes harder, so hard negatives are kept only while the student
-still gains from them on the dev split. The miner sees the dev metric the DataModule hands to
+just trained, take one more step the same way; otherwise turn back and step the other way
+(inwards, at an end of the ladder). It starts at the easiest level and goes harder, so hard
+negatives are kept only while the student still gains from them on the dev split. The miner sees the dev metric the DataModule hands to
 :meth:`AdaptiveMiner.feedback` (the zero-shot value before the first pass, then the value after
 each epoch) and nothing else of the evaluation splits.
 
@@ -49,7 +49,8 @@ def hill_climb(
     Returns:
         ``(next level, direction)``: one more step the same way when ``gain > tolerance`` (staying
         put at the end of the ladder); otherwise the direction flips and the step goes the other
-        way. A NaN gain changes nothing.
+        way, unless that leaves the ladder (a level at the end that did not help): then the step
+        goes inwards. A NaN gain changes nothing.
     """
     if direction not in (-1, 1):
         raise ValueError(f"direction must be +1 or -1, got {direction}")
@@ -57,6 +58,8 @@ def hill_climb(
         return level, direction
     if gain <= tolerance:
         direction = -direction
+        if not 0 <= level + direction < num_levels:  # no way back: inwards is the only move
+            direction = -direction
     return min(max(level + direction, 0), num_levels - 1), direction
 
 

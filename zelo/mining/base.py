@@ -108,11 +108,17 @@ class Scorer(Protocol):
 
 
 def label_mask(ids: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-    """True where ``ids [Q, K]`` holds one of the row's labelled ``positives [Q, P]``."""
-    hit = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
-    for col in positives.T:  # one [Q, K] pass per column: no [Q, K, P] intermediate
-        hit |= (ids == col.unsqueeze(1)) & (col.unsqueeze(1) >= 0)
-    return hit
+    """True where ``ids [Q, K]`` holds one of the row's labelled ``positives [Q, P]``.
+
+    Sorted positives + ``searchsorted``: O(Q·K·log P) time and no ``[Q, K, P]`` intermediate,
+    so queries with thousands of positives stay cheap. ``-1`` padding never matches.
+    """
+    if positives.numel() == 0:
+        return torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
+    sentinel = torch.iinfo(torch.long).max  # padding sorts last and equals no real id
+    pos = torch.where(positives >= 0, positives, sentinel).sort(dim=1).values  # [Q, P]
+    at = torch.searchsorted(pos, ids.contiguous()).clamp(max=pos.shape[1] - 1)  # [Q, K]
+    return (torch.gather(pos, 1, at) == ids) & (ids >= 0)
 
 
 POS_REDUCTIONS = ("min", "max", "mean")
