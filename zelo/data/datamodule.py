@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
+from zelo.data.batches import EpochShuffleSampler, EvalCollator, TrainCollator, TrainExamples
 from zelo.data.splits import build_query_set
 from zelo.data.teacher import TeacherScores
 from zelo.data.types import Collection, QuerySet
@@ -34,87 +34,6 @@ def dev_metric(metrics: dict) -> float | None:
         if key in metrics:
             return float(metrics[key])
     return None
-
-
-class TrainExamples(Dataset):
-    """One example per (training query, labelled positive): query, positive, N mined negatives."""
-
-    def __init__(self, queries: QuerySet, mined: MinedNegatives) -> None:
-        self.queries = queries
-        self.mined = mined
-        self.pairs = [(qi, p) for qi, ps in enumerate(queries.positives) for p in ps]
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, i: int) -> dict:
-        qi, pos = self.pairs[i]
-        return {"query": qi, "doc_ids": [pos, *self.mined.neg_ids[qi].tolist()]}
-
-
-class EpochShuffleSampler(Sampler[int]):
-    """A permutation that depends only on (seed, epoch): resuming mid-run gives the same order.
-
-    Lightning calls ``set_epoch`` on it every epoch (under DDP it uses its own seeded
-    DistributedSampler instead).
-    """
-
-    def __init__(self, n: int, seed: int = 0) -> None:
-        self.n = n
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self) -> Iterator[int]:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
-
-
-class TrainCollator:
-    """Tokenises a batch of training examples with the student's tokenizer."""
-
-    def __init__(self, encoder: Encoder, queries: QuerySet, doc_texts: list[str]) -> None:
-        self.encoder = encoder
-        self.queries = queries
-        self.doc_texts = doc_texts
-        width = max(len(p) for p in queries.positives)
-        self.pos_sets = torch.full((len(queries), width), -1, dtype=torch.long)
-        for i, p in enumerate(queries.positives):
-            self.pos_sets[i, : len(p)] = torch.as_tensor(p)
-
-    def __call__(self, examples: list[dict]) -> dict:
-        qidx = torch.as_tensor([e["query"] for e in examples])
-        doc_ids = torch.as_tensor([e["doc_ids"] for e in examples], dtype=torch.long)  # [B, 1+N]
-        texts = [self.doc_texts[d] if d >= 0 else "" for d in doc_ids.flatten().tolist()]
-        return {
-            "query": self.encoder.tokenize(
-                [self.queries.query_texts[i] for i in qidx.tolist()], self.encoder.query_max_length
-            ),
-            "docs": self.encoder.tokenize(texts, self.encoder.max_length),
-            "doc_ids": doc_ids,
-            "pos_sets": self.pos_sets[qidx],
-            "query_index": qidx,
-        }
-
-
-class EvalCollator:
-    """Tokenises a batch of evaluation queries; keeps their positions in the split."""
-
-    def __init__(self, encoder: Encoder, queries: QuerySet) -> None:
-        self.encoder = encoder
-        self.queries = queries
-
-    def __call__(self, idx: list[int]) -> dict:
-        texts = [self.queries.query_texts[i] for i in idx]
-        return {
-            "query": self.encoder.tokenize(texts, self.encoder.query_max_length),
-            "query_index": torch.as_tensor(idx, dtype=torch.long),
-        }
 
 
 class RetrievalDataModule(pl.LightningDataModule):
