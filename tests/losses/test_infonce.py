@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import math
+import os
 import socket
+import traceback
 from datetime import timedelta
 
 import pytest
@@ -214,9 +216,13 @@ def _ddp_worker(rank: int, out_path: str) -> None:
         result["offset"] = infonce.rank_offset(rank + 1)
         if rank == 1:
             torch.save(result, out_path)
-        dist.barrier()  # no rank tears the group down while its peer still talks
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()  # both ranks are done talking
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    # leave without gloo's teardown: a rank destroying its group while the peer's background
+    # thread still holds the socket can abort the process ("terminate called without ...")
+    os._exit(0)
 
 
 def _free_port() -> int:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import socket
+import traceback
 from datetime import timedelta
 
 import pytest
@@ -200,9 +202,13 @@ def _ddp_worker(rank: int, out_path: str) -> None:
         dist.all_gather(counts, torch.tensor([masked]))
         if rank == 1:
             torch.save({"grad": grad, "masked": float(sum(counts))}, out_path)
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
+        dist.barrier()  # both ranks are done talking
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    # leave without gloo's teardown: a rank destroying its group while the peer's background
+    # thread still holds the socket can abort the process ("terminate called without ...")
+    os._exit(0)
 
 
 def _free_port() -> int:
