@@ -10,7 +10,6 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
-
 from zelo.schemas import OPTION_SCHEMAS
 
 REPO = Path(__file__).resolve().parents[1]

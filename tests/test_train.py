@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+import pandas as pd
 from omegaconf import open_dict
 
 from zelo.pipeline import train
@@ -41,7 +41,11 @@ def test_tiny_run_writes_metrics_and_config(make_cfg, tmp_path: Path) -> None:
     assert on_disk["run/miner"] == "topk"
     assert on_disk["trainer/epochs"] == 2
     assert (tmp_path / "config.yaml").read_text().count("num_negatives: 2") == 1
-    assert (tmp_path / "csv" / "metrics.csv").exists()
+    log = pd.read_csv(tmp_path / "csv" / "metrics.csv")
+    for column in ("fn/mined_rate", "fn/teacher_rate", "fn/inbatch_rate", "fn/student_above_pos"):
+        values = log[column].dropna()  # the false-negative monitor logged it
+        assert len(values) and values.between(0, 1).all(), column
+    assert log["fn/inbatch_rate"].dropna().size == 2  # once per epoch
 
 
 def test_rerun_skips_finished_job(make_cfg, tmp_path: Path) -> None:

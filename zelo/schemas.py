@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
@@ -24,7 +24,7 @@ def repo_root() -> str:
     return str(root if (root / "pyproject.toml").exists() else Path.cwd())
 
 
-def sweep_group() -> Optional[str]:
+def sweep_group() -> str | None:
     """One W&B group per sweep: the sweep folder's name in multirun, else ``None``."""
     from hydra.core.hydra_config import HydraConfig
 
@@ -57,7 +57,7 @@ RESOLVERS = {
 
 @dataclass
 class AnnotationConfig:
-    keep_positives: Optional[int] = MISSING
+    keep_positives: int | None = MISSING
     strategy: str = MISSING
 
 
@@ -68,8 +68,8 @@ class DataConfig:
     mine_every_n_epochs: int = MISSING
     num_workers: int = MISSING
     eval_batch_size: int = MISSING
-    max_train_queries: Optional[int] = None
-    max_eval_queries: Optional[int] = None
+    max_train_queries: int | None = None
+    max_eval_queries: int | None = None
 
 
 @dataclass
@@ -84,9 +84,9 @@ class PathsConfig:
 @dataclass
 class DatasetConfig:
     name: str = MISSING
-    path: Optional[str] = None
+    path: str | None = None
     source: Any = MISSING
-    splits: dict[str, Optional[str]] = field(default_factory=dict)
+    splits: dict[str, str | None] = field(default_factory=dict)
     split_seed: int = MISSING
 
 
@@ -97,7 +97,7 @@ class TrainConfig:
     task_name: str = MISSING
     tags: list[str] = field(default_factory=list)
     seed: int = MISSING
-    ckpt_path: Optional[str] = None
+    ckpt_path: str | None = None
     optimized_metric: str = MISSING
     skip_if_done: bool = True
     resume: bool = True
@@ -228,7 +228,7 @@ class BiEncoderConfig:
     encoder: Any = MISSING
     lr: float = MISSING
     weight_decay: float = MISSING
-    sparse_lr: Optional[float] = None
+    sparse_lr: float | None = None
     warmup_ratio: float = MISSING
     decay: str = MISSING
     corpus_batch_size: int = MISSING

@@ -26,7 +26,7 @@ def inbatch_false_negatives(
     """
     rows = [[d for d in row if d >= 0] for row in doc_ids.tolist()]
     fn = total = 0
-    for i, (judged, labelled) in enumerate(zip(judgments, positives)):
+    for i, (judged, labelled) in enumerate(zip(judgments, positives, strict=True)):
         own = set(labelled)
         cands = [d for j, row in enumerate(rows) if j != i for d in row if d not in own]
         total += len(cands)
