@@ -116,8 +116,9 @@ class TrainConfig:
 
 
 @dataclass
-class RandomMinerConfig:
-    _target_: str = "zelo.mining.random_miner.RandomMiner"
+class MinerCommonConfig:
+    """Arguments every :class:`zelo.mining.base.Miner` takes (candidates and sampling)."""
+
     depth: int = MISSING
     sampling: str = MISSING
     exclude_positives: bool = MISSING
@@ -127,69 +128,44 @@ class RandomMinerConfig:
 
 
 @dataclass
-class TopKMinerConfig:
+class RandomMinerConfig(MinerCommonConfig):
+    _target_: str = "zelo.mining.random_miner.RandomMiner"
+
+
+@dataclass
+class TopKMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.topk.TopKMiner"
     scorer: Any = MISSING
-    depth: int = MISSING
-    sampling: str = MISSING
-    exclude_positives: bool = MISSING
-    range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 @dataclass
-class ShiftedMinerConfig:
+class ShiftedMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.shifted.ShiftedMiner"
     scorer: Any = MISSING
     shift: int = MISSING
-    depth: int = MISSING
-    sampling: str = MISSING
-    exclude_positives: bool = MISSING
-    range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 @dataclass
-class TopKAbsMinerConfig:
+class TopKAbsMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.topk_abs.TopKAbsMiner"
     scorer: Any = MISSING
     max_score: float = MISSING
-    depth: int = MISSING
-    sampling: str = MISSING
-    exclude_positives: bool = MISSING
-    range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 @dataclass
-class MarginPosMinerConfig:
+class MarginPosMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.margin_pos.MarginPosMiner"
     scorer: Any = MISSING
     margin: float = MISSING
     pos_reduce: str = MISSING
-    depth: int = MISSING
-    sampling: str = MISSING
-    exclude_positives: bool = MISSING
-    range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 @dataclass
-class PercPosMinerConfig:
+class PercPosMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.perc_pos.PercPosMiner"
     scorer: Any = MISSING
     percentage: float = MISSING
     pos_reduce: str = MISSING
-    depth: int = MISSING
-    sampling: str = MISSING
-    exclude_positives: bool = MISSING
-    range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 @dataclass
@@ -236,33 +212,21 @@ class BiEncoderConfig:
 
 
 @dataclass
-class OracleMinerConfig:
+class OracleMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.oracle.OracleMiner"
     intelligence: float = MISSING
     noise: str = MISSING
     seed_offset: int = MISSING
-    depth: int = MISSING
-    sampling: str = MISSING
-    exclude_positives: bool = MISSING
-    range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 @dataclass
-class AdaptiveMinerConfig:
+class AdaptiveMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.adaptive.AdaptiveMiner"
     levels: list[float] = MISSING
     start: float = MISSING
     tolerance: float = MISSING
     noise: str = MISSING
     seed_offset: int = MISSING
-    depth: int = MISSING
-    sampling: str = MISSING
-    exclude_positives: bool = MISSING
-    range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
