@@ -42,7 +42,7 @@ SPLITS = {
 
 def need(name: str) -> Path:
     if not (DATA_DIR / name).is_dir():
-        pytest.skip(f"no {name} under {DATA_DIR}")
+        pytest.fail(f"no {name} under {DATA_DIR}: set ZELO_DATA_DIR to the BEIR collections")
     return DATA_DIR / name
 
 

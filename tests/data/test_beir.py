@@ -130,7 +130,7 @@ def data_dir() -> Path:
 def test_real_nfcorpus() -> None:
     folder = data_dir() / "nfcorpus"
     if not folder.is_dir():
-        pytest.skip(f"NFCorpus not found at {folder}")
+        pytest.fail(f"NFCorpus not found at {folder}: set ZELO_DATA_DIR to the BEIR collections")
     c = load_beir(folder)
     assert (len(c.doc_ids), len(c.query_ids)) == (3633, 3237)
     assert c.info["qrels_rows"] == {"dev": 11385, "test": 12334, "train": 110575}

@@ -46,7 +46,7 @@ def _cached_corpus(self: BiEncoderModule) -> None:
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_zero_shot_minilm_matches_mteb(name: str, monkeypatch) -> None:
     if not (DATA_DIR / name).is_dir():
-        pytest.skip(f"no {name} under {DATA_DIR}")
+        pytest.fail(f"no {name} under {DATA_DIR}: set ZELO_DATA_DIR to the BEIR collections")
     expected, dev = REFERENCES[name]
     collection = load_beir(DATA_DIR / name)
     splits = resolve_splits(collection, train="train", dev=dev, test="test")

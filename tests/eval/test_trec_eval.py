@@ -38,7 +38,7 @@ COLLECTIONS = ("nfcorpus", "cranfield", "scifact")  # graded, graded, binary
 @functools.cache
 def collection(name: str) -> Collection:
     if not (DATA_DIR / name).is_dir():
-        pytest.skip(f"no {name} under {DATA_DIR}")
+        pytest.fail(f"no {name} under {DATA_DIR}: set ZELO_DATA_DIR to the BEIR collections")
     return load_beir(DATA_DIR / name)
 
 
