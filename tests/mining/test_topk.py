@@ -1,51 +1,12 @@
 from __future__ import annotations
 
-import zlib
-
 import pytest
 import torch
-from torch import nn
 
 from zelo.mining.base import MiningInput
 from zelo.mining.dense import DenseScorer
 from zelo.mining.topk import TopKMiner
 from zelo.models.encoders import Encoder
-
-
-class HashEncoder(Encoder):
-    """Hashed bag of words -> normalised mean of embeddings; counts calls to :meth:`encode`."""
-
-    def __init__(self, dim: int = 8, buckets: int = 64, seed: int = 0) -> None:
-        super().__init__(max_length=32)
-        self.emb = nn.Embedding(buckets + 1, dim, padding_idx=0)
-        with torch.no_grad():
-            self.emb.weight[1:] = torch.randn(
-                buckets, dim, generator=torch.Generator().manual_seed(seed)
-            )
-        self.buckets = buckets
-        self.calls = 0
-
-    @property
-    def dim(self) -> int:
-        return self.emb.embedding_dim
-
-    def tokenize(self, texts, max_length=None):
-        rows = [
-            [1 + zlib.crc32(w.encode()) % self.buckets for w in t.split()][:max_length]
-            for t in texts
-        ]
-        width = max([len(r) for r in rows] + [1])
-        return {"input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows])}
-
-    def forward(self, features):
-        ids = features["input_ids"]
-        summed = self.emb(ids).sum(1) / (ids > 0).sum(1, keepdim=True).clamp(min=1)
-        return nn.functional.normalize(summed, dim=-1)
-
-    def encode(self, texts, batch_size=64, is_query=False, progress=False):
-        self.calls += 1
-        return super().encode(texts, batch_size, is_query, progress)
-
 
 WORDS = "cat dog bird fish tree rock river sky sun moon star rain wind snow leaf".split()
 
@@ -74,8 +35,8 @@ def _brute_force(enc: Encoder, inp: MiningInput) -> list[list[int]]:
     return out
 
 
-def test_topk_negatives_are_the_best_non_positives(tmp_path):
-    enc = HashEncoder()
+def test_topk_negatives_are_the_best_non_positives(tmp_path, hash_encoder):
+    enc = hash_encoder()
     inp = _input()
     out = TopKMiner(DenseScorer(enc, cache_dir=str(tmp_path)), depth=20).mine(inp)
     assert out.neg_ids.tolist() == _brute_force(enc, inp)
@@ -85,8 +46,8 @@ def test_topk_negatives_are_the_best_non_positives(tmp_path):
     )
 
 
-def test_dense_score_matches_rank_and_reuses_embeddings(tmp_path):
-    enc = HashEncoder()
+def test_dense_score_matches_rank_and_reuses_embeddings(tmp_path, hash_encoder):
+    enc = hash_encoder()
     inp = _input()
     scorer = DenseScorer(enc, cache_dir=str(tmp_path))
     ids, scores = scorer.rank(inp, 10)
@@ -99,8 +60,8 @@ def test_dense_score_matches_rank_and_reuses_embeddings(tmp_path):
     assert enc.calls == 2
 
 
-def test_dense_scorer_follows_the_student():
-    student = HashEncoder()
+def test_dense_scorer_follows_the_student(hash_encoder):
+    student = hash_encoder()
     inp = _input(student=student)
     miner = TopKMiner(DenseScorer(), depth=20)
     before = miner.mine(inp).neg_ids
@@ -114,7 +75,7 @@ def test_dense_scorer_follows_the_student():
         miner.mine(_input(student=None))
 
 
-def test_topk_name_and_bad_index():
-    assert TopKMiner(DenseScorer(HashEncoder())).name == "topk"
+def test_topk_name_and_bad_index(hash_encoder):
+    assert TopKMiner(DenseScorer(hash_encoder())).name == "topk"
     with pytest.raises(ValueError):
         DenseScorer(index="annoy")
