@@ -79,7 +79,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, out_dir))
         fit_seconds = time.perf_counter() - fit_start
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        after = evaluate(trainer, module, datamodule, suffix="")  # final weights, also when resumed at the end
+        after = evaluate(
+            trainer, module, datamodule, suffix=""
+        )  # final weights, also when resumed at the end
         metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after})
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
@@ -88,8 +90,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         atomic_write_json(metrics_path, metrics)
         if not cfg.get("keep_checkpoints", False):
             shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
-        log.info("test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
-                 metrics["test/ndcg@10"], metrics["test/ndcg@10_before"], out_dir)
+        log.info(
+            "test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
+            metrics["test/ndcg@10"],
+            metrics["test/ndcg@10_before"],
+            out_dir,
+        )
         return metrics
     finally:
         close_loggers(loggers)

@@ -194,7 +194,7 @@ class DebiasedLossConfig(InfoNCELossConfig):
 @dataclass
 class DistillLossConfig(InfoNCELossConfig):
     _target_: str = "zelo.losses.distill.DistillLoss"
-    teacher_temperature: float = MISSING
+    teacher_temperature: float | None = MISSING  # null: the teacher scorer's own
     alpha: float = MISSING
 
 
@@ -233,8 +233,7 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     ("miner", "random"): RandomMinerConfig,
     ("miner", "topk"): TopKMinerConfig,
     **{
-        ("miner", m): TopKMinerConfig
-        for m in ("bm25", "cross_encoder", "ensemble", "llm_ensemble")
+        ("miner", m): TopKMinerConfig for m in ("bm25", "cross_encoder", "ensemble", "llm_ensemble")
     },
     ("miner", "oracle"): OracleMinerConfig,
     ("miner", "adaptive"): AdaptiveMinerConfig,

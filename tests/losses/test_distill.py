@@ -78,7 +78,9 @@ def test_teacher_callable_equals_precomputed_and_alpha_zero_is_infonce():
     precomputed, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=own)
     via_callable, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher=teacher)
     assert via_callable.item() == pytest.approx(precomputed.item(), abs=1e-12)
-    nce_only, _ = DistillLoss(alpha=0.0)(q, docs, doc_ids, pos_sets, teacher_scores=own)
+    nce_only, _ = DistillLoss(alpha=0.0, teacher_temperature=0.1)(
+        q, docs, doc_ids, pos_sets, teacher_scores=own
+    )
     plain, _ = InfoNCELoss()(q, docs, doc_ids, pos_sets)
     assert nce_only.item() == pytest.approx(plain.item(), abs=1e-12)
     with pytest.raises(ValueError, match="teacher"):
@@ -90,7 +92,7 @@ def test_teacher_callable_equals_precomputed_and_alpha_zero_is_infonce():
 def test_student_matching_its_teacher_has_zero_kl():
     q, docs, doc_ids, pos_sets, _ = _batch(seed=2)
     sims = torch.einsum("bd,bkd->bk", q, docs).masked_fill(doc_ids < 0, NAN)
-    loss, _ = DistillLoss(temperature=0.05, teacher_temperature=0.05)(
+    loss, _ = DistillLoss(temperature=0.05, teacher_temperature=0.05, alpha=1.0)(
         q, docs, doc_ids, pos_sets, teacher_scores=sims
     )
     assert loss.item() == pytest.approx(0.0, abs=1e-9)
@@ -100,13 +102,63 @@ def test_gradients_reach_queries_and_candidates():
     q, docs, doc_ids, pos_sets, teacher = _batch(dtype=torch.float32)
     q.requires_grad_(True)
     docs.requires_grad_(True)
-    loss, _ = DistillLoss(alpha=1.0)(q, docs, doc_ids, pos_sets, teacher_scores=teacher)
+    loss_fn = DistillLoss(alpha=1.0, teacher_temperature=0.05)
+    loss, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=teacher)
     loss.backward()
     assert torch.isfinite(q.grad).all() and torch.isfinite(docs.grad).all()
     assert q.grad.abs().sum() > 0
     assert docs.grad[:, 0].abs().sum() > 0 and docs.grad[:, 1:].abs().sum() > 0
     assert docs.grad[1, 2].abs().sum() == 0  # padded slot
     assert docs.grad[2, 2].abs().sum() == 0  # a labelled positive is no soft negative
+
+
+class _Elo:
+    softmax_temperature = 400.0 / math.log(10.0)
+
+
+def test_unset_teacher_temperature_comes_from_the_teacher_scorer():
+    q, docs, doc_ids, pos_sets, teacher = _batch(seed=3)
+    elo = teacher * 800.0  # Elo points
+    loss_fn = DistillLoss(alpha=1.0)  # teacher_temperature: the scorer's
+    with pytest.raises(ValueError, match="teacher_temperature is null"):
+        loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=elo)
+    loss_fn.bind_teacher(_Elo())
+    bound, stats = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=elo)
+    explicit, _ = DistillLoss(alpha=1.0, teacher_temperature=_Elo.softmax_temperature)(
+        q, docs, doc_ids, pos_sets, teacher_scores=elo
+    )
+    assert bound.item() == pytest.approx(explicit.item(), abs=1e-12)
+    assert stats["teacher_temperature"] == pytest.approx(173.7178, abs=1e-3)
+    # a configured temperature wins over the scorer's
+    fixed = DistillLoss(alpha=1.0, teacher_temperature=0.05)
+    fixed.bind_teacher(_Elo())
+    assert fixed.effective_teacher_temperature() == 0.05
+    with pytest.raises(ValueError, match="declares no softmax_temperature"):
+        DistillLoss().bind_teacher(object())
+
+
+def test_every_scorer_declares_a_softmax_temperature():
+    from zelo.mining.bm25 import BM25Scorer
+    from zelo.mining.cross_encoder import CrossEncoderScorer
+    from zelo.mining.dense import DenseScorer
+    from zelo.mining.ensemble import EnsembleScorer
+    from zelo.mining.llm_ensemble import LLMEnsembleScorer
+    from zelo.mining.oracle import OracleScorer
+    from zelo.mining.random_miner import RandomScorer
+
+    for cls in (
+        BM25Scorer,
+        CrossEncoderScorer,
+        DenseScorer,
+        LLMEnsembleScorer,
+        OracleScorer,
+        RandomScorer,
+    ):
+        assert cls.softmax_temperature > 0, cls
+    assert LLMEnsembleScorer.softmax_temperature == pytest.approx(400 / math.log(10))
+    rrf = EnsembleScorer([RandomScorer()], fusion="rrf", rrf_k=60)
+    assert rrf.softmax_temperature == pytest.approx(1 / 3600)
+    assert EnsembleScorer([RandomScorer()], fusion="zscore").softmax_temperature == 1.0
 
 
 @pytest.mark.slow

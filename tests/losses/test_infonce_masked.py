@@ -58,7 +58,7 @@ def _loop(q, docs, doc_ids, pos_sets, table, scale, margin, in_batch=True):
             cid, own = int(doc_ids[j, s]), (j, s) == (i, 0)
             if cid < 0 or (cid in positives and not own):
                 continue
-            if not own and float(table[i, cid]) > s_pos - margin:
+            if not own and float(table[i, cid]) >= s_pos - margin:
                 dropped += 1
                 continue
             if own:
@@ -79,18 +79,18 @@ def test_guide_mask_hand_computed_with_ties_and_nan():
     pos_col = torch.tensor([0, 3, 0])
     keep = guide_mask(scores, pos_col, margin=0.0)
     assert keep.tolist() == [
-        [True, False, True, True, True],  # strict: the tie stays
+        [True, False, False, True, True],  # the tie with the positive goes
         [True, True, False, True, False],
         [True, True, True, True, True],
     ]
-    # absolute margin 0.1: drop s > s+ - 0.1 (0.8; 0.5) -> the tie goes, the positive stays
+    # absolute margin 0.1: drop s >= s+ - 0.1 (0.8; 0.5) -> the positive stays
     keep = guide_mask(scores, pos_col, margin=0.1)
     assert keep[0].tolist() == [True, False, False, True, True]
     assert keep[1].tolist() == [True, True, False, True, False]
-    # relative margin 0.5: drop s > s+ * 0.5 (0.45; 0.3) -> 0.3 is a tie and stays
+    # relative margin 0.5: drop s >= s+ * 0.5 (0.45; 0.3) -> 0.3 is a tie and goes
     keep = guide_mask(scores, pos_col, margin=0.5, mode="relative")
     assert keep[0].tolist() == [True, False, False, False, True]
-    assert keep[1].tolist() == [True, True, False, True, False]
+    assert keep[1].tolist() == [True, False, False, True, False]
     # a negative margin drops only what is clearly above the positive
     assert guide_mask(scores, pos_col, margin=-0.2)[1].tolist() == [True] * 5
     with pytest.raises(ValueError, match="margin mode"):

@@ -64,13 +64,18 @@ class FalseNegativeMonitor(pl.Callback):
         self._inbatch = [0, 0]
 
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: dict,
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: dict,
         batch_idx: int,
     ) -> None:
         train = trainer.datamodule.query_sets["train"]
         idx = batch["query_index"].tolist()
         fn, total = inbatch_false_negatives(
-            batch["doc_ids"].cpu(), [train.judgments[i] for i in idx],
+            batch["doc_ids"].cpu(),
+            [train.judgments[i] for i in idx],
             [train.positives[i] for i in idx],
         )
         self._inbatch[0] += fn
@@ -79,7 +84,10 @@ class FalseNegativeMonitor(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         dm = trainer.datamodule
         fn, total = self._inbatch
-        stats = {"fn/inbatch_rate": fn / total if total else math.nan, "fn/epoch": trainer.current_epoch}
+        stats = {
+            "fn/inbatch_rate": fn / total if total else math.nan,
+            "fn/epoch": trainer.current_epoch,
+        }
         if dm.mining_history:
             stats["fn/mined_rate"] = dm.mining_history[-1].get("mining/fn_rate", math.nan)
         margins = None
@@ -93,7 +101,9 @@ class FalseNegativeMonitor(pl.Callback):
         neg, pos = self._teacher_scores(dm)
         return {
             "fn/mined_rate": dm.mining_history[-1].get("mining/fn_rate", math.nan),
-            "fn/dup_of_positive_rate": dm.mining_history[-1].get("mining/dup_of_positive_rate", math.nan),
+            "fn/dup_of_positive_rate": dm.mining_history[-1].get(
+                "mining/dup_of_positive_rate", math.nan
+            ),
             "fn/teacher_rate": teacher_false_negative_rate(neg, pos, self.positive_reduce),
             "fn/short_queries": float(mined.num_short),
         }
@@ -123,7 +133,9 @@ class FalseNegativeMonitor(pl.Callback):
         where = {d: k for k, d in enumerate(docs)}
         texts = dm.collection.doc_texts
         d_emb = encoder.encode([texts[d] for d in docs], batch_size=128)
-        q_emb = encoder.encode([train.query_texts[i] for i in sample], batch_size=128, is_query=True)
+        q_emb = encoder.encode(
+            [train.query_texts[i] for i in sample], batch_size=128, is_query=True
+        )
         pos = (q_emb * d_emb[[where[d] for d in pos_ids.tolist()]]).sum(-1)  # [S]
         neg_rows = neg_ids.clamp(min=0).apply_(lambda d: where.get(d, 0))
         neg = torch.einsum("sd,snd->sn", q_emb, d_emb[neg_rows])
@@ -139,15 +151,22 @@ class FalseNegativeMonitor(pl.Callback):
         }, (neg - pos.unsqueeze(1))[valid]
 
     def _log(
-        self, trainer: pl.Trainer, stats: dict[str, Any], margins: torch.Tensor | None,
+        self,
+        trainer: pl.Trainer,
+        stats: dict[str, Any],
+        margins: torch.Tensor | None,
         name: str = "fn/teacher_margin",
     ) -> None:
-        numeric = {k: float(v) for k, v in stats.items()
-                   if isinstance(v, (int, float)) and math.isfinite(float(v))}
+        numeric = {
+            k: float(v)
+            for k, v in stats.items()
+            if isinstance(v, (int, float)) and math.isfinite(float(v))
+        }
         if margins is not None and margins.numel():
             q = torch.quantile(margins.float(), torch.tensor([0.1, 0.5, 0.9]))
-            numeric.update({f"{name}_p10": float(q[0]), f"{name}_p50": float(q[1]),
-                            f"{name}_p90": float(q[2])})
+            numeric.update(
+                {f"{name}_p10": float(q[0]), f"{name}_p50": float(q[1]), f"{name}_p90": float(q[2])}
+            )
         self.history.append(numeric)
         for logger in trainer.loggers:
             logger.log_metrics(numeric, step=trainer.global_step)
@@ -167,4 +186,6 @@ def _wandb_histogram(logger: Any, name: str, values: torch.Tensor, step: int) ->
         return
     import wandb
 
-    logger.experiment.log({name: wandb.Histogram(values.float().numpy()), "trainer/global_step": step})
+    logger.experiment.log(
+        {name: wandb.Histogram(values.float().numpy()), "trainer/global_step": step}
+    )

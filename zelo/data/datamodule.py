@@ -100,13 +100,19 @@ class RetrievalDataModule(pl.LightningDataModule):
         self._build_query_sets()
 
     def _build_query_sets(self) -> None:
-        limits = {"train": self.max_train_queries, "dev": self.max_eval_queries,
-                  "test": self.max_eval_queries}
+        limits = {
+            "train": self.max_train_queries,
+            "dev": self.max_eval_queries,
+            "test": self.max_eval_queries,
+        }
         for split, qrels in self.splits.items():
             keep = self.keep_positives if split == "train" else None
             qs = build_query_set(
-                self.collection, qrels, keep_positives=keep,
-                strategy=self.annotation_strategy, seed=self.seed,
+                self.collection,
+                qrels,
+                keep_positives=keep,
+                strategy=self.annotation_strategy,
+                seed=self.seed,
             )
             if limits.get(split) is not None:
                 qs = _head(qs, int(limits[split]))
@@ -116,7 +122,8 @@ class RetrievalDataModule(pl.LightningDataModule):
         log.info(
             "%s: %d docs; queries train %d / dev %d / test %d; %d labelled and %d hidden "
             "positives in train",
-            self.collection.name, len(self.collection.doc_texts),
+            self.collection.name,
+            len(self.collection.doc_texts),
             *(len(self.query_sets[s]) for s in ("train", "dev", "test")),
             sum(len(p) for p in self.query_sets["train"].positives),
             sum(len(h) for h in self.query_sets["train"].hidden),
@@ -164,11 +171,20 @@ class RetrievalDataModule(pl.LightningDataModule):
         log.info(
             "mining pass (epoch %d, %s): miner/ndcg@10 %.4f, fn_rate %.4f, dropped %s, "
             "%d queries short, %.1f s",
-            epoch, type(self.miner).__name__, stats.get("miner/ndcg@10", float("nan")),
-            stats.get("mining/fn_rate", float("nan")), self.mined.dropped,
-            self.mined.num_short, seconds,
+            epoch,
+            type(self.miner).__name__,
+            stats.get("miner/ndcg@10", float("nan")),
+            stats.get("mining/fn_rate", float("nan")),
+            self.mined.dropped,
+            self.mined.num_short,
+            seconds,
         )
         return stats
+
+    @property
+    def teacher_scorer(self) -> Scorer | None:
+        """The losses' teacher: ``self.teacher``, else the miner's scorer (``None``: neither)."""
+        return self.teacher or getattr(self.miner, "scorer", None)
 
     def teacher_scores(self, query_index: torch.Tensor, cand_ids: torch.Tensor) -> torch.Tensor:
         """The teacher's scores of candidates for training queries (losses with a teacher).
@@ -186,7 +202,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         if self._mining_input is None:
             raise RuntimeError("teacher_scores needs a mining pass first")
         if self._teacher_scores is None:
-            scorer = self.teacher or getattr(self.miner, "scorer", None)
+            scorer = self.teacher_scorer
             mined = self.mined if self.teacher is None else None
             self._teacher_scores = TeacherScores(scorer, self._mining_input, mined)
         return self._teacher_scores(query_index, cand_ids)

@@ -69,7 +69,9 @@ def teacher_false_negative_rate(
     return float(((neg_scores >= ref) & valid).sum() / valid.sum())
 
 
-def score_margins(neg_scores: torch.Tensor, pos_scores: torch.Tensor, reduce: str = "min") -> torch.Tensor:
+def score_margins(
+    neg_scores: torch.Tensor, pos_scores: torch.Tensor, reduce: str = "min"
+) -> torch.Tensor:
     """Margins ``negative − positive`` of every valid negative, flattened ``[M]``."""
     ref = reference_positive(pos_scores, reduce).unsqueeze(1)
     margins = neg_scores - ref

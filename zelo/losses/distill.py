@@ -62,8 +62,10 @@ class DistillLoss(InfoNCELoss):
         min_temperature: lower bound on tau (upper bound on the scale) when learned.
         teacher_temperature: the teacher's softmax temperature, in its score units (e.g. about
             0.05 for cosine scores; ``400 / ln 10 ≈ 173.7`` turns Elo points into Bradley–Terry
-            odds).
-        alpha: weight of the KL term in [0, 1] (1: soft labels only).
+            odds). ``None``: the teacher scorer's own ``softmax_temperature``, bound by
+            :meth:`bind_teacher` before the first step.
+        alpha: weight of the KL term in [0, 1] (1: soft labels only; then the student sees no
+            in-batch negatives, only each query's own 1 + N documents).
 
     References:
         Hinton et al., arXiv:1503.02531; RocketQAv2, arXiv:2110.07367; zELO's pointwise
@@ -79,8 +81,8 @@ class DistillLoss(InfoNCELoss):
         in_batch_negatives: bool = True,
         mask_known_positives: bool = True,
         min_temperature: float = 0.01,
-        teacher_temperature: float = 0.05,
-        alpha: float = 1.0,
+        teacher_temperature: float | None = None,
+        alpha: float = 0.5,
     ) -> None:
         super().__init__(
             temperature,
@@ -89,12 +91,43 @@ class DistillLoss(InfoNCELoss):
             mask_known_positives,
             min_temperature,
         )
-        if teacher_temperature <= 0:
+        if teacher_temperature is not None and teacher_temperature <= 0:
             raise ValueError(f"teacher_temperature must be > 0, got {teacher_temperature}")
         if not 0 <= alpha <= 1:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         self.teacher_temperature = teacher_temperature
         self.alpha = alpha
+        self._bound: float | None = None  # the teacher scorer's temperature (None: unbound)
+
+    def bind_teacher(self, scorer: object) -> None:
+        """Take the teacher's temperature from ``scorer.softmax_temperature`` when unset.
+
+        Called by the LightningModule with the DataModule's teacher before each step; a no-op
+        when ``teacher_temperature`` was given.
+
+        Raises:
+            ValueError: the temperature is unset and the scorer declares none.
+        """
+        if self.teacher_temperature is not None:
+            return
+        t = getattr(scorer, "softmax_temperature", None)
+        if t is None or not t > 0:
+            raise ValueError(
+                f"loss.teacher_temperature is null and the teacher {type(scorer).__name__} "
+                "declares no softmax_temperature > 0; set loss.teacher_temperature"
+            )
+        if self._bound != float(t):
+            log.info("distill: teacher temperature %.4g from %s", t, type(scorer).__name__)
+        self._bound = float(t)
+
+    def effective_teacher_temperature(self) -> float:
+        """The temperature in use: the configured one, else the bound teacher's."""
+        t = self.teacher_temperature if self.teacher_temperature is not None else self._bound
+        if t is None:
+            raise ValueError(
+                "loss.teacher_temperature is null and no teacher was bound (bind_teacher)"
+            )
+        return t
 
     def forward(
         self,
@@ -120,8 +153,12 @@ class DistillLoss(InfoNCELoss):
         own = torch.zeros(len(q), dtype=torch.long, device=q.device)
         mask = candidate_mask(doc_ids, own, positives) & ~target.isnan()  # [B, 1+N]
         student = infonce_logits(q, docs, mask, scale)
-        kl = distill_kl(student, target / self.teacher_temperature, mask)
+        kl = distill_kl(student, target / self.effective_teacher_temperature(), mask)
         loss = self.alpha * kl + (1 - self.alpha) * nce
         stats = self.base_stats(logits, cands, scale)
-        stats.update(kl=float(kl.detach()), infonce=float(nce.detach()))
+        stats.update(
+            kl=float(kl.detach()),
+            infonce=float(nce.detach()),
+            teacher_temperature=self.effective_teacher_temperature(),
+        )
         return loss, stats

@@ -25,13 +25,16 @@ def guide_mask(
     margin: float = 0.0,
     mode: str = "absolute",
 ) -> torch.Tensor:
-    """Keep-mask of the guide: False where the teacher rates a candidate above the positive.
+    """Keep-mask of the guide: False where the teacher rates a candidate at or above the positive.
 
     With ``s`` the teacher's scores and ``s+ = s[i, pos_col[i]]``, candidate ``c`` of query ``i``
-    is dropped when ``s[i, c] > s+ - margin`` (``absolute``) or ``s[i, c] > s+ * (1 - margin)``
-    (``relative``, meant for non-negative scores such as the cosine of a positive). The
-    comparison is strict: with ``margin = 0`` a candidate tied with the positive stays. The
-    positive's own column always stays, and a NaN score (candidate or positive) drops nothing.
+    is dropped when ``s[i, c] >= s+ - margin`` (``absolute``) or ``s[i, c] >= s+ * (1 - margin)``
+    (``relative``, meant for non-negative scores such as the cosine of a positive). Ties are
+    dropped, unlike sentence-transformers' ``GISTEmbedLoss`` (strict ``>``): a candidate the guide
+    rates exactly as the positive is a false negative for it (a duplicate of the positive, or a
+    hidden relevant document under graded judgments), and it is the same rule as the teacher
+    estimate ``fn/teacher_rate`` of the false-negative monitor. The positive's own column always
+    stays, and a NaN score (candidate or positive) drops nothing.
 
     Args:
         teacher_scores: ``[B, C]`` teacher's score of each (query, candidate column).
@@ -52,7 +55,7 @@ def guide_mask(
         raise ValueError(f"margin mode must be one of {MARGIN_MODES}, got {mode!r}")
     pos = teacher_scores.gather(1, pos_col[:, None])  # [B, 1]
     threshold = pos - margin if mode == "absolute" else pos * (1 - margin)
-    above = teacher_scores > threshold  # [B, C]; NaN compares False
+    above = teacher_scores >= threshold  # [B, C]; NaN compares False
     own = torch.arange(teacher_scores.shape[1], device=pos_col.device)[None, :] == pos_col[:, None]
     return ~above | own
 

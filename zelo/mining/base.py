@@ -90,9 +90,16 @@ class MinedNegatives:
 
 
 class Scorer(Protocol):
-    """Judges relevance of documents to queries."""
+    """Judges relevance of documents to queries.
+
+    ``softmax_temperature`` is the temperature, in the scorer's own units, that turns its scores
+    over a query's candidates into a distribution (cosine 0.05; Elo 400 / ln 10, which gives
+    Bradley–Terry odds; logits 1). Distillation uses it when ``loss.teacher_temperature`` is
+    ``null`` (:meth:`zelo.losses.distill.DistillLoss.bind_teacher`).
+    """
 
     name: str
+    softmax_temperature: float
 
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``depth`` documents per query, best first.
@@ -293,6 +300,10 @@ class Miner:
         if result.num_short:
             log.warning(
                 "%s: %d of %d queries have fewer than %d negatives after the rules (%s)",
-                self.name, result.num_short, len(ids), inp.num_negatives, dropped,
+                self.name,
+                result.num_short,
+                len(ids),
+                inp.num_negatives,
+                dropped,
             )
         return result

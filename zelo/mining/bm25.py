@@ -55,6 +55,7 @@ class BM25Scorer:
     """
 
     name = "bm25"
+    softmax_temperature = 1.0  # a BM25 point is a log-odds-like unit
 
     def __init__(
         self, k1: float = 1.5, b: float = 0.75, method: str = "lucene", stopwords: str | None = "en"

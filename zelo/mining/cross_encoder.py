@@ -53,6 +53,7 @@ class CrossEncoderScorer:
     """
 
     name = "cross_encoder"
+    softmax_temperature = 1.0  # relevance logits
 
     def __init__(
         self,

@@ -36,6 +36,7 @@ class DenseScorer:
     """
 
     name = "dense"
+    softmax_temperature = 0.05  # cosine similarity
 
     def __init__(
         self,

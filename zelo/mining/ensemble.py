@@ -119,6 +119,11 @@ class EnsembleScorer:
         self.candidates = candidates
         self._state: _State | None = None
 
+    @property
+    def softmax_temperature(self) -> float:
+        """RRF: ``1 / rrf_k**2``, about one logit per rank step near the top; z-scores: 1."""
+        return 1.0 / self.rrf_k**2 if self.fusion == "rrf" else 1.0
+
     def _weights(self, weights: Mapping[str, float] | Sequence[float] | None) -> list[float]:
         names = list(self.scorers)
         if weights is None:

@@ -37,6 +37,7 @@ References:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -104,6 +105,7 @@ class LLMEnsembleScorer:
     """
 
     name = "llm_ensemble"
+    softmax_temperature = 400.0 / math.log(10.0)  # Elo points -> Bradley-Terry odds
 
     def __init__(
         self,

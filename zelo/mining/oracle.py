@@ -130,6 +130,7 @@ class OracleScorer:
     """
 
     name = "oracle"
+    softmax_temperature = 0.05  # relevance gain in [0, 1], on the cosine scale
 
     def __init__(
         self, intelligence: float = 1.0, noise: str = "gaussian", seed_offset: int = 0

@@ -34,6 +34,7 @@ class RandomScorer:
     """
 
     name = "random"
+    softmax_temperature = 1.0  # uniform draws in [0, 1): a near-uniform softmax
 
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``depth`` documents per query by random score (a random ranking of the corpus)."""

@@ -53,7 +53,11 @@ class BiEncoderModule(pl.LightningModule):
         self.loss = loss
         self.eval_suffix = ""  # "_before" while measuring the zero-shot student
         self._metrics = nn.ModuleDict(
-            {f"{s}_{k.replace('@', '_at_')}": MeanMetric() for s in ("val", "test") for k in EVAL_KEYS}
+            {
+                f"{s}_{k.replace('@', '_at_')}": MeanMetric()
+                for s in ("val", "test")
+                for k in EVAL_KEYS
+            }
         )
         self._corpus: torch.Tensor | None = None
         self._corpus_tokens: tuple[int, TokenizedTexts] | None = None  # tokenised once per run
@@ -80,10 +84,15 @@ class BiEncoderModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict:
         hp = self.hparams
-        optimizer = build_optimizer(self, lr=hp.lr, weight_decay=hp.weight_decay, sparse_lr=hp.sparse_lr)
+        optimizer = build_optimizer(
+            self, lr=hp.lr, weight_decay=hp.weight_decay, sparse_lr=hp.sparse_lr
+        )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = warmup_schedule(optimizer, int(hp.warmup_ratio * total), total, decay=hp.decay)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def configure_gradient_clipping(
         self,
@@ -115,6 +124,9 @@ class BiEncoderModule(pl.LightningModule):
         if not getattr(self.loss, "needs_teacher", False):
             return {}
         dm, qidx = self.trainer.datamodule, batch["query_index"]
+        bind = getattr(self.loss, "bind_teacher", None)
+        if bind is not None:
+            bind(dm.teacher_scorer)
         own = dm.teacher_scores(qidx, batch["doc_ids"]).to(batch["doc_ids"].device)  # [B, 1+N]
         return {
             "teacher_scores": own,
@@ -126,7 +138,9 @@ class BiEncoderModule(pl.LightningModule):
         if self._corpus_tokens is None or self._corpus_tokens[0] != id(docs):
             tokens = self.encoder.tokenize_batches(docs, self.hparams.corpus_batch_size)
             self._corpus_tokens = (id(docs), tokens)
-        self._corpus = self.encoder.encode_tokenized(self._corpus_tokens[1], progress="encode corpus")
+        self._corpus = self.encoder.encode_tokenized(
+            self._corpus_tokens[1], progress="encode corpus"
+        )
 
     def _eval_step(self, batch: dict, prefix: str, split: str) -> None:
         judgments = self.trainer.datamodule.query_sets[split].judgments
@@ -140,7 +154,9 @@ class BiEncoderModule(pl.LightningModule):
     def _log_eval(self, prefix: str) -> None:
         for key in EVAL_KEYS:
             metric = self._metrics[f"{prefix}_{key.replace('@', '_at_')}"]
-            self.log(f"{prefix}/{key}{self.eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10")
+            self.log(
+                f"{prefix}/{key}{self.eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10"
+            )
             metric.reset()
         self._corpus = None
 
@@ -151,9 +167,7 @@ def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> float:
     Sparse gradients count through their (coalesced) values, so a sparse embedding table and
     dense layers share one norm, as with dense training.
     """
-    squares = [
-        (g.coalesce().values() if g.is_sparse else g).float().pow(2).sum() for g in grads
-    ]
+    squares = [(g.coalesce().values() if g.is_sparse else g).float().pow(2).sum() for g in grads]
     if not squares:
         return 0.0
     norm = float(torch.stack(squares).sum().sqrt())

@@ -108,7 +108,9 @@ class Encoder(nn.Module, ABC):
         ]
         return TokenizedTexts(order=order, batches=batches)
 
-    def encode_tokenized(self, tokens: TokenizedTexts, progress: bool | str = False) -> torch.Tensor:
+    def encode_tokenized(
+        self, tokens: TokenizedTexts, progress: bool | str = False
+    ) -> torch.Tensor:
         """Embeddings ``[N, D]`` (float32, CPU, input order) of pre-tokenised texts."""
         was_training = self.training
         self.eval()
@@ -155,6 +157,7 @@ def minilm_path() -> str:
 def resolve_model_path(name_or_path: str | None) -> str:
     return minilm_path() if name_or_path in (None, "minilm") else str(name_or_path)
 
+
 def write_st_config(path: Path, modules: list[tuple[str, str]], similarity: str) -> None:
     """Write ``modules.json`` and ``config_sentence_transformers.json`` for (folder, class) pairs."""
     entries = [
@@ -179,4 +182,3 @@ def __getattr__(name: str):
 
         return StaticEncoder
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

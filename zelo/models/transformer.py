@@ -61,7 +61,9 @@ class TransformerEncoder(Encoder):
         path = resolve_model_path(name_or_path)
         config = AutoConfig.from_pretrained(path, **dict(config_overrides or {}))
         if pretrained:
-            self.model = AutoModel.from_pretrained(path, config=config).float()  # fp32 master weights
+            self.model = AutoModel.from_pretrained(
+                path, config=config
+            ).float()  # fp32 master weights
         else:
             self.model = AutoModel.from_config(config)
         self.tokenizer = AutoTokenizer.from_pretrained(path)

@@ -33,7 +33,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON (keys sorted), atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    return atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n"
+    )
 
 
 def _jsonable(x: Any) -> Any:
