@@ -40,6 +40,13 @@ def test_loss_options_instantiate(make_cfg, option: str) -> None:
     assert isinstance(loss, torch.nn.Module)
 
 
+@pytest.mark.parametrize("option", options("teacher"))
+def test_teacher_options_instantiate(make_cfg, option: str) -> None:
+    cfg = make_cfg("loss=distill", f"teacher={option}")
+    teacher = instantiate(cfg.teacher)
+    assert callable(teacher.score) and teacher.softmax_temperature > 0
+
+
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options_instantiate(make_cfg, option: str) -> None:
     cfg = make_cfg(f"model={option}", *EXTRA["model"].get(option, []))

@@ -39,6 +39,11 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
         seed=cfg.seed,
         **cfg.data,
     )
+    if cfg.get("teacher") is not None:  # the losses' teacher; else the miner's scorer
+        if getattr(module.loss, "needs_teacher", False):
+            datamodule.teacher = instantiate(cfg.teacher)
+        else:
+            log.warning("teacher=%s is unused: loss %s takes no teacher", *_names(cfg))
     datamodule.attach_student(module.encoder)
     return module, datamodule
 
@@ -174,7 +179,12 @@ def collect_metrics(
     metrics["run/dataset"] = str(cfg.dataset.name)
     for group in ("miner", "model", "loss", "dataset"):
         metrics[f"run/{group}"] = choice(cfg, group)
+    metrics["run/teacher"] = choice(cfg, "teacher") if cfg.get("teacher") is not None else "miner"
     return {k: _clean(v) for k, v in metrics.items()}
+
+
+def _names(cfg: DictConfig) -> tuple[str, str]:
+    return choice(cfg, "teacher"), choice(cfg, "loss")
 
 
 def choice(cfg: DictConfig, group: str) -> str:

@@ -110,6 +110,7 @@ class TrainConfig:
     model: Any = MISSING
     miner: Any = MISSING
     loss: Any = MISSING
+    teacher: Any = None  # a scorer config; None: the miner's scorer
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None

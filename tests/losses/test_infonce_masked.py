@@ -158,6 +158,30 @@ def test_tiny_train_run_is_finite_and_logs_guide_counts(make_cfg, tmp_path):
     assert rows and all(float(r["train/masked_guide"]) >= 0 for r in rows)
 
 
+def _guide_counts(tmp_path) -> list[float]:
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        return [
+            float(r["train/masked_guide"]) for r in csv.DictReader(f) if r.get("train/masked_guide")
+        ]
+
+
+@pytest.mark.slow
+def test_configured_teacher_replaces_the_miners_scorer(make_cfg, tmp_path):
+    """``teacher=oracle``: the full training judgments guide the loss, whatever the miner."""
+    from zelo.pipeline import train
+
+    metrics = train(make_cfg("loss=infonce_masked", "miner=random", "teacher=oracle"))
+    assert metrics["run/teacher"] == "oracle" and metrics["run/miner"] == "random"
+    oracle = _guide_counts(tmp_path)
+    # a random miner's negatives are almost never relevant, but in-batch candidates of queries
+    # on the same topic are: only a teacher that knows the hidden judgments can find them
+    assert oracle and sum(oracle) > 0
+    (tmp_path / "csv" / "metrics.csv").unlink()
+    own = train(make_cfg("loss=infonce_masked", "miner=random", "skip_if_done=false"))
+    assert own["run/teacher"] == "miner"
+    assert _guide_counts(tmp_path) != oracle
+
+
 # ---- DDP on CPU: guided masking over gathered candidates equals one process ------------------
 
 _WORLD, _B, _K, _DIN, _D = 2, 3, 3, 6, 4
