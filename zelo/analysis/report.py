@@ -15,6 +15,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from zelo.analysis.compare import (
+    adaptive_vs_best_fixed,
+    describe_adaptive,
+    describe_recovery,
+    right_side_recovery,
+)
 from zelo.analysis.laffer import fit_laffer, summarise
 from zelo.analysis.plots import figure_png, plot_laffer
 from zelo.analysis.results import (
@@ -75,19 +81,28 @@ def write_outputs(
     status = SweepStatus()
     df = collect_results(root, status)
     fits = fit_by_loss(df, n_boot=n_boot, seed=seed)
+    summary = summarise(df)
     report = {
         "sweep": root.name,
         "n_jobs": len(df),
         "pending": status.pending,
         "corrupt": status.corrupt,
         "fits": fits,
-        "summary": summarise(df).to_dict(orient="records"),
+        # each loss against plain InfoNCE at the most intelligent miners (the right side)
+        "loss_comparison": right_side_recovery(summary),
+        # each loss's adaptive miner against its best fixed miner
+        "adaptive_comparison": adaptive_vs_best_fixed(summary),
+        "summary": summary.to_dict(orient="records"),
     }
     atomic_write_text(root / RESULTS_FILE, df.to_csv(index=False, lineterminator="\n"))
     atomic_write_bytes(root / PLOT_FILE, figure_png(plot_laffer(df, fits)))
     atomic_write_json(root / REPORT_FILE, _finite(report))
     for loss, fit in fits.items():
         log.info("%s: %s", loss, fit["statement"])
+    for record in report["loss_comparison"]:
+        log.info("%s", describe_recovery(record))
+    for record in report["adaptive_comparison"]:
+        log.info("%s", describe_adaptive(record))
     log.info(
         "%d job(s) analysed, %d pending or failed, %d corrupt; wrote %s, %s, %s in %s",
         len(df),
