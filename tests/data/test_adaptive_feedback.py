@@ -77,3 +77,22 @@ def test_tiny_adaptive_run_mines_every_epoch_on_dev_feedback(
     assert len(log["mining/hardness"].dropna()) == 3  # logged at every pass
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["mining/hardness"] == metrics["mining/hardness"]
+
+
+def test_checkpoint_carries_the_climb_and_a_fresh_datamodule_resumes_it(
+    make_cfg, tmp_path: Path
+) -> None:
+    import torch
+
+    cfg = make_cfg("miner=adaptive", "trainer.max_epochs=3", "keep_checkpoints=true")
+    metrics = train(cfg)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    state = ckpt["RetrievalDataModule"]
+    # saved after the last epoch's validation: the level it trained at, the dev value it reached
+    assert state["miner"]["levels"][state["miner"]["level"]] == metrics["mining/hardness"]
+    assert math.isclose(state["last_dev"], metrics["val/ndcg@10"], rel_tol=1e-6)
+    _, dm = build(cfg)
+    assert dm.miner.level == 0 and dm.miner._last is None
+    dm.load_state_dict(state)
+    assert dm.miner.state_dict() == state["miner"]
+    assert dm._last_dev == state["last_dev"]

@@ -111,3 +111,19 @@ def test_dev_metric_never_reads_test_keys():
     assert dev_metric(metrics) == 0.5
     assert dev_metric({"test/ndcg@10_before": 0.9, "val/ndcg@10_before": 0.4}) == 0.4
     assert dev_metric({"test/ndcg@10": 0.9, "test/ndcg@10_before": 0.9}) is None
+
+
+def test_state_round_trip_resumes_the_climb():
+    miner = AdaptiveMiner(levels=(0.0, 0.5, 1.0))
+    for epoch, value in enumerate([0.30, 0.32, 0.35, 0.34]):  # up, up, then a loss: turn back
+        miner.feedback(epoch, value)
+    assert (miner.level, miner.direction) == (1, -1)
+    resumed = AdaptiveMiner(levels=(0.0, 0.5, 1.0))
+    resumed.load_state_dict(miner.state_dict())
+    assert (resumed.level, resumed.direction, resumed._last) == (1, -1, (3, 0.34))
+    resumed.feedback(3, 0.99)  # the epoch already fed: ignored, as in the original
+    miner.feedback(4, 0.36)
+    resumed.feedback(4, 0.36)
+    assert resumed.state_dict() == miner.state_dict()
+    with pytest.raises(ValueError, match="miner.levels"):
+        AdaptiveMiner(levels=(0.0, 1.0)).load_state_dict(miner.state_dict())

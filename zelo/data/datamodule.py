@@ -241,6 +241,23 @@ class RetrievalDataModule(pl.LightningDataModule):
         if stage == "validate" and self.trainer is not None:  # the zero-shot dev pass
             self._last_dev = dev_metric(self.trainer.callback_metrics)
 
+    def state_dict(self) -> dict:
+        """Saved in training checkpoints: a stateful miner's state and the latest dev nDCG@10."""
+        save = getattr(self.miner, "state_dict", None)
+        if save is None:
+            return {}
+        fresh = dev_metric(self.trainer.callback_metrics) if self.trainer is not None else None
+        return {"miner": save(), "last_dev": self._last_dev if fresh is None else fresh}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` saved (when resuming from a checkpoint)."""
+        load = getattr(self.miner, "load_state_dict", None)
+        if "miner" in state and load is not None:
+            load(state["miner"])
+            log.info("resumed %s's state: %s", type(self.miner).__name__, state["miner"])
+        if state.get("last_dev") is not None:
+            self._last_dev = float(state["last_dev"])
+
     def _feed_dev_metric(self, epoch: int) -> None:
         """Hand a miner with ``feedback(epoch, value)`` the latest dev nDCG@10 before it mines."""
         feedback = getattr(self.miner, "feedback", None)

@@ -144,6 +144,29 @@ class AdaptiveMiner(TopKMiner):
             )
         self._last = (epoch, float(value))
 
+    def state_dict(self) -> dict:
+        """The climb's state (level, direction, last feedback), saved in training checkpoints."""
+        return {
+            "levels": list(self.levels),
+            "level": self.level,
+            "direction": self.direction,
+            "last": None if self._last is None else [self._last[0], self._last[1]],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume the climb where a checkpoint left it.
+
+        Raises:
+            ValueError: the checkpoint was taken with other ``miner.levels``.
+        """
+        if [float(x) for x in state["levels"]] != self.levels:
+            raise ValueError(
+                f"miner.levels {self.levels} differ from the checkpoint's {state['levels']}"
+            )
+        self.level, self.direction = int(state["level"]), int(state["direction"])
+        last = state.get("last")
+        self._last = None if last is None else (int(last[0]), float(last[1]))
+
     def mine(self, inp: MiningInput) -> MinedNegatives:
         """Mine at the current hardness; the result's ``info`` records the choice."""
         self.scorer = OracleScorer(self.hardness, self.noise, self.seed_offset)
