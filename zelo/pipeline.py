@@ -179,8 +179,16 @@ def collect_metrics(
     metrics["run/dataset"] = str(cfg.dataset.name)
     for group in ("miner", "model", "loss", "dataset"):
         metrics[f"run/{group}"] = choice(cfg, group)
-    metrics["run/teacher"] = choice(cfg, "teacher") if cfg.get("teacher") is not None else "miner"
+    metrics["run/teacher"] = teacher_name(cfg, trainer.lightning_module.loss)
     return {k: _clean(v) for k, v in metrics.items()}
+
+
+def teacher_name(cfg: DictConfig, loss: Any) -> str:
+    """The losses' teacher: ``none`` (the loss takes none), ``miner`` (the miner's scorer), or
+    the ``teacher`` option chosen."""
+    if not getattr(loss, "needs_teacher", False):
+        return "none"
+    return choice(cfg, "teacher") if cfg.get("teacher") is not None else "miner"
 
 
 def _names(cfg: DictConfig) -> tuple[str, str]:

@@ -66,6 +66,26 @@ def test_varying_overrides_enter_labels(tmp_path: Path, make_job) -> None:
     assert "tags" in df.columns  # a constant override is a column, not part of the label
 
 
+def test_a_configured_teacher_names_its_own_loss_curve(tmp_path: Path, make_job) -> None:
+    import json
+
+    for i, teacher in enumerate(("miner", "oracle")):
+        overrides = ["miner=topk", "loss=infonce_masked", "seed=0"]
+        overrides += [f"teacher={teacher}"] if teacher != "miner" else []
+        metrics = {
+            "run/miner": "topk",
+            "run/seed": 0,
+            "run/loss": "infonce_masked",
+            "run/teacher": teacher,
+            "miner/ndcg@10": 0.8,
+            "test/ndcg@10": 0.4,
+        }
+        make_job(tmp_path, f"{i}_job", overrides, json.dumps(metrics))
+    df = collect_results(tmp_path)
+    assert sorted(df["loss"]) == ["infonce_masked", "infonce_masked[oracle]"]
+    assert list(df["label"]) == ["topk", "topk"]  # the teacher is in the loss, not the label
+
+
 def test_labels_keep_every_miner_setting() -> None:
     df = pd.DataFrame(
         {

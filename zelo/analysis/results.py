@@ -44,7 +44,9 @@ FIXED_COLUMNS = ["job", "label", *METRIC_COLUMNS]
 SKIP_OVERRIDE_PREFIXES = ("paths.", "hydra.")
 SKIP_OVERRIDE_KEYS = {"seed"}
 # overrides kept out of labels (they have their own columns; summaries group by loss)
-NOT_IN_LABEL = {"miner", "loss"}
+NOT_IN_LABEL = {"miner", "loss", "teacher"}
+# teachers that leave the loss's name alone (none taken, or the miner's own scorer)
+DEFAULT_TEACHERS = ("none", "miner")
 # short names used in labels: oracle(x=0.5)
 LABEL_ABBREVIATIONS = {"intelligence": "x"}
 SORT_COLUMNS = ["loss", "label", "seed", "job"]
@@ -104,7 +106,8 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
     """One row per job of ``sweep_dir`` that has a readable ``metrics.json``.
 
     Columns: ``job`` (folder relative to the sweep), ``label`` (the point: miner plus its
-    settings), ``miner``, ``loss``, ``dataset``, ``model``, ``seed``, ``intelligence``
+    settings), ``miner``, ``loss`` (with ``[teacher]`` appended when a ``teacher`` option replaced
+    the miner's scorer as the loss's teacher), ``dataset``, ``model``, ``seed``, ``intelligence``
     (``miner/ndcg@10``), ``fn_rate`` (``mining/fn_rate``), the test/val metrics, ``wall_s``
     (``time/total_s``), then one column per override key (``miner.intelligence``,
     ``miner/scorer``, ...). Rows are sorted by loss, label, seed and job, and nothing in them
@@ -223,6 +226,9 @@ def _row(name: str, metrics: dict[str, Any], overrides: dict[str, str]) -> dict[
         row[column] = math.nan if value is None else value
     if not _present(row["miner"]):
         row["miner"] = overrides.get("miner", "unknown")
+    teacher = metrics.get("run/teacher")
+    if _present(row["loss"]) and _present(teacher) and teacher not in DEFAULT_TEACHERS:
+        row["loss"] = f"{row['loss']}[{teacher}]"  # its own curve: infonce_masked[oracle]
     for key, value in overrides.items():
         row.setdefault(key, value)
     return row
