@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from zelo.analysis.compare import adaptive_vs_best_fixed, right_side_recovery
 from zelo.analysis.laffer import fit_laffer, peak_verdict, summarise
 from zelo.analysis.plots import figure_png, plot_laffer, plot_traces
 from zelo.analysis.report import fit_by_loss, write_outputs
@@ -19,6 +20,7 @@ from zelo.analysis.results import (
 
 __all__ = [
     "SweepStatus",
+    "adaptive_vs_best_fixed",
     "collect_results",
     "collect_traces",
     "figure_png",
@@ -29,6 +31,7 @@ __all__ = [
     "peak_verdict",
     "plot_laffer",
     "plot_traces",
+    "right_side_recovery",
     "summarise",
     "write_outputs",
 ]
