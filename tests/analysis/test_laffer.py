@@ -94,6 +94,20 @@ def test_two_labels_fit_a_line_and_one_label_fits_nothing() -> None:
     assert not fit["fitted"] and "fewer than 2 labels" in fit["reason"]
 
 
+def test_labels_sharing_an_intelligence_count_once_for_the_degree() -> None:
+    # random at 0.0; topk and percpos share MiniLM's ranking: three labels, two places
+    df = synthetic(lambda x: 0.8 - 0.05 * x, xs=[0.0, 0.6])
+    twin = df[df["intelligence"] > 0.3].assign(
+        label="percpos", test_ndcg10=lambda d: d.test_ndcg10 + 0.01
+    )
+    df = pd.concat([df, twin], ignore_index=True)
+    fit = fit_laffer(df, n_boot=20)
+    assert fit["n_labels"] == 3 and fit["n_places"] == 2 and fit["degree"] == 1
+    same = synthetic(lambda x: 0.4, xs=[0.5])
+    same = pd.concat([same, same.assign(label="percpos")], ignore_index=True)
+    assert not fit_laffer(same, n_boot=20)["fitted"]
+
+
 def test_argmax_in_range() -> None:
     concave = np.array([0.0, 1.2, -1.0])  # 1.2 x - x^2: vertex at 0.6
     assert argmax_in_range(concave, 0.0, 1.0) == pytest.approx(0.6)

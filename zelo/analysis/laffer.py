@@ -68,8 +68,9 @@ def fit_laffer(
         df: the results table of one loss (columns ``label``, ``intelligence``, ``test_ndcg10``).
         n_boot: bootstrap resamples.
         seed: seed of the bootstrap's random generator.
-        degree: polynomial degree, lowered to ``labels - 1`` when there are fewer labels: the
-            seeds of one label do not add a distinct point to the curve.
+        degree: polynomial degree, lowered to ``places - 1`` when the labels sit at fewer
+            distinct intelligences (rounded to 0.001): the seeds of one label, or labels sharing a
+            scorer (top-k and PercPos on MiniLM), do not add a distinct point to the curve.
         unit: what a resample draws (see :func:`bootstrap_optima`); ``seed`` by default.
 
     Returns:
@@ -88,7 +89,12 @@ def fit_laffer(
             "fitted": False,
             "reason": "fewer than 2 labels with a measured intelligence",
         }
-    deg = min(degree, out["n_labels"] - 1)
+    # distinct places on the axis: labels sharing a scorer (topk, percpos) sit at one x
+    places = data.groupby("label")["intelligence"].mean().round(3).nunique()
+    out["n_places"] = int(places)
+    if places < 2:
+        return {**out, "fitted": False, "reason": "all labels at one intelligence"}
+    deg = min(degree, places - 1)
     lo, hi = float(x.min()), float(x.max())
     coef = _polyfit(x, y, deg)
     optimum = argmax_in_range(coef, lo, hi)

@@ -68,6 +68,10 @@ def plot_laffer(df: pd.DataFrame, fits: dict[str, dict[str, Any]] | None = None)
         ylabel="false-negative rate of negatives",
         title="False negatives handed to the loss",
     )
+    if summary["loss"].nunique() > 1:  # one legend beside both panels, off the points
+        fig.set_size_inches(15, 5.2)
+        fig.legend(*ax_q.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+        return fig
     ax_q.legend(fontsize=8)
     if ax_fn.get_legend_handles_labels()[0]:
         ax_fn.legend(fontsize=8)
@@ -140,16 +144,23 @@ def _points(
 
 
 def _fitted(ax: Any, fit: dict[str, Any] | None, color: str, name: str | None) -> None:
+    """The fitted curve, its optimum (dotted) and the optimum's CI (shaded). With several losses
+    (``name`` given) one legend entry stands for all three, so the legend stays short."""
     if not fit or not fit.get("fitted"):
         return
-    prefix = f"{name}: " if name else ""
+
+    def label(text: str) -> str:
+        return "_nolegend_" if name else text
+
+    if name:
+        ax.plot([], [], color=color, lw=1.5, label=f"{name}: fit, optimum (dotted), 95% CI")
     lo, hi = fit["x_range"]
     xs = np.linspace(lo, hi, 200)
     ys = np.polynomial.polynomial.polyval(xs, fit["coefficients"])
-    ax.plot(xs, ys, color=color, lw=1.5, label=f"{prefix}degree-{fit['degree']} fit")
+    ax.plot(xs, ys, color=color, lw=1.5, label=label(f"degree-{fit['degree']} fit"))
     ci_lo, ci_hi = fit["ci"]
     if not (math.isnan(ci_lo) or math.isnan(ci_hi)):
-        ax.axvspan(ci_lo, ci_hi, color=color, alpha=0.12, label=f"{prefix}optimum 95% CI")
+        ax.axvspan(ci_lo, ci_hi, color=color, alpha=0.12, label=label("optimum 95% CI"))
     ax.axvline(
-        fit["optimum"], color=color, lw=1, ls=":", label=f"{prefix}optimum {fit['optimum']:.3f}"
+        fit["optimum"], color=color, lw=1, ls=":", label=label(f"optimum {fit['optimum']:.3f}")
     )
