@@ -43,7 +43,11 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
         if getattr(module.loss, "needs_teacher", False):
             datamodule.teacher = instantiate(cfg.teacher)
         else:
-            log.warning("teacher=%s is unused: loss %s takes no teacher", *_names(cfg))
+            log.warning(
+                "teacher=%s is unused: loss %s takes no teacher",
+                choice(cfg, "teacher"),
+                choice(cfg, "loss"),
+            )
     datamodule.attach_student(module.encoder)
     return module, datamodule
 
@@ -189,10 +193,6 @@ def teacher_name(cfg: DictConfig, loss: Any) -> str:
     if not getattr(loss, "needs_teacher", False):
         return "none"
     return choice(cfg, "teacher") if cfg.get("teacher") is not None else "miner"
-
-
-def _names(cfg: DictConfig) -> tuple[str, str]:
-    return choice(cfg, "teacher"), choice(cfg, "loss")
 
 
 def choice(cfg: DictConfig, group: str) -> str:

@@ -68,12 +68,13 @@ def right_side_recovery(
         return []
     best = _point(base.loc[base["test_ndcg10_mean"].idxmax()])
     by_label = {str(r["label"]): r for _, r in base.iterrows()}
+    high = high_end_labels(base, n_high)
     out = []
     for loss in dict.fromkeys(fixed["loss"]):
         if loss == baseline:
             continue
         rows = fixed[fixed["loss"] == loss]
-        for label in high_end_labels(base, n_high):
+        for label in high:
             match = rows[rows["label"].astype(str) == label]
             if match.empty:
                 continue

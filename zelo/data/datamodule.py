@@ -246,8 +246,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         save = getattr(self.miner, "state_dict", None)
         if save is None:
             return {}
-        fresh = dev_metric(self.trainer.callback_metrics) if self.trainer is not None else None
-        return {"miner": save(), "last_dev": self._last_dev if fresh is None else fresh}
+        return {"miner": save(), "last_dev": self._latest_dev()}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` saved (when resuming from a checkpoint)."""
@@ -258,6 +257,11 @@ class RetrievalDataModule(pl.LightningDataModule):
         if state.get("last_dev") is not None:
             self._last_dev = float(state["last_dev"])
 
+    def _latest_dev(self) -> float | None:
+        """The dev nDCG@10 the trainer measured last, else the one remembered."""
+        fresh = dev_metric(self.trainer.callback_metrics) if self.trainer is not None else None
+        return self._last_dev if fresh is None else fresh
+
     def _feed_dev_metric(self, epoch: int) -> None:
         """Hand a miner with ``feedback(epoch, value)`` the latest dev nDCG@10 before it mines."""
         feedback = getattr(self.miner, "feedback", None)
@@ -266,8 +270,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         if self.trainer is not None:
             if self.trainer.check_val_every_n_epoch != 1:
                 log.warning("%s expects validation every epoch", type(self.miner).__name__)
-            fresh = dev_metric(self.trainer.callback_metrics)
-            self._last_dev = self._last_dev if fresh is None else fresh
+            self._last_dev = self._latest_dev()
         if self._last_dev is not None:
             feedback(epoch, self._last_dev)
 

@@ -153,12 +153,13 @@ class DistillLoss(InfoNCELoss):
         own = torch.zeros(len(q), dtype=torch.long, device=q.device)
         mask = candidate_mask(doc_ids, own, positives) & ~target.isnan()  # [B, 1+N]
         student = infonce_logits(q, docs, mask, scale)
-        kl = distill_kl(student, target / self.effective_teacher_temperature(), mask)
+        teacher_t = self.effective_teacher_temperature()
+        kl = distill_kl(student, target / teacher_t, mask)
         loss = self.alpha * kl + (1 - self.alpha) * nce
         stats = self.base_stats(logits, cands, scale)
         stats.update(
             kl=float(kl.detach()),
             infonce=float(nce.detach()),
-            teacher_temperature=self.effective_teacher_temperature(),
+            teacher_temperature=teacher_t,
         )
         return loss, stats
