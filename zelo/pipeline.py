@@ -17,6 +17,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from zelo.data.datamodule import RetrievalDataModule
 from zelo.data.splits import resolve_splits
+from zelo.run import signals
+from zelo.run.job import job_slot, keep_student, resume_checkpoint, run_callbacks
+from zelo.run.logs import quiet_logs
+from zelo.run.outcome import exit_code
+from zelo.run.validation import validate_config
+from zelo.run.wandb_ids import finish_wandb
 from zelo.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -27,7 +33,12 @@ METRICS_FILE = "metrics.json"
 def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
     """Instantiate the collection, splits, miner, loss, student and DataModule from ``cfg``."""
     collection = instantiate(cfg.dataset.source)
-    splits = resolve_splits(collection, **cfg.dataset.splits, seed=cfg.dataset.split_seed)
+    splits = resolve_splits(
+        collection,
+        **cfg.dataset.splits,
+        seed=cfg.dataset.split_seed,
+        draw_missing=cfg.dataset.get("draw_missing_splits", False),
+    )
     miner = instantiate(cfg.miner)
     module = instantiate(cfg.model, loss=instantiate(cfg.loss))
     datamodule = RetrievalDataModule(
@@ -60,43 +71,63 @@ def instantiate_list(group: DictConfig | None) -> list[Any]:
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run one training job and return its flat metrics dict (also written to ``metrics.json``)."""
+    """Run one training job and return its flat metrics dict (also written to ``metrics.json``).
+
+    A finished job is skipped, and so is a job another live process holds (``{}`` is returned).
+    """
     out_dir = Path(cfg.paths.output_dir)
     metrics_path = out_dir / METRICS_FILE
     if metrics_path.exists() and cfg.get("skip_if_done", True):
         log.info("%s exists: job already done, skipping", metrics_path)
         return json.loads(metrics_path.read_text())
+    quiet_logs()
+    with job_slot(out_dir) as lock:
+        if not lock.held:
+            return {}
+        validate_config(cfg)  # before any data is loaded
+        return _train(cfg, out_dir)
+
+
+def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    signals.phase("loading data and building the run")
     module, datamodule = build(cfg)
     # loader facts and the split actually used (seeded or not), beside config.yaml
     atomic_write_json(out_dir / "collection_info.json", datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
+    run_cbs = run_callbacks(cfg, out_dir)
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
-        callbacks=instantiate_list(cfg.get("callbacks")),
+        callbacks=instantiate_list(cfg.get("callbacks")) + run_cbs,
         # re-mining happens when Lightning asks the DataModule for a new train loader
         reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
     )
+    error: BaseException | None = None
     try:
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        signals.phase("the zero-shot evaluation")
         before = evaluate(trainer, module, datamodule, suffix="_before")
         fit_start = time.perf_counter()
+        signals.phase("training (between batches)")
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, out_dir))
         fit_seconds = time.perf_counter() - fit_start
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        after = evaluate(
-            trainer, module, datamodule, suffix=""
-        )  # final weights, also when resumed at the end
+        # a resumed job keeps the metrics and mining passes of the run it continues
+        fitted, datamodule.mining_history = run_cbs[-1].carry_over(
+            fitted, datamodule.mining_history
+        )
+        signals.phase("the final evaluation")
+        after = evaluate(trainer, module, datamodule, suffix="")  # final weights
         metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after})
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
-        if cfg.get("save_student", True):
+        if keep_student(cfg):
             save_student(module.encoder, out_dir / "student")
-        atomic_write_json(metrics_path, metrics)
+        atomic_write_json(out_dir / METRICS_FILE, metrics)
         if not cfg.get("keep_checkpoints", False):
             shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
         log.info(
@@ -106,19 +137,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             out_dir,
         )
         return metrics
+    except BaseException as err:
+        error = err
+        raise
     finally:
-        close_loggers(loggers)
-
-
-def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> str | None:
-    """``ckpt_path`` if given, else the job's own ``checkpoints/last.ckpt`` left by a killed run."""
-    if cfg.get("ckpt_path"):
-        return str(cfg.ckpt_path)
-    last = out_dir / "checkpoints" / "last.ckpt"
-    if cfg.get("resume", True) and last.exists():
-        log.info("resuming the interrupted job from %s", last)
-        return str(last)
-    return None
+        close_loggers(loggers, error)
 
 
 def save_student(encoder: Any, path: Path) -> None:
@@ -208,20 +231,20 @@ def choice(cfg: DictConfig, group: str) -> str:
     return str(target).rsplit(".", 1)[-1] or "unknown"
 
 
-def close_loggers(loggers: list[Any]) -> None:
-    """Finalise every logger; finish the W&B run so the next job of a sweep starts a new one."""
+def close_loggers(loggers: list[Any], error: BaseException | None = None) -> None:
+    """Finalise every logger and finish the W&B run (the next job of a sweep starts a new one):
+    a success, a failure, or, when SIGTERM stopped the job, a preemption."""
     for lg in loggers:
         try:
-            lg.finalize("success")
+            lg.finalize("success" if error is None else "failed")
         except Exception:  # a broken logger must not hide the run's own error
             log.exception("could not finalise %s", type(lg).__name__)
-    try:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-    except ImportError:
-        pass
+    if error is None:
+        finish_wandb()
+    elif isinstance(error, signals.RunInterrupted):
+        finish_wandb(error.exit_code, preempted=error.signum in signals.PREEMPTED)
+    else:
+        finish_wandb(exit_code(error))
 
 
 def _clean(v: Any) -> Any:

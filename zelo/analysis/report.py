@@ -30,6 +30,7 @@ from zelo.analysis.results import (
     is_adaptive,
     job_dirs,
 )
+from zelo.run.wandb_ids import drop_offline_copies, folder_run_id
 from zelo.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def write_outputs(
         "n_jobs": len(df),
         "pending": status.pending,
         "corrupt": status.corrupt,
+        "failed": status.failed,
         "fits": fits,
         # each loss against plain InfoNCE at the most intelligent miners (the right side)
         "loss_comparison": right_side_recovery(summary),
@@ -104,8 +106,9 @@ def write_outputs(
     for record in report["adaptive_comparison"]:
         log.info("%s", describe_adaptive(record))
     log.info(
-        "%d job(s) analysed, %d pending or failed, %d corrupt; wrote %s, %s, %s in %s",
+        "%d job(s) analysed, %d failed, %d running or stopped, %d corrupt; wrote %s, %s, %s in %s",
         len(df),
+        len(status.failed),
         len(status.pending),
         len(status.corrupt),
         RESULTS_FILE,
@@ -121,24 +124,32 @@ def write_outputs(
 def log_to_wandb(root: Path, df: pd.DataFrame, report: dict[str, Any], project: str) -> None:
     """Log the figure, the results table and each loss's optimum as one W&B analysis run.
 
+    Its id is kept in the sweep folder (``wandb_run_id``), so analysing again replaces the run
+    (online: continues it; offline: the earlier local copy is deleted) instead of adding one.
     The run joins the sweep's group (the sweep folder's name, as the jobs' runs do) and writes
     under ``<sweep>/wandb/``; it is offline unless ``WANDB_MODE=online``.
     """
     import wandb
 
+    run_id = folder_run_id(root)  # one summary run per sweep: a re-analysis replaces it
+    drop_offline_copies(root / "wandb", run_id)
     run = wandb.init(
         project=project,
+        id=run_id,
+        resume="allow",
         group=root.name,
         name="laffer-summary",
         job_type="analysis",
         dir=str(root),
         mode=wandb_mode(),
+        settings=wandb.Settings(silent=True),
     )
     try:
         table = wandb.Table(dataframe=df.astype(object).where(df.notna(), None))
         run.log({"laffer": wandb.Image(str(root / PLOT_FILE)), "results": table})
         run.summary["n_jobs"] = report["n_jobs"]
         run.summary["n_pending"] = len(report["pending"])
+        run.summary["n_failed"] = len(report["failed"])
         for loss, fit in report["fits"].items():
             for key in ("optimum", "ci", "peak_beats_both_ends", "statement", "peak_label"):
                 if key in fit:

@@ -19,6 +19,7 @@ from zelo.data.teacher import TeacherScores
 from zelo.data.types import Collection, QuerySet
 from zelo.eval.measure import mining_stats
 from zelo.mining.base import MinedNegatives, Miner, MiningInput, Scorer
+from zelo.run.resumable import ResumableDataLoader
 
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
@@ -222,13 +223,14 @@ class RetrievalDataModule(pl.LightningDataModule):
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         if self._mining_due(epoch):
             self._feed_dev_metric(epoch)
-            # a resumed run redoes the pass that was scheduled, with that pass's seed
+            # a resumed run redoes the pass that was scheduled, with that pass's seed (a run that
+            # mines once mined at epoch 0)
             k = self.remine_every_n_epochs
-            self.mine(epoch if self.mined is not None or not k else epoch - epoch % k)
+            self.mine(epoch if self.mined is not None else epoch - epoch % k if k else 0)
         self._require_student()
         train = self.query_sets["train"]
         examples = TrainExamples(train, self.mined)
-        return DataLoader(
+        return ResumableDataLoader(
             examples,
             batch_size=self.batch_size,
             sampler=EpochShuffleSampler(len(examples), self.seed),

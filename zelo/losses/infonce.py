@@ -208,7 +208,10 @@ class InfoNCELoss(nn.Module):
     ) -> None:
         super().__init__()
         if not 0 < min_temperature <= temperature:
-            raise ValueError(f"need 0 < min_temperature <= temperature, got {min_temperature}")
+            raise ValueError(
+                f"need 0 < loss.min_temperature <= loss.temperature, got "
+                f"temperature={temperature}, min_temperature={min_temperature}"
+            )
         log_scale = torch.tensor(math.log(1.0 / temperature))
         if learnable_temperature:
             self.log_scale = nn.Parameter(log_scale)

@@ -59,6 +59,10 @@ class BiEncoderModule(pl.LightningModule):
                 for k in EVAL_KEYS
             }
         )
+        # the epoch's mean training loss lives in the module's state, so a checkpoint taken
+        # mid-epoch carries it and a resumed epoch reports the mean over all its batches
+        self.train_loss_mean = MeanMetric()
+        self.train_loss_mean.persistent(True)
         self._corpus: torch.Tensor | None = None
         self._corpus_tokens: tuple[int, TokenizedTexts] | None = None  # tokenised once per run
 
@@ -71,7 +75,9 @@ class BiEncoderModule(pl.LightningModule):
         q = self.encoder(batch["query"])  # [B, D]
         docs = self.encoder(batch["docs"]).view(b, width, -1)  # [B, 1+N, D]
         loss, stats = self.loss(q, docs, doc_ids, batch["pos_sets"], **self._teacher_inputs(batch))
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        self.train_loss_mean.update(loss.detach(), weight=b)
+        self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=b)
+        self.log("train/loss_epoch", self.train_loss_mean, on_step=False, on_epoch=True)
         for key, value in stats.items():
             self.log(f"train/{key}", float(value), on_step=True, on_epoch=False, batch_size=b)
         return loss
@@ -106,6 +112,10 @@ class BiEncoderModule(pl.LightningModule):
         if gradient_clip_algorithm not in (None, "norm"):
             raise ValueError("sparse-aware clipping supports gradient_clip_algorithm='norm' only")
         clip_grad_norm([p.grad for p in self.parameters() if p.grad is not None], gradient_clip_val)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        if batch_idx == 0:  # also after resuming from a checkpoint taken at an epoch end
+            self.train_loss_mean.reset()
 
     def on_validation_epoch_start(self) -> None:
         self._encode_corpus()

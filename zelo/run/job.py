@@ -1,0 +1,72 @@
+"""The frame around one training job: its lock, its signal handlers, its failure record, the
+callbacks that checkpoint and guard it, and where it resumes from."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from zelo.run.checkpoint import TrainingCheckpoint, last_checkpoint, usable_checkpoint
+from zelo.run.guard import FiniteGuard
+from zelo.run.lock import JobLock, who
+from zelo.run.outcome import clear_failure, in_sweep, record_failure
+from zelo.run.signals import handle_signals
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def job_slot(out_dir: Path) -> Iterator[JobLock]:
+    """Hold ``out_dir`` for this process while the job runs.
+
+    Yields the lock; when another live process holds the folder, ``lock.held`` is false and the
+    caller skips the job. While held: SIGTERM/SIGINT stop the job cleanly, an earlier
+    ``failed.json`` is cleared, and an error leaves a new one.
+    """
+    lock = JobLock(out_dir)
+    if not lock.acquire():
+        log.warning("%s is being trained by %s: skipping it here", out_dir, who(lock.holder))
+        yield lock
+        return
+    try:
+        with handle_signals():
+            clear_failure(out_dir)
+            try:
+                yield lock
+            except Exception as err:
+                record_failure(out_dir, err)
+                raise
+    finally:
+        lock.release()
+
+
+def run_callbacks(cfg: DictConfig, out_dir: Path) -> list:
+    """The callbacks every job gets, after the configured ones: the divergence guard, then the
+    checkpoint (Lightning runs checkpoint callbacks last, so it sees the guard's verdict)."""
+    every = cfg.get("checkpoint", {}).get("every_n_minutes", 10.0)
+    return [
+        FiniteGuard(allow_no_negatives=bool(cfg.get("allow_no_negatives", False))),
+        TrainingCheckpoint(last_checkpoint(out_dir).parent, every_n_minutes=every, seed=cfg.seed),
+    ]
+
+
+def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> str | None:
+    """``ckpt_path`` if given, else the job's own readable ``last.ckpt`` left by a stopped run."""
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    if not cfg.get("resume", True):
+        return None
+    last = usable_checkpoint(last_checkpoint(out_dir))
+    if last is not None:
+        log.info("resuming the interrupted job from %s", last)
+    return None if last is None else str(last)
+
+
+def keep_student(cfg: DictConfig) -> bool:
+    """``save_student`` if set; unset (null): single runs keep the student, sweep jobs do not."""
+    value = cfg.get("save_student")
+    return bool(value) if value is not None else not in_sweep()
