@@ -113,7 +113,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         before = evaluate(trainer, module, datamodule, suffix="_before")
         fit_start = time.perf_counter()
         signals.phase("training (between batches)")
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, out_dir))
+        trainer.fit(module, datamodule=datamodule, **resume_checkpoint(cfg, out_dir))
         fit_seconds = time.perf_counter() - fit_start
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         # a resumed job keeps the metrics and mining passes of the run it continues

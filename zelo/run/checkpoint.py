@@ -26,6 +26,7 @@ from lightning.pytorch.callbacks import Checkpoint
 
 from zelo.run import signals
 from zelo.run.guard import check_weights
+from zelo.run.loggers import JobCSVLogger
 from zelo.run.resumable import ResumableDataLoader
 from zelo.utils.io import temporary_name
 
@@ -152,6 +153,10 @@ class TrainingCheckpoint(Checkpoint):
         self._last_time = time.monotonic()
         signals.bypass_sigterm()
         signals.training(True)
+        if self._resumed is not None:  # rows a stopped process logged after its checkpoint go
+            for logger in trainer.loggers:
+                if isinstance(logger, JobCSVLogger):
+                    logger.drop_from(trainer.global_step)
         loader = train_loader(trainer)
         state, self._loader_to_restore = self._loader_to_restore, None
         # resumed mid-epoch: skip the batches already trained on. Lightning restores a loader's
@@ -221,9 +226,11 @@ class TrainingCheckpoint(Checkpoint):
     def save(self, trainer: pl.Trainer) -> None:
         """Check the weights, then write ``last.ckpt`` atomically (rank zero renames)."""
         check_weights(trainer, trainer.lightning_module)
+        for logger in trainer.loggers:  # the logs on disk reach as far as the checkpoint
+            logger.save()
         path = self.dirpath / LAST
         tmp = temporary_name(path)
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -54,16 +55,16 @@ def run_callbacks(cfg: DictConfig, out_dir: Path) -> list:
     ]
 
 
-def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> str | None:
-    """``ckpt_path`` if given, else the job's own readable ``last.ckpt`` left by a stopped run."""
+def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """``Trainer.fit`` arguments: ``ckpt_path`` if given, else the job's own readable
+    ``last.ckpt`` left by a stopped run (its own file: loaded in full), else nothing."""
     if cfg.get("ckpt_path"):
-        return str(cfg.ckpt_path)
-    if not cfg.get("resume", True):
-        return None
-    last = usable_checkpoint(last_checkpoint(out_dir))
-    if last is not None:
-        log.info("resuming the interrupted job from %s", last)
-    return None if last is None else str(last)
+        return {"ckpt_path": str(cfg.ckpt_path)}
+    last = usable_checkpoint(last_checkpoint(out_dir)) if cfg.get("resume", True) else None
+    if last is None:
+        return {}
+    log.info("resuming the interrupted job from %s", last)
+    return {"ckpt_path": str(last), "weights_only": False}
 
 
 def keep_student(cfg: DictConfig) -> bool:
