@@ -1,6 +1,7 @@
 """Read a sweep folder into tables: one row per finished job, plus per-step CSV-log traces.
 
-A job folder is any folder under the sweep holding ``.hydra/overrides.yaml`` or ``metrics.json``.
+A job folder is any folder under the sweep holding ``.hydra/overrides.yaml``, ``metrics.json``
+or ``failed.json``.
 Jobs without ``metrics.json`` (failed: their ``failed.json`` says why; or still running, or
 killed) and jobs whose ``metrics.json`` cannot be read are listed in the log and in
 :class:`SweepStatus`, never turned into rows, so they are never plotted.
@@ -71,6 +72,7 @@ def job_dirs(sweep_dir: str | Path) -> list[Path]:
     root = Path(sweep_dir)
     found = {p.parent.parent for p in root.rglob("overrides.yaml") if p.parent.name == ".hydra"}
     found |= {p.parent for p in root.rglob(METRICS_FILE)}
+    found |= {p.parent for p in root.rglob(FAILED_FILE)}
     return sorted(found, key=lambda p: _job_key(p.relative_to(root).as_posix()))
 
 
