@@ -243,6 +243,8 @@ def close_loggers(loggers: list[Any], error: BaseException | None = None) -> Non
         finish_wandb()
     elif isinstance(error, signals.RunInterrupted):
         finish_wandb(error.exit_code, preempted=error.signum in signals.PREEMPTED)
+    elif isinstance(error, SystemExit):  # a scheduler (submitit) requeues the preempted job
+        finish_wandb(1, preempted=True)
     else:
         finish_wandb(exit_code(error))
 

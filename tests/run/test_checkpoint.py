@@ -13,15 +13,9 @@ import pytest
 import torch
 
 from zelo.pipeline import train
-from zelo.run.checkpoint import (
-    TrainingCheckpoint,
-    checkpoint_problem,
-    reseed,
-    rng_state,
-    set_rng_state,
-    usable_checkpoint,
-)
+from zelo.run.checkpoint import TrainingCheckpoint, checkpoint_problem, usable_checkpoint
 from zelo.run.resumable import ResumableDataLoader
+from zelo.run.rng import reseed, rng_state, set_rng_state
 
 
 def saved_checkpoint(path: Path) -> Path:
