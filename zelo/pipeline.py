@@ -15,23 +15,38 @@ import lightning.pytorch as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from zelo.callbacks.run_state import BindTeacher, MinerFeedback
 from zelo.data.datamodule import RetrievalDataModule
-from zelo.data.splits import resolve_splits
+from zelo.data.splits import build_query_sets, resolve_splits
+from zelo.keys import (
+    CHECKPOINT_DIR,
+    COLLECTION_INFO_FILE,
+    CONFIG_FILE,
+    FN_RATE,
+    METRICS_FILE,
+    MINER_NDCG,
+    RUN_ADAPTIVE,
+    RUN_CONTROL,
+    STUDENT_DIR,
+    TEST_NDCG,
+    TRAIN_LOSS,
+    ZERO_SHOT,
+)
+from zelo.mining.base import Miner
 from zelo.run import signals
 from zelo.run.job import job_slot, keep_student, resume_checkpoint, run_callbacks
 from zelo.run.logs import quiet_logs
 from zelo.run.outcome import exit_code
 from zelo.run.validation import validate_config
 from zelo.run.wandb_ids import finish_wandb
+from zelo.types import Scorer
 from zelo.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-
 
 def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
-    """Instantiate the collection, splits, miner, loss, student and DataModule from ``cfg``."""
+    """Instantiate the collection, query sets, miner, loss, student and DataModule from ``cfg``."""
     collection = instantiate(cfg.dataset.source)
     splits = resolve_splits(
         collection,
@@ -39,27 +54,31 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
         seed=cfg.dataset.split_seed,
         draw_missing=cfg.dataset.get("draw_missing_splits", False),
     )
-    miner = instantiate(cfg.miner)
-    module = instantiate(cfg.model, loss=instantiate(cfg.loss))
-    datamodule = RetrievalDataModule(
+    data = dict(cfg.data)
+    query_sets = build_query_sets(
         collection,
         splits,
-        miner,
-        keep_positives=cfg.annotation.keep_positives,
-        annotation_strategy=cfg.annotation.strategy,
-        seed=cfg.seed,
-        **cfg.data,
+        cfg.annotation.keep_positives,
+        cfg.annotation.strategy,
+        cfg.seed,
+        data.pop("max_train_queries", None),
+        data.pop("max_eval_queries", None),
     )
-    if cfg.get("teacher") is not None:  # the losses' teacher; else the miner's scorer
-        if getattr(module.loss, "needs_teacher", False):
-            datamodule.teacher = instantiate(cfg.teacher)
-        else:
-            log.warning(
-                "teacher=%s is unused: loss %s takes no teacher",
-                choice(cfg, "teacher"),
-                choice(cfg, "loss"),
-            )
-    datamodule.attach_student(module.encoder)
+    miner = instantiate(cfg.miner)
+    loss = instantiate(cfg.loss)
+    module = instantiate(cfg.model, loss=loss, corpus=collection.doc_texts)
+    teacher = None
+    if loss.needs_teacher:  # the losses' teacher: the `teacher` option, else the miner's scorer
+        teacher = instantiate(cfg.teacher) if cfg.get("teacher") is not None else miner.scorer
+    elif cfg.get("teacher") is not None:
+        log.warning(
+            "teacher=%s is unused: loss %s takes no teacher",
+            choice(cfg, "teacher"),
+            choice(cfg, "loss"),
+        )
+    datamodule = RetrievalDataModule(
+        collection, query_sets, miner, module.encoder, teacher, seed=cfg.seed, **data
+    )
     return module, datamodule
 
 
@@ -91,17 +110,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
-    atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(out_dir / CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
     signals.phase("loading data and building the run")
     module, datamodule = build(cfg)
     # loader facts and the split actually used (seeded or not), beside config.yaml
-    atomic_write_json(out_dir / "collection_info.json", datamodule.collection.info)
+    atomic_write_json(out_dir / COLLECTION_INFO_FILE, datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
     run_cbs = run_callbacks(cfg, out_dir)
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
-        callbacks=instantiate_list(cfg.get("callbacks")) + run_cbs,
+        callbacks=[
+            *instantiate_list(cfg.get("callbacks")),
+            BindTeacher(),
+            MinerFeedback(datamodule.miner),
+            *run_cbs,
+        ],
         # re-mining happens when Lightning asks the DataModule for a new train loader
         reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
     )
@@ -117,23 +141,21 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         fit_seconds = time.perf_counter() - fit_start
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         # a resumed job keeps the metrics and mining passes of the run it continues
-        fitted, datamodule.mining_history = run_cbs[-1].carry_over(
-            fitted, datamodule.mining_history
-        )
+        fitted, passes = run_cbs[-1].carry_over(fitted, [p.stats for p in datamodule.passes])
         signals.phase("the final evaluation")
         after = evaluate(trainer, module, datamodule, suffix="")  # final weights
-        metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after})
+        metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after}, passes)
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
         if keep_student(cfg):
-            save_student(module.encoder, out_dir / "student")
+            save_student(module.encoder, out_dir / STUDENT_DIR)
         atomic_write_json(out_dir / METRICS_FILE, metrics)
         if not cfg.get("keep_checkpoints", False):
-            shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+            shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
         log.info(
             "test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
-            metrics["test/ndcg@10"],
-            metrics["test/ndcg@10_before"],
+            metrics[TEST_NDCG],
+            metrics[f"{TEST_NDCG}{ZERO_SHOT}"],
             out_dir,
         )
         return metrics
@@ -146,12 +168,13 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
 def save_student(encoder: Any, path: Path) -> None:
     """Save the student as a SentenceTransformer folder, atomically (temp folder + rename)."""
-    if not hasattr(encoder, "save_sentence_transformer"):
-        log.warning("%s cannot be saved as a SentenceTransformer", type(encoder).__name__)
-        return
     tmp = path.with_name(f".{path.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    encoder.save_sentence_transformer(tmp)
+    try:
+        encoder.save_sentence_transformer(tmp)
+    except NotImplementedError as err:
+        log.warning("student not saved: %s", err)
+        return
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     log.info("student saved as a SentenceTransformer folder: %s", path)
@@ -182,24 +205,28 @@ def collect_metrics(
     datamodule: RetrievalDataModule,
     before: dict[str, float],
     after: dict[str, float],
+    passes: list[dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """The flat dict a run leaves behind: test/val metrics, the loss, the miner's figures.
 
     Args:
         before: zero-shot metrics (keys end in ``_before``).
         after: the trainer's metrics after fitting plus the final test metrics.
+        passes: every mining pass's stats, oldest first, across resumes (default: this
+            process's passes).
     """
+    if passes is None:
+        passes = [p.stats for p in datamodule.passes]
     metrics: dict[str, Any] = {**before}
     for key, value in after.items():
         if key.startswith(("val/", "test/")):
             metrics[key] = value
-    metrics["train/loss"] = after.get("train/loss_epoch", math.nan)
-    if datamodule.mining_history:
-        metrics.update(datamodule.mining_history[-1])
-        first = datamodule.mining_history[0]
-        metrics["miner/ndcg@10_first"] = first.get("miner/ndcg@10", math.nan)
-        metrics["mining/fn_rate_first"] = first.get("mining/fn_rate", math.nan)
-        metrics["mining/passes"] = len(datamodule.mining_history)
+    metrics[TRAIN_LOSS] = after.get(f"{TRAIN_LOSS}_epoch", math.nan)
+    if passes:
+        metrics.update(passes[-1])
+        metrics[f"{MINER_NDCG}_first"] = passes[0].get(MINER_NDCG, math.nan)
+        metrics[f"{FN_RATE}_first"] = passes[0].get(FN_RATE, math.nan)
+        metrics["mining/passes"] = len(passes)
     metrics["trainer/epochs"] = trainer.current_epoch
     metrics["trainer/global_step"] = trainer.global_step
     metrics["run/seed"] = int(cfg.seed)
@@ -207,13 +234,31 @@ def collect_metrics(
     for group in ("miner", "model", "loss", "dataset"):
         metrics[f"run/{group}"] = choice(cfg, group)
     metrics["run/teacher"] = teacher_name(cfg, trainer.lightning_module.loss)
+    metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
+    metrics[RUN_CONTROL] = control_label(datamodule.miner, datamodule.teacher)
     return {k: _clean(v) for k, v in metrics.items()}
+
+
+def control_label(miner: Miner, teacher: Scorer | None) -> str | None:
+    """What of the run reads the full judgments (a control or an upper bound), else ``None``.
+
+    ``fn_free_twin`` (``miner.drop_judged``), ``scorer:<name>`` (an oracle or simulated judges
+    rank the candidates), ``teacher:<name>`` (the losses' teacher reads them).
+    """
+    parts = []
+    if miner.drop_judged:
+        parts.append("fn_free_twin")
+    if miner.scorer.reads_judgments:
+        parts.append(f"scorer:{miner.scorer.name}")
+    if teacher is not None and teacher is not miner.scorer and teacher.reads_judgments:
+        parts.append(f"teacher:{teacher.name}")
+    return "+".join(parts) or None
 
 
 def teacher_name(cfg: DictConfig, loss: Any) -> str:
     """The losses' teacher: ``none`` (the loss takes none), ``miner`` (the miner's scorer), or
     the ``teacher`` option chosen."""
-    if not getattr(loss, "needs_teacher", False):
+    if not loss.needs_teacher:
         return "none"
     return choice(cfg, "teacher") if cfg.get("teacher") is not None else "miner"
 

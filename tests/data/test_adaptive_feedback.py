@@ -1,4 +1,4 @@
-"""The adaptive miner in the DataModule: dev feedback only, a mining pass every epoch."""
+"""The adaptive miner in a run: dev feedback only, a mining pass every epoch."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from hydra.utils import instantiate
 
+from zelo.callbacks.run_state import MinerFeedback
 from zelo.mining.adaptive import AdaptiveMiner
 from zelo.pipeline import build, train
 
@@ -45,7 +46,7 @@ def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
     trainer = instantiate(
         cfg.trainer,
         logger=False,
-        callbacks=[],
+        callbacks=[MinerFeedback(dm.miner)],
         enable_checkpointing=False,
         reload_dataloaders_every_n_epochs=dm.remine_every_n_epochs,
     )
@@ -56,7 +57,7 @@ def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
     assert [e for e, _ in received] == [0, 1]
     assert received[0][1] == zero_shot
     assert received[1][1] != zero_shot
-    assert len(dm.mining_history) == 2
+    assert len(dm.passes) == 2
 
 
 def test_tiny_adaptive_run_mines_every_epoch_on_dev_feedback(
@@ -87,12 +88,13 @@ def test_checkpoint_carries_the_climb_and_a_fresh_datamodule_resumes_it(
     cfg = make_cfg("miner=adaptive", "trainer.max_epochs=3", "keep_checkpoints=true")
     metrics = train(cfg)
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
-    state = ckpt["RetrievalDataModule"]
+    state = ckpt["callbacks"]["MinerFeedback"]
     # saved after the last epoch's validation: the level it trained at, the dev value it reached
     assert state["miner"]["levels"][state["miner"]["level"]] == metrics["mining/hardness"]
     assert math.isclose(state["last_dev"], metrics["val/ndcg@10"], rel_tol=1e-6)
     _, dm = build(cfg)
     assert dm.miner.level == 0 and dm.miner._last is None
-    dm.load_state_dict(state)
+    feedback = MinerFeedback(dm.miner)
+    feedback.load_state_dict(state)
     assert dm.miner.state_dict() == state["miner"]
-    assert dm._last_dev == state["last_dev"]
+    assert feedback.last_dev == state["last_dev"]

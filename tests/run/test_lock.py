@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from zelo.run.lock import LOCK_FILE, JobLock
+from zelo.keys import LOCK_FILE
+from zelo.run.lock import JobLock
 
 
 def test_a_held_folder_is_refused_and_names_its_holder(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zelo.keys import RUN_ID_FILE
 from zelo.run.loggers import JobCSVLogger, JobWandbLogger
-from zelo.run.wandb_ids import RUN_ID_FILE, drop_offline_copies, folder_run_id
+from zelo.run.wandb_ids import drop_offline_copies, folder_run_id
 
 
 def test_a_folder_keeps_its_run_id(tmp_path: Path) -> None:

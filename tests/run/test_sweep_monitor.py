@@ -8,7 +8,7 @@ from pathlib import Path
 from hydra import compose, initialize
 from hydra.core.global_hydra import GlobalHydra
 
-from zelo.run.outcome import FAILED_FILE
+from zelo.keys import FAILED_FILE
 from zelo.run.sweep import clock, count_jobs, eta, failed_jobs
 from zelo.schemas import register_configs
 

@@ -12,16 +12,10 @@ import math
 
 import torch
 
-from zelo.eval.metrics import ndcg_at_k
-from zelo.mining.base import MinedNegatives
+from zelo.eval.metrics import mean_ndcg
+from zelo.types import MinedNegatives
 
 log = logging.getLogger(__name__)
-
-
-def ranking_ndcg(ranking: torch.Tensor, judgments: list[dict[int, int]], k: int = 10) -> float:
-    """Mean nDCG@k over queries of a ``[Q, K]`` ranking (``-1`` padded); NaN with no queries."""
-    values = [ndcg_at_k(r, j, k) for r, j in zip(ranking.tolist(), judgments, strict=True)]
-    return sum(values) / len(values) if values else math.nan
 
 
 def false_negative_counts(neg_ids: torch.Tensor, judgments: list[dict[int, int]]) -> torch.Tensor:
@@ -100,7 +94,7 @@ def mining_stats(
     }
     if judgments is not None:
         fn = false_negative_counts(mined.neg_ids, judgments)
-        stats[f"miner/ndcg@{k}"] = ranking_ndcg(mined.ranking, judgments, k)
+        stats[f"miner/ndcg@{k}"] = mean_ndcg(mined.ranking, judgments, k)
         stats["mining/fn_rate"] = _ratio(int(fn.sum()), total)
         stats["mining/fn_per_query"] = _ratio(int(fn.sum()), num_q)
     for rule, count in mined.dropped.items():

@@ -22,6 +22,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Checkpoint
 
+from zelo.keys import CHECKPOINT_DIR, LAST_CHECKPOINT
 from zelo.run import signals
 from zelo.run.guard import check_weights
 from zelo.run.loggers import JobCSVLogger
@@ -31,14 +32,12 @@ from zelo.utils.io import temporary_name
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last.ckpt"
 CORRUPT_SUFFIX = ".corrupt"
 
 
 def last_checkpoint(out_dir: Path) -> Path:
     """Where a job keeps its latest training checkpoint."""
-    return out_dir / CHECKPOINT_DIR / LAST
+    return out_dir / CHECKPOINT_DIR / LAST_CHECKPOINT
 
 
 def checkpoint_problem(path: Path) -> str | None:
@@ -188,14 +187,18 @@ class TrainingCheckpoint(Checkpoint):
     @property
     def saved(self) -> str:
         """Where the latest checkpoint of this process stands, for messages."""
-        return f"{self.dirpath / LAST} ({self.last_saved})" if self.last_saved else "none saved yet"
+        return (
+            f"{self.dirpath / LAST_CHECKPOINT} ({self.last_saved})"
+            if self.last_saved
+            else "none saved yet"
+        )
 
     def save(self, trainer: pl.Trainer) -> None:
         """Check the weights, then write ``last.ckpt`` atomically (rank zero renames)."""
         check_weights(trainer, trainer.lightning_module)
         for logger in trainer.loggers:  # the logs on disk reach as far as the checkpoint
             logger.save()
-        path = self.dirpath / LAST
+        path = self.dirpath / LAST_CHECKPOINT
         tmp = temporary_name(path)
         trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
@@ -214,7 +217,7 @@ class TrainingCheckpoint(Checkpoint):
         return {
             "rng": rng_state(),
             "metrics": floats(dict(trainer.callback_metrics)),
-            "mining_history": list(trainer.datamodule.mining_history),
+            "mining_history": [p.stats for p in trainer.datamodule.passes],
             "loader": loader.state_dict() if (loader := train_loader(trainer)) else None,
         }
 

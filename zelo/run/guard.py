@@ -63,9 +63,8 @@ class FiniteGuard(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         dm = trainer.datamodule
-        mined = getattr(dm, "mined", None)
-        if mined is not None:
-            check_mining(mined.neg_ids, dm.num_negatives, self.allow_no_negatives)
+        if dm.latest_pass is not None:
+            check_mining(dm.latest_pass.mined.neg_ids, dm.num_negatives, self.allow_no_negatives)
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any

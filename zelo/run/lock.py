@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import IO
 
-log = logging.getLogger(__name__)
+from zelo.keys import LOCK_FILE
 
-LOCK_FILE = ".lock"
+log = logging.getLogger(__name__)
 
 
 class JobLock:

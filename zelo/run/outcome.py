@@ -11,12 +11,12 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 
 from zelo.errors import ZeloError, zelo_cause
+from zelo.keys import FAILED_FILE
 from zelo.run.signals import RunInterrupted
 from zelo.utils.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
-FAILED_FILE = "failed.json"
 BUG_EXIT_CODE = 1  # an unexpected error (not bad input): the traceback is in the job's log
 
 

@@ -14,11 +14,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from zelo.run.outcome import FAILED_FILE
+from zelo.keys import FAILED_FILE, METRICS_FILE
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
 _exit_status = 0
 
 

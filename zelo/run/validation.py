@@ -13,6 +13,7 @@ from zelo.errors import ConfigError
 
 # scorers whose scores are cosine similarities in [-1, 1]
 COSINE_SCORERS = ("zelo.mining.dense.DenseScorer",)
+MARGIN = "miner.rules.margin_pos.margin"
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,13 @@ RULES: dict[str, Rule] = {
     "loss.alpha": between(0.0, 1.0),
     "loss.tau_plus": between(0.0, 1.0, high_open=True),
     "loss.margin": Rule(lambda x: _num(x) and x >= 0, "a finite number >= 0"),
+    "loss.min_temperature": positive(),
     "miner.depth": at_least(1),
-    "miner.range_max": optional(at_least(1)),
-    "miner.shift": at_least(0),
-    "miner.margin": Rule(lambda x: _num(x) and x >= 0, "a finite number >= 0"),
-    "miner.percentage": Rule(lambda x: _num(x) and 0 < x <= 1, "a number in (0, 1]"),
-    "miner.intelligence": between(0.0, 1.0),
-    "miner.start": between(0.0, 1.0),
+    "miner.sampling.range_max": optional(at_least(1)),
+    "miner.rules.shift.shift": at_least(0),
+    MARGIN: Rule(lambda x: _num(x) and x >= 0, "a finite number >= 0"),
+    "miner.rules.perc_pos.percentage": Rule(lambda x: _num(x) and 0 < x <= 1, "a number in (0, 1]"),
+    "miner.scorer.intelligence": between(0.0, 1.0),
     "checkpoint.every_n_minutes": optional(positive()),
     "trainer.gradient_clip_val": optional(Rule(lambda x: _num(x) and x >= 0, "a number >= 0")),
 }
@@ -114,24 +115,28 @@ def validate_config(cfg: DictConfig) -> None:
 def _cosine_margin(cfg: DictConfig) -> list[str]:
     """A cosine scorer's margin must be below 1: with scores in [-1, 1], a margin of 1 or more
     asks for negatives at least that far below the positive, which almost never exist."""
-    margin = OmegaConf.select(cfg, "miner.margin")
+    margin = OmegaConf.select(cfg, MARGIN)
     target = OmegaConf.select(cfg, "miner.scorer._target_")
     if not _num(margin) or target not in COSINE_SCORERS or margin < 1:
         return []
     return [
-        f"miner.margin={_typed(margin)} is invalid: the scorer's scores are cosine similarities "
+        f"{MARGIN}={_typed(margin)} is invalid: the scorer's scores are cosine similarities "
         "in [-1, 1], so no candidate lies that far below the positive; expected a number in [0, 1)"
     ]
 
 
 def _levels(cfg: DictConfig) -> list[str]:
+    """An adaptive miner that climbs the oracle's intelligence needs levels in [0, 1]."""
     levels = OmegaConf.select(cfg, "miner.levels")
-    if not isinstance(levels, ListConfig):
+    knob = str(OmegaConf.select(cfg, "miner.knob") or "")
+    if not isinstance(levels, ListConfig) or not knob.endswith("intelligence"):
         return []
-    bad = [x for x in levels if not (_num(x) and 0 <= x <= 1)]
+    bad = [
+        x for x in [*levels, OmegaConf.select(cfg, "miner.start")] if not (_num(x) and 0 <= x <= 1)
+    ]
     if not bad:
         return []
-    return [f"miner.levels has {_typed(bad[0])}: expected numbers in [0, 1]"]
+    return [f"miner.levels/start has {_typed(bad[0])}: expected intelligences in [0, 1]"]
 
 
 def _typed(value: Any) -> str:

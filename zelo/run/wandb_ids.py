@@ -8,9 +8,9 @@ import shutil
 import string
 from pathlib import Path
 
+from zelo.keys import RUN_ID_FILE
 from zelo.utils.io import atomic_write_text
 
-RUN_ID_FILE = "wandb_run_id"
 ID_ALPHABET = string.ascii_lowercase + string.digits  # what W&B's own run ids use
 
 
