@@ -51,3 +51,12 @@ def test_a_stale_lock_is_taken_over(tmp_path: Path, caplog) -> None:
     assert "no longer running" in caplog.text and "pid 999999" in caplog.text
     assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
     lock.release()
+
+
+def test_other_ranks_of_a_distributed_job_work_under_rank_zero_lock(
+    tmp_path: Path, monkeypatch
+) -> None:
+    with JobLock(tmp_path) as rank_zero:
+        assert rank_zero.held
+        monkeypatch.setenv("LOCAL_RANK", "1")
+        assert JobLock(tmp_path).acquire()  # a DDP child started by Lightning: no deadlock

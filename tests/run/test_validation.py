@@ -26,7 +26,7 @@ def test_the_default_and_tiny_configs_are_valid(make_cfg) -> None:
         (["loss.temperature=0"], "loss.temperature=0.0 is invalid: expected a finite number > 0"),
         (["miner=percpos", "miner.rules.perc_pos.percentage=1.5"], "percentage=1.5 is invalid"),
         (["miner=marginpos", "miner.rules.margin_pos.margin=-0.1"], "margin=-0.1 is invalid"),
-        (["miner=oracle", "miner.scorer.intelligence=2"], "intelligence=2.0 is invalid"),
+        (["miner=oracle", "miner.scorer.intelligence=2"], "intelligence=2 is invalid"),
         (["checkpoint.every_n_minutes=0"], "checkpoint.every_n_minutes=0.0 is invalid"),
     ],
 )

@@ -39,7 +39,14 @@ class JobLock:
         self._fh: IO[str] | None = None
 
     def acquire(self) -> bool:
-        """Take the lock if no live process holds it; return whether this process holds it."""
+        """Take the lock if no live process holds it; return whether this process holds it.
+
+        The other ranks of a distributed job (which Lightning starts from the same command) work
+        under their rank 0's lock and never take it themselves.
+        """
+        if not primary_process():
+            self.held = True
+            return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+")  # never truncate another holder's record before locking
         try:
@@ -77,6 +84,12 @@ class JobLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def primary_process() -> bool:
+    """Whether this is rank 0 of its job (always, outside distributed training)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return all(os.environ.get(name, "0") == "0" for name in ranks)
 
 
 def who(record: dict | None) -> str:
