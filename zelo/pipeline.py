@@ -147,11 +147,8 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after}, passes)
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
-        if keep_student(cfg):
-            save_student(module.encoder, out_dir / STUDENT_DIR)
-        atomic_write_json(out_dir / METRICS_FILE, metrics)
-        if not cfg.get("keep_checkpoints", False):
-            shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
+        if trainer.is_global_zero:  # one writer; the other ranks of a DDP job return the same
+            write_results(cfg, module, metrics, out_dir)
         log.info(
             "test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
             metrics[TEST_NDCG],
@@ -164,6 +161,17 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         raise
     finally:
         close_loggers(loggers, error)
+
+
+def write_results(
+    cfg: DictConfig, module: pl.LightningModule, metrics: dict[str, Any], out_dir: Path
+) -> None:
+    """The student (when kept), then ``metrics.json`` (last, atomically); the checkpoints go."""
+    if keep_student(cfg):
+        save_student(module.encoder, out_dir / STUDENT_DIR)
+    atomic_write_json(out_dir / METRICS_FILE, metrics)
+    if not cfg.get("keep_checkpoints", False):
+        shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def save_student(encoder: Any, path: Path) -> None:

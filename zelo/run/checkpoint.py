@@ -117,7 +117,7 @@ class TrainingCheckpoint(Checkpoint):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last_time = time.monotonic()
-        signals.bypass_sigterm()
+        signals.own_sigterm(distributed=trainer.world_size > 1)
         signals.training(True)
         if self._resumed is not None:  # rows a stopped process logged after its checkpoint go
             for logger in trainer.loggers:

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from zelo.run.checkpoint import TrainingCheckpoint, last_checkpoint, usable_checkpoint
 from zelo.run.guard import FiniteGuard
-from zelo.run.lock import JobLock, who
+from zelo.run.lock import JobLock, primary_process, who
 from zelo.run.outcome import clear_failure, in_sweep, record_failure
 from zelo.run.signals import handle_signals
 
@@ -39,7 +39,8 @@ def job_slot(out_dir: Path) -> Iterator[JobLock]:
             try:
                 yield lock
             except Exception as err:
-                record_failure(out_dir, err)
+                if primary_process():
+                    record_failure(out_dir, err)
                 raise
     finally:
         lock.release()

@@ -111,11 +111,18 @@ def checkpointed(description: str) -> None:
     _state.checkpoint = description
 
 
-def bypass_sigterm() -> None:
-    """Under submitit, make SIGTERM a cue to checkpoint (Lightning would otherwise stop the run
-    with status 0, and submitit could not requeue it). Call once Lightning has set its handlers."""
+def own_sigterm(distributed: bool) -> None:
+    """Replace Lightning's SIGTERM handler for the fit (call once Lightning has set its handlers).
+
+    Under submitit, SIGTERM becomes a cue to checkpoint (Lightning would stop the run with status
+    0, and submitit could not requeue it). Under DDP, Lightning's handler broadcasts from inside
+    the signal handler, which deadlocks when another rank is inside a collective; ours only
+    records the request, and the ranks agree on it at the batch end (:func:`stop_requested`).
+    """
     if under_submitit():
         signal.signal(signal.SIGTERM, _checkpoint_cue)
+    elif distributed:
+        signal.signal(signal.SIGTERM, _handler)
 
 
 def stop_requested(trainer: pl.Trainer) -> bool:
