@@ -34,8 +34,14 @@ def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
 
 def stop_at_step(cmd: list[str], job_dir: Path, step: int, sig: int) -> subprocess.Popen:
     """Start ``cmd`` and send ``sig`` to its process group once ``last.ckpt`` is at ``step``."""
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     ckpt = job_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 600
     while proc.poll() is None and time.monotonic() < deadline:
@@ -94,10 +100,19 @@ def test_killed_and_stopped_runs_resume_to_the_uninterrupted_results(
 @pytest.mark.slow
 def test_two_concurrent_launches_train_each_job_once(tmp_path: Path, cache_dir: Path) -> None:
     sweep = tmp_path / "sweep"
-    cmd = train_cmd("-m", "miner=random,topk", "seed=0,1", "debug=tiny", "callbacks=none",
-                    f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}")
-    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for _ in range(2)]
+    cmd = train_cmd(
+        "-m",
+        "miner=random,topk",
+        "seed=0,1",
+        "debug=tiny",
+        "callbacks=none",
+        f"hydra.sweep.dir={sweep}",
+        f"paths.cache_dir={cache_dir}",
+    )
+    procs = [
+        subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
     logs = [p.communicate(timeout=900)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
     jobs = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
@@ -113,12 +128,22 @@ def test_two_concurrent_launches_train_each_job_once(tmp_path: Path, cache_dir: 
 
 
 @pytest.mark.slow
-def test_a_sweep_goes_on_past_failed_jobs_and_ends_non_zero(tmp_path: Path, cache_dir: Path) -> None:
+def test_a_sweep_goes_on_past_failed_jobs_and_ends_non_zero(
+    tmp_path: Path, cache_dir: Path
+) -> None:
     sweep = tmp_path / "sweep"
     proc = run(
-        train_cmd("-m", "model.lr=0.001,1e30,inf", "miner=random", "debug=tiny", "callbacks=none",
-                  "hydra/callbacks=laffer", "hydra.callbacks.laffer.wandb=false",
-                  f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}"),
+        train_cmd(
+            "-m",
+            "model.lr=0.001,1e30,inf",
+            "miner=random",
+            "debug=tiny",
+            "callbacks=none",
+            "hydra/callbacks=laffer",
+            "hydra.callbacks.laffer.wandb=false",
+            f"hydra.sweep.dir={sweep}",
+            f"paths.cache_dir={cache_dir}",
+        ),
         check=False,
     )
     log = proc.stdout + proc.stderr
@@ -141,8 +166,9 @@ def test_a_preempted_submitit_job_is_requeued_and_resumes(
     args = [*TINY, f"paths.cache_dir={cache_dir}"]
     sweep = tmp_path / "sweep"
     cmd = train_cmd("-m", "hydra/launcher=submitit_local", *args, f"hydra.sweep.dir={sweep}")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     deadline, sent = time.monotonic() + 600, False
     while proc.poll() is None and time.monotonic() < deadline and not sent:
         for job in sweep.glob("0_*"):

@@ -34,11 +34,9 @@ from zelo.keys import (
 )
 from zelo.mining.base import Miner
 from zelo.run import signals
-from zelo.run.job import job_slot, keep_student, resume_checkpoint, run_callbacks
+from zelo.run.job import close_loggers, job_slot, keep_student, resume_checkpoint, run_callbacks
 from zelo.run.logs import quiet_logs
-from zelo.run.outcome import exit_code
 from zelo.run.validation import validate_config
-from zelo.run.wandb_ids import finish_wandb
 from zelo.types import Scorer
 from zelo.utils.io import atomic_write_json, atomic_write_text
 
@@ -117,18 +115,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     atomic_write_json(out_dir / COLLECTION_INFO_FILE, datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
     run_cbs = run_callbacks(cfg, out_dir)
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer,
-        logger=loggers or False,
-        callbacks=[
-            *instantiate_list(cfg.get("callbacks")),
-            BindTeacher(),
-            MinerFeedback(datamodule.miner),
-            *run_cbs,
-        ],
-        # re-mining happens when Lightning asks the DataModule for a new train loader
-        reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
-    )
+    trainer = make_trainer(cfg, datamodule, loggers, run_cbs)
     error: BaseException | None = None
     try:
         for lg in loggers:
@@ -161,6 +148,25 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         raise
     finally:
         close_loggers(loggers, error)
+
+
+def make_trainer(
+    cfg: DictConfig, datamodule: RetrievalDataModule, loggers: list[Any], run_cbs: list[Any]
+) -> pl.Trainer:
+    """The trainer: the configured callbacks, the run-state ones, then the job's own
+    (divergence guard, checkpoint)."""
+    return instantiate(
+        cfg.trainer,
+        logger=loggers or False,
+        callbacks=[
+            *instantiate_list(cfg.get("callbacks")),
+            BindTeacher(),
+            MinerFeedback(datamodule.miner),
+            *run_cbs,
+        ],
+        # re-mining happens when Lightning asks the DataModule for a new train loader
+        reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
+    )
 
 
 def write_results(
@@ -282,24 +288,6 @@ def choice(cfg: DictConfig, group: str) -> str:
     node = cfg.get(group)
     target = node.get("_target_", "") if node is not None else ""
     return str(target).rsplit(".", 1)[-1] or "unknown"
-
-
-def close_loggers(loggers: list[Any], error: BaseException | None = None) -> None:
-    """Finalise every logger and finish the W&B run (the next job of a sweep starts a new one):
-    a success, a failure, or, when SIGTERM stopped the job, a preemption."""
-    for lg in loggers:
-        try:
-            lg.finalize("success" if error is None else "failed")
-        except Exception:  # a broken logger must not hide the run's own error
-            log.exception("could not finalise %s", type(lg).__name__)
-    if error is None:
-        finish_wandb()
-    elif isinstance(error, signals.RunInterrupted):
-        finish_wandb(error.exit_code, preempted=error.signum in signals.PREEMPTED)
-    elif isinstance(error, SystemExit):  # a scheduler (submitit) requeues the preempted job
-        finish_wandb(1, preempted=True)
-    else:
-        finish_wandb(exit_code(error))
 
 
 def _clean(v: Any) -> Any:

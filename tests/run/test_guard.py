@@ -60,7 +60,10 @@ def test_a_diverging_run_stops_without_results(make_cfg, tmp_path: Path) -> None
 def test_a_miner_that_finds_no_negative_stops_the_run(make_cfg, tmp_path: Path) -> None:
     # BM25 scores are unbounded, so the config check lets a huge margin through to the miner
     cfg = make_cfg(
-        "miner=marginpos", "miner/scorer=bm25", "miner.rules.margin_pos.margin=1e9", "callbacks=none"
+        "miner=marginpos",
+        "miner/scorer=bm25",
+        "miner.rules.margin_pos.margin=1e9",
+        "callbacks=none",
     )
     with pytest.raises(EmptyMining):
         train(cfg)

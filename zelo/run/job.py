@@ -1,5 +1,5 @@
 """The frame around one training job: its lock, its signal handlers, its failure record, the
-callbacks that checkpoint and guard it, and where it resumes from."""
+callbacks that checkpoint and guard it, where it resumes from, and how its loggers close."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from zelo.run import signals
 from zelo.run.checkpoint import TrainingCheckpoint, last_checkpoint, usable_checkpoint
 from zelo.run.guard import FiniteGuard
 from zelo.run.lock import JobLock, primary_process, who
-from zelo.run.outcome import clear_failure, in_sweep, record_failure
+from zelo.run.outcome import clear_failure, exit_code, in_sweep, record_failure
 from zelo.run.signals import handle_signals
+from zelo.run.wandb_ids import finish_wandb
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +74,21 @@ def keep_student(cfg: DictConfig) -> bool:
     """``save_student`` if set; unset (null): single runs keep the student, sweep jobs do not."""
     value = cfg.get("save_student")
     return bool(value) if value is not None else not in_sweep()
+
+
+def close_loggers(loggers: list[Any], error: BaseException | None = None) -> None:
+    """Finalise every logger and finish the W&B run (the next job of a sweep starts a new one):
+    a success, a failure, or, when SIGTERM stopped the job, a preemption."""
+    for lg in loggers:
+        try:
+            lg.finalize("success" if error is None else "failed")
+        except Exception:  # a broken logger must not hide the run's own error
+            log.exception("could not finalise %s", type(lg).__name__)
+    if error is None:
+        finish_wandb()
+    elif isinstance(error, signals.RunInterrupted):
+        finish_wandb(error.exit_code, preempted=error.signum in signals.PREEMPTED)
+    elif isinstance(error, SystemExit):  # a scheduler (submitit) requeues the preempted job
+        finish_wandb(1, preempted=True)
+    else:
+        finish_wandb(exit_code(error))
