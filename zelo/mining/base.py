@@ -28,6 +28,10 @@ class ScorerBase:
 
     reads_judgments = False  # True: the scorer looks at the full judgments (a control)
 
+    def report(self) -> dict[str, float]:
+        """Figures of the last ranking worth logging as ``mining/<key>`` (none by default)."""
+        return {}
+
     def column_scorer(self, inp: MiningInput) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """``(query_index [B], cand_ids [C]) -> [B, C]`` scores for one input (a loss's teacher).
 
@@ -151,6 +155,7 @@ class Miner:
         generator = torch.Generator().manual_seed(int(inp.seed))
         pos = self.sampling(replace(cands, keep=keep), inp.num_negatives, generator)  # [Q, N]
         result = _gather_picks(cands, pos, dropped)
+        result.info.update(self.scorer.report())
         if result.num_short:
             log.warning(
                 "%s: %d of %d queries have fewer than %d negatives after the rules (%s)",
