@@ -40,7 +40,6 @@ from zelo.utils.io import atomic_write_json, atomic_write_text
 log = logging.getLogger(__name__)
 
 
-
 def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
     """Instantiate the collection, query sets, miner, loss, student and DataModule from ``cfg``."""
     collection = instantiate(cfg.dataset.source)

@@ -32,7 +32,9 @@ class ScorerBase:
         """Figures of the last ranking worth logging as ``mining/<key>`` (none by default)."""
         return {}
 
-    def column_scorer(self, inp: MiningInput) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def column_scorer(
+        self, inp: MiningInput
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """``(query_index [B], cand_ids [C]) -> [B, C]`` scores for one input (a loss's teacher).
 
         The default goes through :meth:`score` with the rows outside the batch padded, so that
@@ -65,7 +67,9 @@ def not_judged(cands: CandidateSet) -> torch.Tensor:
         ValueError: the collection has no full judgments.
     """
     if cands.judgments is None:
-        raise ValueError("miner.drop_judged=true needs the full judgments; this collection has none")
+        raise ValueError(
+            "miner.drop_judged=true needs the full judgments; this collection has none"
+        )
     grades = grades_of(cands.ids, cands.judgments)  # [Q, K], NaN at padding
     return ~(grades > 0)
 
@@ -168,7 +172,9 @@ class Miner:
         return result
 
 
-def _gather_picks(cands: CandidateSet, pos: torch.Tensor, dropped: dict[str, int]) -> MinedNegatives:
+def _gather_picks(
+    cands: CandidateSet, pos: torch.Tensor, dropped: dict[str, int]
+) -> MinedNegatives:
     """The picked positions ``[Q, N]`` (``-1``: none) as a :class:`MinedNegatives`."""
     safe = pos.clamp(min=0)
     neg_ids = torch.where(pos >= 0, torch.gather(cands.ids, 1, safe), torch.full_like(pos, -1))
