@@ -141,16 +141,27 @@ def write_test_only_beir(folder: Path) -> Path:
     queries = [{"_id": q, "text": t} for q, t in zip(c.query_ids, c.query_texts, strict=True)]
     for name, records in (("corpus.jsonl", docs), ("queries.jsonl", queries)):
         (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
-    rows = [f"{q}\t{d}\t{g}" for split in c.qrels.values() for q, j in split.items()
-            for d, g in j.items()]
+    rows = [
+        f"{q}\t{d}\t{g}"
+        for split in c.qrels.values()
+        for q, j in split.items()
+        for d, g in j.items()
+    ]
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(rows))
     return folder
 
 
 def test_a_test_only_beir_folder_trains(make_cfg, tmp_path: Path) -> None:
     folder = write_test_only_beir(tmp_path / "beir_toy")
-    metrics = train(make_cfg("dataset=beir", f"dataset.path={folder}", "miner=random",
-                             "callbacks=none", "dataset.split_seed=3"))
+    metrics = train(
+        make_cfg(
+            "dataset=beir",
+            f"dataset.path={folder}",
+            "miner=random",
+            "callbacks=none",
+            "dataset.split_seed=3",
+        )
+    )
     assert metrics["run/dataset"] == "beir"
     splits = json.loads((tmp_path / "collection_info.json").read_text())["splits"]
     assert splits["seeded"] is True and splits["seed"] == 3

@@ -163,7 +163,9 @@ def test_non_utf8_input_names_file_line_and_byte(tmp_path: Path) -> None:
         load_beir(folder)
     msg = str(err.value)
     column = bad.index(b"\xe9") + 1  # 27
-    assert msg.startswith(f"{folder / 'queries.jsonl'}, line 3: not UTF-8 (byte 0xe9 at column {column})")
+    assert msg.startswith(
+        f"{folder / 'queries.jsonl'}, line 3: not UTF-8 (byte 0xe9 at column {column})"
+    )
     assert len(msg) < 250  # no dump of the file's text
 
 
