@@ -18,6 +18,10 @@ from omegaconf import MISSING, OmegaConf
 import zelo
 
 
+CONF_DIR = str(zelo.PACKAGE_ROOT.parent / "conf")
+"""The config folder of the apps (``zelo-train``, ``zelo-mine``): ``conf/`` of the repository."""
+
+
 def repo_root() -> str:
     """The repository root for an editable install (folder holding ``pyproject.toml``), else cwd."""
     root = zelo.PACKAGE_ROOT.parent
@@ -85,6 +89,7 @@ class PathsConfig:
 class DatasetConfig:
     name: str = MISSING
     path: str | None = None
+    corpus: str | None = None  # dataset=pairs: the optional separate corpus
     source: Any = MISSING
     splits: dict[str, str | None] = field(default_factory=dict)
     split_seed: int = MISSING
@@ -114,6 +119,25 @@ class TrainConfig:
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None
+
+
+@dataclass
+class MineConfig:
+    """The root config of ``zelo-mine`` (``conf/mine.yaml``)."""
+
+    task_name: str = MISSING
+    seed: int = MISSING
+    output_dir: str = MISSING
+    output_format: str = MISSING
+    num_negatives: int = MISSING
+    split: str = MISSING
+    max_queries: int | None = None
+    overwrite: bool = False
+    annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    miner: Any = MISSING
+    teacher: Any = None  # a scorer config for the FN estimate; None: the miner's scorer
 
 
 @dataclass
@@ -213,6 +237,24 @@ class BiEncoderConfig:
 
 
 @dataclass
+class STModelConfig:
+    """``model=st``: a SentenceTransformer folder as the student (:func:`zelo.st.models.st_student`)."""
+
+    _target_: str = "zelo.st.models.st_student"
+    path: str = MISSING
+    max_length: int | None = None
+    query_max_length: int | None = None
+    normalize: bool | None = None
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    sparse_lr: float | None = None
+    warmup_ratio: float = MISSING
+    decay: str = MISSING
+    corpus_batch_size: int = MISSING
+    search_depth: int = MISSING
+
+
+@dataclass
 class OracleMinerConfig(MinerCommonConfig):
     _target_: str = "zelo.mining.oracle.OracleMiner"
     intelligence: float = MISSING
@@ -247,6 +289,7 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     ("loss", "debiased"): DebiasedLossConfig,
     ("loss", "distill"): DistillLossConfig,
     **{("model", m): BiEncoderConfig for m in ("static", "minilm", "hf", "tiny")},
+    ("model", "st"): STModelConfig,
 }
 """(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``."""
 
@@ -262,5 +305,6 @@ def register_configs() -> None:
     register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="mine_schema", node=MineConfig)
     for (group, option), node in OPTION_SCHEMAS.items():
         cs.store(group=f"schema/{group}", name=option, node=node)

@@ -1,4 +1,5 @@
-"""``python -m zelo.analysis SWEEP_DIR [--no-wandb]``: write results.csv, laffer.png, laffer.json."""
+"""``zelo-analyse SWEEP_DIR [--no-wandb]`` (or ``python -m zelo.analysis``): write results.csv,
+laffer.png and laffer.json into the sweep folder."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ log = logging.getLogger("zelo.analysis")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m zelo.analysis",
+        prog="zelo-analyse",
         description="Analyse a sweep folder: results table, Laffer-curve fit, figures.",
     )
     parser.add_argument("sweep_dir", help="the Hydra sweep folder (hydra.sweep.dir)")

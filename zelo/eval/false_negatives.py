@@ -66,7 +66,19 @@ def teacher_false_negative_rate(
     valid = torch.isfinite(neg_scores) & torch.isfinite(ref)
     if not valid.any():
         return float("nan")
-    return float(((neg_scores >= ref) & valid).sum() / valid.sum())
+    return float(teacher_false_negatives(neg_scores, pos_scores, reduce).sum() / valid.sum())
+
+
+def teacher_false_negatives(
+    neg_scores: torch.Tensor, pos_scores: torch.Tensor, reduce: str = "min"
+) -> torch.Tensor:
+    """Per negative ``[Q, N]`` bool: the teacher scores it at or above the query's positive.
+
+    False where the negative or the positive has no finite score. Its mean over the valid
+    negatives is :func:`teacher_false_negative_rate`.
+    """
+    ref = reference_positive(pos_scores, reduce).unsqueeze(1)  # [Q, 1]
+    return (neg_scores >= ref) & torch.isfinite(neg_scores) & torch.isfinite(ref)
 
 
 def score_margins(
