@@ -17,7 +17,6 @@ from omegaconf import MISSING, OmegaConf
 
 import zelo
 
-
 CONF_DIR = str(zelo.PACKAGE_ROOT.parent / "conf")
 """The config folder of the apps (``zelo-train``, ``zelo-mine``): ``conf/`` of the repository."""
 
