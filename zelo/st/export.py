@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from zelo.data.splits import build_query_set
 from zelo.data.types import Collection, QuerySet
-from zelo.errors import ConfigError
+from zelo.errors import ConfigError, ZeloError
 from zelo.eval.false_negatives import relevance_of, teacher_false_negatives
 from zelo.eval.measure import mining_stats
 from zelo.mining.base import MinedNegatives, MiningInput
@@ -138,8 +138,15 @@ def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     flags = fn_flags(mined, qs, inp, teacher)
     rows = build_rows(mined_view(collection, qs, mined, flags), cfg.output_format)
+    n_rows = len(next(iter(rows.values())))
+    if n_rows == 0:
+        raise ZeloError(
+            f"no row to write: {mined.num_short} of {len(qs)} queries ran short of "
+            f"num_negatives={cfg.num_negatives} after the rules (dropped {mined.dropped}); "
+            "lower num_negatives, raise miner.depth or loosen the miner's rule"
+        )
     summary = summarise(cfg, qs, mined, flags)
-    summary.update({"mining/seconds": seconds, "rows": len(next(iter(rows.values())))})
+    summary.update({"mining/seconds": seconds, "rows": n_rows})
     summary["columns"] = {"st": st_columns(list(rows)), "zelo": _zelo(list(rows))}
     save_dataset(rows, out, summary, OmegaConf.to_yaml(cfg, resolve=True))
     log.info("mined %s into %s; summary:\n%s", collection.name, out, _json(summary))

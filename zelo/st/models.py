@@ -67,7 +67,9 @@ class SentenceTransformerEncoder(Encoder):
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        # renamed in sentence-transformers 5; the old name still works there, with a warning
+        dim = getattr(self.model, "get_embedding_dimension", None)
+        return int(dim() if dim else self.model.get_sentence_embedding_dimension())
 
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
         first = self.model[0]
