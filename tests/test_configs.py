@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
 from zelo.schemas import OPTION_SCHEMAS
@@ -21,8 +21,14 @@ def options(group: str) -> list[str]:
 
 
 EXTRA = {
-    "dataset": {"beir": ["dataset.path=${paths.data_dir}/scifact"]},
-    "model": {"hf": ["model.encoder.name_or_path=${zelo_minilm:}"]},
+    "dataset": {
+        "beir": ["dataset.path=${paths.data_dir}/scifact"],
+        "pairs": ["dataset.path=${paths.root_dir}/tests/st/data/pairs.jsonl"],
+    },
+    "model": {
+        "hf": ["model.encoder.name_or_path=${zelo_minilm:}"],
+        "st": ["model.path=${zelo_minilm:}"],
+    },
 }
 
 
@@ -61,7 +67,7 @@ def test_dataset_options_compose(make_cfg, option: str) -> None:
     cfg = make_cfg(f"dataset={option}", *EXTRA["dataset"].get(option, []))
     assert set(cfg.dataset.splits) == {"train", "dev", "test"}
     if "path" in cfg.dataset.source:
-        assert Path(cfg.dataset.source.path).is_dir(), cfg.dataset.source.path
+        assert Path(cfg.dataset.source.path).exists(), cfg.dataset.source.path
 
 
 @pytest.mark.parametrize("group", ["callbacks", "logger"])
@@ -100,7 +106,7 @@ def test_schema_fields_match_target_signature(make_cfg, group: str, option: str)
     fields = {f for f in schema.__dataclass_fields__ if not f.startswith("_")}
     cfg = make_cfg(f"{group}={option}", *EXTRA.get(group, {}).get(option, []))
     node = cfg[group]
-    params = inspect.signature(get_class(node._target_).__init__).parameters
+    params = inspect.signature(get_object(node._target_)).parameters  # a class or a factory
     accepted = {p for p in params if p != "self"}
     assert fields <= accepted, f"schema fields not in {node._target_}: {fields - accepted}"
     required = {
