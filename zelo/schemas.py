@@ -50,11 +50,28 @@ def minilm_path() -> str:
     return _path()
 
 
+def config_groups() -> str:
+    """The app's config groups and their options for ``--help``, as Hydra lists them, without
+    the internal ``schema/*`` groups (they only type the options) and without the groups the
+    app's root config does not compose (``zelo-mine`` has no ``model``)."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    used = {k.split("/")[0] for k in HydraConfig.get().runtime.choices}
+
+    def shown(group: str) -> bool:
+        root = group.split("/", 1)[0]
+        return root not in ("hydra", "schema") and root in used
+
+    return GlobalHydra.instance().hydra.format_config_groups(shown)
+
+
 RESOLVERS = {
     "zelo_root": repo_root,
     "zelo_sweep_group": sweep_group,
     "zelo_wandb_offline": wandb_offline,
     "zelo_minilm": minilm_path,
+    "zelo_config_groups": config_groups,
 }
 
 
