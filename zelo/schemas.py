@@ -50,6 +50,12 @@ def minilm_path() -> str:
     return _path()
 
 
+def run_tags(tags: Any, miner: str, loss: str, seed: int) -> list[str]:
+    """A job's W&B tags: the configured ``tags`` plus ``miner:<option>``, ``loss:<option>`` and
+    ``seed:<n>``, so that the dashboard filters and groups runs by them."""
+    return [*(str(t) for t in tags or []), f"miner:{miner}", f"loss:{loss}", f"seed:{seed}"]
+
+
 def config_groups() -> str:
     """The app's config groups and their options for ``--help``, as Hydra lists them, without
     the internal ``schema/*`` groups (they only type the options) and without the groups the
@@ -72,6 +78,7 @@ RESOLVERS = {
     "zelo_wandb_offline": wandb_offline,
     "zelo_minilm": minilm_path,
     "zelo_config_groups": config_groups,
+    "zelo_run_tags": run_tags,
 }
 
 
