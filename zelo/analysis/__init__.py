@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zelo.analysis.compare import adaptive_vs_best_fixed, right_side_recovery
 from zelo.analysis.laffer import fit_laffer, peak_verdict, summarise
-from zelo.analysis.plots import figure_png, plot_laffer, plot_traces
+from zelo.analysis.plots import figure_png, plot_laffer
 from zelo.analysis.report import fit_by_loss, write_outputs
 from zelo.analysis.results import (
     SweepStatus,
@@ -17,9 +17,11 @@ from zelo.analysis.results import (
     job_dirs,
     latest_sweep,
 )
+from zelo.analysis.traces import TRACE_PREFIXES, plot_traces, seed_means
 
 __all__ = [
     "SweepStatus",
+    "TRACE_PREFIXES",
     "adaptive_vs_best_fixed",
     "collect_results",
     "collect_traces",
@@ -32,6 +34,7 @@ __all__ = [
     "plot_laffer",
     "plot_traces",
     "right_side_recovery",
+    "seed_means",
     "summarise",
     "write_outputs",
 ]

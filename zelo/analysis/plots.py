@@ -1,4 +1,4 @@
-"""Figures of a sweep: the Laffer curve, the FN rate, the false-negative monitor's traces.
+"""Figures of a sweep: the Laffer curve and the FN rate (the monitor's traces: ``traces.py``).
 
 Figures are built with :class:`matplotlib.figure.Figure` and rendered by the Agg canvas, so
 nothing here touches pyplot's global state (notebooks keep their own backend).
@@ -75,34 +75,6 @@ def plot_laffer(df: pd.DataFrame, fits: dict[str, dict[str, Any]] | None = None)
     ax_q.legend(fontsize=8)
     if ax_fn.get_legend_handles_labels()[0]:
         ax_fn.legend(fontsize=8)
-    return fig
-
-
-def plot_traces(traces: pd.DataFrame, labels: dict[str, str] | None = None) -> Figure:
-    """One panel per ``fn/`` or ``mining/`` metric of the CSV logs, one line per job.
-
-    Args:
-        traces: the long table of :func:`zelo.analysis.results.collect_traces`.
-        labels: job folder -> label, for the legend (job names otherwise).
-    """
-    metrics = sorted(traces["metric"].unique()) if not traces.empty else []
-    cols = min(3, max(1, len(metrics)))
-    rows = max(1, math.ceil(len(metrics) / cols))
-    fig = Figure(figsize=(4.5 * cols, 3.2 * rows), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    if not metrics:
-        axes[0].text(0.5, 0.5, "no fn/ or mining/ columns in the CSV logs", ha="center")
-        return fig
-    labels = labels or {}
-    for ax, metric in zip(axes, metrics, strict=False):
-        for job, part in traces[traces["metric"] == metric].groupby("job", sort=True):
-            part = part.sort_values("step")
-            ax.plot(part["step"], part["value"], marker="o", ms=3, label=labels.get(job, job))
-        ax.set(title=metric, xlabel="step")
-    for ax in axes[len(metrics) :]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize=7)
     return fig
 
 
