@@ -22,7 +22,7 @@ def main(cfg: DictConfig) -> None:
 
     try:
         mine_to_dataset(cfg)
-    except (ZeloError, InstantiationException) as err:  # one clear message, nothing written
+    except (ZeloError, InstantiationException, ValueError) as err:  # bad input: one line
         log.error("%s", err)
         sys.exit(2)
 

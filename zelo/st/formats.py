@@ -19,7 +19,7 @@ formats) and one column per false-negative flag (``zelo_fn``: the negative is ju
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 FORMATS = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
@@ -54,7 +54,7 @@ class MinedView:
     flags: dict[str, list[list[bool]]] = field(default_factory=dict)
     columns: tuple[str, str] = ("anchor", "positive")
 
-    def pairs(self):
+    def pairs(self) -> Iterator[tuple[int, int, float | None, list[int]]]:
         """``(q, positive doc, positive score, [valid negative slots])`` per (query, positive)."""
         for q, docs in enumerate(self.positives):
             slots = [j for j, d in enumerate(self.neg_ids[q]) if d >= 0]
