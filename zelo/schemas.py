@@ -63,13 +63,16 @@ def config_groups() -> str:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
+    hydra = GlobalHydra.instance().hydra
+    if hydra is None or not HydraConfig.initialized():  # resolved outside an app (compose API)
+        return ""
     used = {k.split("/")[0] for k in HydraConfig.get().runtime.choices}
 
     def shown(group: str) -> bool:
         root = group.split("/", 1)[0]
         return root not in ("hydra", "schema") and root in used
 
-    return GlobalHydra.instance().hydra.format_config_groups(shown)
+    return hydra.format_config_groups(shown)
 
 
 RESOLVERS = {
