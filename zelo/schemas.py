@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 import zelo
+from zelo.resolvers import config_groups, run_tags
 
 CONF_DIR = str(zelo.PACKAGE_ROOT.parent / "conf")
 """The config folder of the apps (``zelo-train``, ``zelo-mine``): ``conf/`` of the repository."""
@@ -48,31 +49,6 @@ def minilm_path() -> str:
     from zelo.models.encoders import minilm_path as _path
 
     return _path()
-
-
-def run_tags(tags: Any, miner: str, loss: str, seed: int) -> list[str]:
-    """A job's W&B tags: the configured ``tags`` plus ``miner:<option>``, ``loss:<option>`` and
-    ``seed:<n>``, so that the dashboard filters and groups runs by them."""
-    return [*(str(t) for t in tags or []), f"miner:{miner}", f"loss:{loss}", f"seed:{seed}"]
-
-
-def config_groups() -> str:
-    """The app's config groups and their options for ``--help``, as Hydra lists them, without
-    the internal ``schema/*`` groups (they only type the options) and without the groups the
-    app's root config does not compose (``zelo-mine`` has no ``model``)."""
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-
-    hydra = GlobalHydra.instance().hydra
-    if hydra is None or not HydraConfig.initialized():  # resolved outside an app (compose API)
-        return ""
-    used = {k.split("/")[0] for k in HydraConfig.get().runtime.choices}
-
-    def shown(group: str) -> bool:
-        root = group.split("/", 1)[0]
-        return root not in ("hydra", "schema") and root in used
-
-    return hydra.format_config_groups(shown)
 
 
 RESOLVERS = {
