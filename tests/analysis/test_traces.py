@@ -16,7 +16,9 @@ RESULTS = pd.DataFrame(
 
 
 def row(job: str, epoch: int, metric: str, value: float) -> dict:
-    return {"job": job, "step": epoch * 10, "epoch": epoch, "metric": metric, "value": value}
+    """A log row at the epoch's end (10 steps an epoch); the monitor's rows carry no epoch."""
+    logged_epoch = None if metric.startswith("fn/") else epoch
+    return {"job": job, "step": epoch * 10, "epoch": logged_epoch, "metric": metric, "value": value}
 
 
 @pytest.fixture
@@ -27,20 +29,20 @@ def traces() -> pd.DataFrame:
             rows.append(row(job, epoch, "fn/inbatch_rate", base + epoch))
         rows.append(row(job, 0, "fn/mined_rate", base))
         rows.append(row(job, 0, "fn/teacher_margin_p50", 400.0))  # Elo: not on a shared axis
-    rows.append(row("a0", 1, "fn/inbatch_rate", 9.0))  # a second log in one epoch: the last counts
+    rows.append(row("a0", 1, "fn/inbatch_rate", 9.0))  # a second log at one step: the last counts
     rows.append(row("zz", 0, "fn/inbatch_rate", 5.0))  # a job without a result row: ignored
     return pd.DataFrame(rows)
 
 
 def test_seed_means_by_hand(traces: pd.DataFrame) -> None:
     stats = seed_means(traces, dict(zip(RESULTS.job, RESULTS.label, strict=True)))
-    inbatch = stats[stats.metric == "fn/inbatch_rate"].set_index(["label", "epoch"])
+    inbatch = stats[stats.metric == "fn/inbatch_rate"].set_index(["label", "step"])
     assert inbatch.loc[("topk", 0), "mean"] == pytest.approx(0.3)
     assert inbatch.loc[("topk", 0), "se"] == pytest.approx(
         np.std([0.2, 0.4], ddof=1) / math.sqrt(2)
     )
-    assert inbatch.loc[("topk", 1), "mean"] == pytest.approx((9.0 + 1.4) / 2)
-    assert inbatch.loc[("random", 1), "se"] == pytest.approx(0.0)
+    assert inbatch.loc[("topk", 10), "mean"] == pytest.approx((9.0 + 1.4) / 2)
+    assert inbatch.loc[("random", 10), "se"] == pytest.approx(0.0)
     assert set(inbatch["n"]) == {2}
 
 
@@ -52,7 +54,7 @@ def test_one_panel_per_quantity_with_units_and_an_outside_legend(traces: pd.Data
     assert [ax.get_ylabel() for ax in visible] == [
         "share of mined negatives", "share of in-batch negatives",
     ]  # fmt: skip
-    assert all(ax.get_legend() is None for ax in visible)
+    assert all(ax.get_legend() is None and ax.get_xlabel() == "training step" for ax in visible)
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == ["random", "topk"]
     line = visible[1].get_lines()

@@ -1,5 +1,6 @@
 """The false-negative monitor's traces, readable: one panel per measured quantity, the mean over
-seeds per miner with a ±1 SE band, units on every axis, the legend outside the panels.
+seeds per miner with a ±1 SE band against the training step, units on every axis, the legend
+outside the panels. Jobs of one sweep take the same steps per epoch, so their steps line up.
 
 Quantities in a scorer's own units (the teacher's margins, mean positive and negative scores) are
 left out: cosines, BM25 scores and Elo ratings of different miners cannot share one axis.
@@ -47,28 +48,29 @@ QUANTITIES = (
 
 
 def seed_means(traces: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
-    """Mean and standard error over jobs (seeds) per (metric, label, epoch).
+    """Mean and standard error over jobs (seeds) per (metric, label, step).
 
     Args:
-        traces: long table of :func:`zelo.analysis.results.collect_traces` (``job``, ``epoch``,
+        traces: long table of :func:`zelo.analysis.results.collect_traces` (``job``, ``step``,
             ``metric``, ``value``).
         labels: job folder -> its point's label (the miner and its settings).
 
     Returns:
-        Columns ``metric``, ``label``, ``epoch``, ``mean``, ``se`` (NaN for one job), ``n``.
-        A job that logged a metric twice in one epoch counts with its last value.
+        Columns ``metric``, ``label``, ``step``, ``mean``, ``se`` (NaN for one job), ``n``.
+        A job that logged a metric twice at one step counts with its last value.
     """
-    df = traces[traces["job"].isin(labels)].dropna(subset=["value", "epoch"]).copy()
+    df = traces[traces["job"].isin(labels)].dropna(subset=["value", "step"]).copy()
     df["label"] = df["job"].map(labels)
-    last = df.groupby(["metric", "label", "job", "epoch"], sort=True)["value"].last().reset_index()
-    grouped = last.groupby(["metric", "label", "epoch"], sort=True)["value"]
+    last = df.groupby(["metric", "label", "job", "step"], sort=True)["value"].last().reset_index()
+    grouped = last.groupby(["metric", "label", "step"], sort=True)["value"]
     out = grouped.agg(mean="mean", std="std", n="count").reset_index()
     out["se"] = out["std"] / np.sqrt(out["n"])
     return out.drop(columns="std")
 
 
 def plot_traces(traces: pd.DataFrame, results: pd.DataFrame) -> Figure:
-    """One panel per quantity of :data:`QUANTITIES`; a line (marker when one epoch) per miner.
+    """One panel per quantity of :data:`QUANTITIES`; a line (a point with an error bar when
+    logged once) per miner.
 
     Args:
         traces: :func:`zelo.analysis.results.collect_traces` with :data:`TRACE_PREFIXES`.
@@ -81,7 +83,7 @@ def plot_traces(traces: pd.DataFrame, results: pd.DataFrame) -> Figure:
     rows = max(1, math.ceil(len(shown) / cols))
     fig = Figure(figsize=(4.6 * cols + 2.4, 3.1 * rows), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False, sharex=True)).ravel()
     if not shown:
         axes[0].text(0.5, 0.5, "no monitored quantity in the CSV logs", ha="center")
         return fig
@@ -91,6 +93,8 @@ def plot_traces(traces: pd.DataFrame, results: pd.DataFrame) -> Figure:
         _panel(ax, stats[stats["metric"] == quantity.key], quantity, colors)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
+    for ax in axes[: len(shown)]:  # one step axis for all: a once-logged quantity sits at its step
+        ax.tick_params(labelbottom=True)
     handles = [_handle(colors[n], n) for n in names]  # one entry per miner, for every panel
     fig.legend(handles=handles, loc="outside right upper", fontsize=8, title="miner (mean ± SE)")
     return fig
@@ -98,18 +102,18 @@ def plot_traces(traces: pd.DataFrame, results: pd.DataFrame) -> Figure:
 
 def _panel(ax, part: pd.DataFrame, quantity: Quantity, colors: dict[str, tuple]) -> None:
     for name, line in part.groupby("label", sort=True):
-        line = line.sort_values("epoch")
+        line = line.sort_values("step")
         x, y, se = (
-            line["epoch"].to_numpy(),
+            line["step"].to_numpy(),
             line["mean"].to_numpy(),
             line["se"].fillna(0).to_numpy(),
         )
         ax.plot(x, y, marker="o", ms=3, lw=1.4, color=colors[name])
-        ax.fill_between(x, y - se, y + se, color=colors[name], alpha=0.18, lw=0)
+        ax.fill_between(x, y - se, y + se, color=colors[name], alpha=0.12, lw=0)
         if len(x) == 1:
             ax.errorbar(x, y, yerr=se, color=colors[name], capsize=3, lw=1)
     ax.set_title(quantity.title, fontsize=9)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("training step")
     ax.set_ylabel(quantity.unit)
     ax.grid(alpha=0.3)
 
