@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hydra.utils import instantiate
 
 from zelo.analysis.best_trial import BEST_FILE
 
@@ -20,11 +21,16 @@ def test_the_search_optimises_dev_and_sets_the_miner(make_cfg) -> None:
     cfg = make_cfg("hparams_search=hardness")
     assert cfg.optimized_metric == "val/ndcg@10"
     assert cfg.miner._target_.endswith("PercPosMiner")
-    assert dict(cfg.hydra.sweeper.params) == {"miner.percentage": "interval(0.5, 1.0)"}
+    assert dict(cfg.hydra.sweeper.params) == {
+        "miner.rules.perc_pos.percentage": "interval(0.5, 1.0)"
+    }
     assert cfg.hydra.sweeper.direction == "maximize"
+    adaptive = make_cfg("hparams_search=hardness", "hparams_search/space=adaptive")
+    assert set(adaptive.hydra.sweeper.params) == {"miner.start", "miner.tolerance"}
+    assert instantiate(adaptive.miner).reads_judgments is False  # a knob a user can tune
     shifted = make_cfg("hparams_search=hardness", "hparams_search/space=shifted")
     assert shifted.miner._target_.endswith("ShiftedMiner")
-    assert dict(shifted.hydra.sweeper.params) == {"miner.shift": "int(interval(0, 50))"}
+    assert dict(shifted.hydra.sweeper.params) == {"miner.rules.shift.shift": "int(interval(0, 50))"}
 
 
 @pytest.mark.slow
@@ -44,8 +50,10 @@ def test_three_trials_on_the_tiny_preset(tmp_path: Path, cache_dir: Path) -> Non
     jobs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
     assert len(jobs) == 3
     metrics = [json.loads((j / "metrics.json").read_text()) for j in jobs]
-    percentages = {yaml.safe_load((j / ".hydra" / "overrides.yaml").read_text())[0] for j in jobs}
-    assert len(percentages) == 3 and all(p.startswith("miner.percentage=0.") for p in percentages)
+    key = "miner.rules.perc_pos.percentage="
+    overrides = [yaml.safe_load((j / ".hydra" / "overrides.yaml").read_text()) for j in jobs]
+    percentages = {float(o[len(key) :]) for ov in overrides for o in ov if o.startswith(key)}
+    assert len(percentages) == 3 and all(0.5 <= p <= 1.0 for p in percentages)
     best = json.loads((sweep / BEST_FILE).read_text())
     top = max(metrics, key=lambda m: m["val/ndcg@10"])
     assert best["value"] == top["val/ndcg@10"] and best["test_value"] == top["test/ndcg@10"]

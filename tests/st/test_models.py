@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from zelo import pipeline
-from zelo.mining.base import MiningInput
 from zelo.models.static import StaticEncoder
 from zelo.st.models import SentenceTransformerEncoder, st_scorer
+from zelo.types import MiningInput
 
 TEXTS = ["heat flows from hot to cold", "stars shine by fusion", "salt in the sea", "a"]
 

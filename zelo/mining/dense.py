@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
 
 from zelo.mining import index as faiss_index
-from zelo.mining.base import MiningInput
+from zelo.mining.base import ScorerBase
 from zelo.mining.cache import cache_key, cached_encode
+from zelo.types import MiningInput
 
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 MEMO_SIZE = 4
 
 
-class DenseScorer:
+class DenseScorer(ScorerBase):
     """Inner-product relevance from an encoder (a fixed teacher, or the student itself).
 
     Args:
@@ -91,6 +93,18 @@ class DenseScorer:
         docs = self._embed(encoder, fingerprint, inp.doc_texts, is_query=False)
         queries = self._embed(encoder, fingerprint, inp.query_texts, is_query=True)
         return queries, docs
+
+    def column_scorer(
+        self, inp: MiningInput
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """Inner products ``(query_index [B], cand_ids [C]) -> [B, C]`` from embeddings taken once."""
+        queries, docs = self.embeddings(inp)
+
+        def columns(query_index: torch.Tensor, cand_ids: torch.Tensor) -> torch.Tensor:
+            out = queries[query_index].float() @ docs[cand_ids.clamp(min=0)].float().T  # [B, C]
+            return out.masked_fill((cand_ids < 0)[None, :], float("nan"))
+
+        return columns
 
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``depth`` documents per query by inner product: ids ``[Q, K]``, scores ``[Q, K]``."""

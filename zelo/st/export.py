@@ -17,12 +17,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from zelo.data.splits import build_query_set
-from zelo.data.types import Collection, QuerySet
 from zelo.errors import ConfigError, ZeloError
-from zelo.eval.false_negatives import relevance_of, teacher_false_negatives
+from zelo.eval.false_negatives import relevance_of
 from zelo.eval.measure import mining_stats
-from zelo.mining.base import MinedNegatives, MiningInput
 from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns
+from zelo.types import Collection, MinedNegatives, MiningInput, QuerySet
+from zelo.utils.scores import at_or_above, reference_score
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ def query_set(cfg: DictConfig, collection: Collection) -> QuerySet:
         strategy=cfg.annotation.strategy,
         seed=cfg.seed,
     )
-    n = len(qs) if cfg.max_queries is None else int(cfg.max_queries)
-    return QuerySet(*(getattr(qs, f)[:n] for f in qs.__dataclass_fields__))
+    return qs if cfg.max_queries is None else qs.head(int(cfg.max_queries))
 
 
 def fn_flags(
@@ -65,7 +64,8 @@ def fn_flags(
         pos = teacher.score(inp, inp.positives_padded()).float()  # [Q, P]
     return {
         "fn": relevance_of(mined.neg_ids, qs.judgments) > 0,
-        "fn_teacher": teacher_false_negatives(neg.where(mined.neg_ids >= 0, torch.nan), pos),
+        # the rule of fn/teacher_rate and the loss's guide: at or above the (least) positive
+        "fn_teacher": at_or_above(neg.where(mined.neg_ids >= 0, torch.nan), reference_score(pos)),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,6 +103,7 @@ class SentenceTransformerEncoder(Encoder):
 def st_student(
     path: str,
     loss: nn.Module,
+    corpus: Sequence[str] = (),
     max_length: int | None = None,
     query_max_length: int | None = None,
     normalize: bool | None = None,
@@ -118,6 +120,7 @@ def st_student(
     Args:
         path: the SentenceTransformer folder to start from.
         loss: the training loss (from the ``loss`` group).
+        corpus: the collection's documents (given by the pipeline, as to every student).
         max_length, query_max_length, normalize: see :class:`SentenceTransformerEncoder`.
         lr, weight_decay, sparse_lr, warmup_ratio, decay, corpus_batch_size, search_depth: see
             :class:`zelo.models.biencoder.BiEncoderModule`.
@@ -128,6 +131,7 @@ def st_student(
     return BiEncoderModule(
         encoder,
         loss,
+        corpus,
         lr=lr,
         weight_decay=weight_decay,
         sparse_lr=sparse_lr,

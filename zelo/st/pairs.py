@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zelo.data.beir import DataError
-from zelo.data.types import Collection
+from zelo.types import Collection
 
 log = logging.getLogger(__name__)
 
