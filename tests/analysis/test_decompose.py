@@ -107,3 +107,35 @@ def test_no_twin_gives_an_empty_table() -> None:
     df = table()
     out = fn_decomposition(df[~df["label"].str.contains("drop_judged")])
     assert out.empty and "fn_damage" in out.columns
+
+
+def test_a_dial_sweep_uses_the_dial_at_zero_as_random(tmp_path, make_job) -> None:
+    import json
+
+    from zelo.analysis.results import collect_results
+
+    # the laffer_dial experiment names miner.drop_judged on every job, false for the raw miner
+    for i, (x, twin, y) in enumerate(
+        [(0, "false", 0.40), (0.5, "false", 0.41), (0.5, "true", 0.46)]
+    ):
+        over = [
+            "miner=dial",
+            f"miner.scorer.intelligence={x}",
+            f"miner.drop_judged={twin}",
+            "seed=0",
+        ]
+        metrics = {
+            "run/miner": "dial",
+            "run/seed": 0,
+            "run/loss": "infonce",
+            "test/ndcg@10": y,
+            "run/control": "fn_free_twin" if twin == "true" else None,
+            "miner/ndcg@10": x,
+        }
+        make_job(tmp_path, f"{i}_job", over, json.dumps(metrics))
+    df = collect_results(tmp_path)
+    assert sorted(df["label"]) == ["dial(x=0)", "dial(x=0.5)", "dial(x=0.5,drop_judged=true)"]
+    (record,) = fn_decomposition(df).to_dict(orient="records")
+    assert record["label"] == "dial(x=0.5)" and record["random_label"] == "dial(x=0)"
+    assert record["hardness_benefit"] == pytest.approx(0.06)
+    assert record["fn_damage"] == pytest.approx(-0.05)

@@ -1,8 +1,9 @@
 """The FN-free decomposition: what a miner's hard true negatives give, what its false ones cost.
 
 Each miner (a label) is paired with its FN-free twin (the same point with
-``miner.drop_judged=true``, a control that reads the full judgments) and with the ``random`` miner
-of the same curve (loss and annotation completeness):
+``miner.drop_judged=true``, a control that reads the full judgments) and with the random miner of
+the same curve (loss and annotation completeness): ``miner=random``, else the dial (or oracle) at
+``x=0``, which draws random negatives by construction:
 
 - **hardness benefit** = twin - random: the true hard negatives against random ones;
 - **FN damage** = raw - twin: what the false negatives among them cost (negative when they hurt).
@@ -29,6 +30,7 @@ from zelo.analysis.results import is_adaptive
 log = logging.getLogger(__name__)
 
 RANDOM = "random"
+ZERO_X = r"[(,]x=0(?:\.0*)?[,)]"  # the dial or the oracle at zero intelligence: dial(x=0.0)
 PAIRED = "paired"
 INDEPENDENT = "independent"
 DECOMPOSITION_COLUMNS = [
@@ -101,8 +103,8 @@ def fn_decomposition(df: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         One row per (curve, miner with a twin), :data:`DECOMPOSITION_COLUMNS`, ordered by curve
-        and the raw point's mean intelligence. ``random_*`` and ``hardness_benefit*`` are NaN
-        when the curve has no ``random`` miner.
+        and the raw point's mean intelligence. ``random_label`` names the random point used;
+        ``random_*`` and ``hardness_benefit*`` are NaN when the curve has none.
     """
     if df.empty or "label" not in df.columns:
         return pd.DataFrame(columns=DECOMPOSITION_COLUMNS)
@@ -113,7 +115,7 @@ def fn_decomposition(df: pd.DataFrame) -> pd.DataFrame:
         random_rows = _random_point(raw)
         for twin_label, twin_rows in part[part["twin"]].groupby("label", sort=True):
             partner = base_label(twin_label)
-            raw_rows = raw[raw["label"] == partner]
+            raw_rows = raw[raw["label"].map(base_label) == partner]
             if raw_rows.empty:
                 log.warning("%s: twin %s has no raw partner %s", curve, twin_label, partner)
                 continue
@@ -143,12 +145,15 @@ def describe_decomposition(r: dict[str, Any]) -> str:
 
 
 def _random_point(raw: pd.DataFrame) -> pd.DataFrame:
-    """The raw ``random`` miner's jobs of a curve (the plain ``random`` label first)."""
+    """The jobs of a curve's random miner: the plain ``random`` label, else another
+    ``miner=random`` label, else a zero-intelligence dial point (``dial(x=0)``); may be empty."""
+    labels = raw["label"].astype(str)
     rows = raw[raw["miner"].astype(str) == RANDOM]
-    plain = rows[rows["label"].astype(str) == RANDOM]
-    if not plain.empty or rows.empty:
-        return plain
-    return rows[rows["label"] == sorted(rows["label"].astype(str))[0]]
+    if rows.empty:
+        rows = raw[labels.str.contains(ZERO_X)]
+    if rows.empty or (labels[rows.index] == RANDOM).any():
+        return rows[labels[rows.index] == RANDOM]
+    return rows[labels[rows.index] == sorted(labels[rows.index])[0]]
 
 
 def _record(

@@ -57,6 +57,8 @@ KEEP_OVERRIDE = "annotation.keep_positives"
 NOT_IN_LABEL = {"miner", "loss", "teacher", KEEP_OVERRIDE}
 # teachers that leave the loss's name alone (none taken, or the miner's own scorer)
 DEFAULT_TEACHERS = ("none", "miner")
+# settings left out of labels at these values: their default, the control switched off
+OFF = {"miner.drop_judged": "false"}
 # short names used in labels: oracle(x=0.5)
 LABEL_ABBREVIATIONS = {"intelligence": "x"}
 SORT_COLUMNS = ["loss", "keep_positives", "label", "seed", "job"]
@@ -172,7 +174,9 @@ def make_labels(df: pd.DataFrame) -> pd.Series:
 
     ``miner=oracle miner.intelligence=0.5`` gives ``oracle(x=0.5)``; a plain ``miner=topk`` gives
     ``topk``. Other overrides (``data.num_negatives``) enter, by their full key, only when they
-    vary across the sweep.
+    vary across the sweep. A setting at its default that only switches a control on
+    (``miner.drop_judged=false``) is left out, so the raw miner's label is the same whether or
+    not its twin's sweep named it: ``dial(x=0.5)`` and its twin ``dial(drop_judged=true,x=0.5)``.
     """
     override_cols = [c for c in df.columns if c not in FIXED_COLUMNS]
     varying = [c for c in override_cols if df[c].astype(str).nunique(dropna=False) > 1]
@@ -180,7 +184,8 @@ def make_labels(df: pd.DataFrame) -> pd.Series:
     keys += [c for c in varying if c not in keys and c not in NOT_IN_LABEL]
 
     def name(row: pd.Series) -> str:
-        parts = [f"{_short(k)}={row[k]}" for k in keys if _present(row[k])]
+        shown = [k for k in keys if _present(row[k]) and str(row[k]).lower() != OFF.get(k)]
+        parts = [f"{_short(k)}={row[k]}" for k in shown]
         return f"{row['miner']}({','.join(parts)})" if parts else str(row["miner"])
 
     return df.apply(name, axis=1) if len(df) else pd.Series(dtype=str)
