@@ -32,7 +32,8 @@ def test_miner_options_instantiate(make_cfg, option: str) -> None:
     cfg = make_cfg(f"miner={option}")
     miner = instantiate(cfg.miner)
     assert isinstance(miner, Miner)
-    assert miner.reads_judgments == option.startswith(("oracle", "adaptive", "llm_ensemble"))
+    controls = ("oracle", "adaptive_oracle", "llm_ensemble", "dial")  # read the full judgments
+    assert miner.reads_judgments == option.startswith(controls)
 
 
 @pytest.mark.parametrize("option", options("loss"))

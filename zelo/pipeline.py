@@ -40,7 +40,6 @@ from zelo.utils.io import atomic_write_json, atomic_write_text
 log = logging.getLogger(__name__)
 
 
-
 def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
     """Instantiate the collection, query sets, miner, loss, student and DataModule from ``cfg``."""
     collection = instantiate(cfg.dataset.source)
@@ -67,8 +66,9 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
             choice(cfg, "teacher"),
             choice(cfg, "loss"),
         )
+    reference = instantiate(cfg.reference) if cfg.get("reference") is not None else None
     datamodule = RetrievalDataModule(
-        collection, query_sets, miner, module.encoder, teacher, seed=cfg.seed, **data
+        collection, query_sets, miner, module.encoder, teacher, reference, seed=cfg.seed, **data
     )
     return module, datamodule
 
@@ -211,6 +211,7 @@ def collect_metrics(
         metrics[f"run/{group}"] = choice(cfg, group)
     metrics["run/teacher"] = teacher_name(cfg, trainer.lightning_module.loss)
     metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
+    metrics["run/keep_positives"] = cfg.annotation.keep_positives
     metrics[RUN_CONTROL] = control_label(datamodule.miner, datamodule.teacher)
     return {k: _clean(v) for k, v in metrics.items()}
 

@@ -111,6 +111,7 @@ class TrainConfig:
     miner: Any = MISSING
     loss: Any = MISSING
     teacher: Any = None  # a scorer config; None: the miner's scorer
+    reference: Any = None  # the scorer that measures negative hardness; None: not measured
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None
@@ -234,12 +235,13 @@ class BiEncoderConfig:
 
 
 MINER_OPTIONS = (
-    "random", "topk", "bm25", "cross_encoder", "ensemble", "llm_ensemble", "oracle",
+    "random", "topk", "bm25", "cross_encoder", "ensemble", "llm_ensemble", "oracle", "dial",
     "shifted", "abs", "marginpos", "percpos",
 )  # fmt: skip
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     **{("miner", m): MinerConfig for m in MINER_OPTIONS},
     ("miner", "adaptive"): AdaptiveMinerConfig,
+    ("miner", "adaptive_oracle"): AdaptiveMinerConfig,
     ("sampling", "top"): TopSamplerConfig,
     ("sampling", "uniform"): UniformSamplerConfig,
     ("sampling", "simans"): SimANSSamplerConfig,

@@ -237,3 +237,7 @@ class Scorer(Protocol):
     def score(self, inp: MiningInput, doc_ids: torch.Tensor) -> torch.Tensor:
         """Scores of given documents: ``doc_ids [Q, P]`` (``-1`` padded) -> ``[Q, P]`` (NaN pad)."""
         ...
+
+    def report(self) -> dict[str, float]:
+        """Figures of the last ranking worth logging (logged as ``mining/<key>``)."""
+        ...

@@ -39,7 +39,7 @@ def _spy_feedback(monkeypatch) -> list[tuple[int, float]]:
 
 
 def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
-    cfg = make_cfg("miner=adaptive", "trainer.max_epochs=2")
+    cfg = make_cfg("miner=adaptive_oracle", "trainer.max_epochs=2")
     module, dm = build(cfg)
     dm.query_sets = NoTestSplit(dm.query_sets)
     received = _spy_feedback(monkeypatch)
@@ -64,7 +64,7 @@ def test_tiny_adaptive_run_mines_every_epoch_on_dev_feedback(
     make_cfg, tmp_path: Path, monkeypatch
 ) -> None:
     received = _spy_feedback(monkeypatch)
-    metrics = train(make_cfg("miner=adaptive", "trainer.max_epochs=3"))
+    metrics = train(make_cfg("miner=adaptive_oracle", "trainer.max_epochs=3"))
     assert metrics["mining/passes"] == 3
     for key in ("test/ndcg@10", "val/ndcg@10", "miner/ndcg@10", "mining/hardness"):
         assert metrics[key] is not None and math.isfinite(metrics[key]), key
@@ -85,7 +85,7 @@ def test_checkpoint_carries_the_climb_and_a_fresh_datamodule_resumes_it(
 ) -> None:
     import torch
 
-    cfg = make_cfg("miner=adaptive", "trainer.max_epochs=3", "keep_checkpoints=true")
+    cfg = make_cfg("miner=adaptive_oracle", "trainer.max_epochs=3", "keep_checkpoints=true")
     metrics = train(cfg)
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
     state = ckpt["callbacks"]["MinerFeedback"]

@@ -88,7 +88,10 @@ class FalseNegativeMonitor(pl.Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         fn, total = self._inbatch
-        stats = {"fn/inbatch_rate": fn / total if total else math.nan, "fn/epoch": trainer.current_epoch}
+        stats = {
+            "fn/inbatch_rate": fn / total if total else math.nan,
+            "fn/epoch": trainer.current_epoch,
+        }
         margins = None
         if self.student_max_queries and self._seen is not None:
             student, margins = self.measure_student(self._seen, pl_module.encoder)

@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 
 from zelo.data.batches import EpochShuffleSampler, EvalCollator, TrainCollator, TrainExamples
 from zelo.data.teacher import TeacherScores
-from zelo.eval.measure import mining_stats
+from zelo.eval.false_negatives import relevance_of
+from zelo.eval.measure import hardness_stats, mining_stats
 from zelo.keys import FN_RATE, MINER_NDCG
 from zelo.mining.base import Miner
 from zelo.types import Collection, MiningInput, MiningPass, QuerySet, Scorer
@@ -39,6 +40,8 @@ class RetrievalDataModule(pl.LightningDataModule):
             self-mining scorers read.
         teacher: the losses' teacher (``None``: the loss takes none). When it is the miner's
             own scorer, each pass's mined scores are reused.
+        reference: the scorer that measures how hard the mined negatives are
+            (``mining/tn_hardness``), the same for every miner; ``None``: not measured.
         batch_size: training queries per step (per process under DDP).
         num_negatives: N mined negatives per query.
         mine_every_n_epochs: re-mine every k epochs (0: the miner's own period, else once).
@@ -54,6 +57,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         miner: Miner | None,
         student: Encoder,
         teacher: Scorer | None = None,
+        reference: Scorer | None = None,
         batch_size: int = 32,
         num_negatives: int = 3,
         mine_every_n_epochs: int = 0,
@@ -69,6 +73,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         self.miner = miner
         self.student = student
         self.teacher = teacher
+        self.reference = reference
         self.batch_size = batch_size
         self.num_negatives = num_negatives
         own = miner.mine_every_n_epochs if miner is not None else 0
@@ -110,6 +115,10 @@ class RetrievalDataModule(pl.LightningDataModule):
         )
         stats.update({"mining/seconds": seconds, "mining/epoch": float(epoch)})
         stats.update({f"mining/{k}": float(v) for k, v in mined.info.items()})
+        if self.reference is not None and train.judgments is not None:
+            neg = self.reference.score(inp, mined.neg_ids)  # [Q, N]
+            pos = self.reference.score(inp, inp.positives_padded())  # [Q, P]
+            stats.update(hardness_stats(neg, pos, relevance_of(mined.neg_ids, train.judgments)))
         teacher = None
         if self.teacher is not None:
             own = self.teacher is self.miner.scorer

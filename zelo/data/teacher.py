@@ -57,7 +57,9 @@ class TeacherScores:
         softmax_temperature: the scorer's own (see :class:`~zelo.types.Scorer`).
     """
 
-    def __init__(self, scorer: Scorer, inp: MiningInput, mined: MinedNegatives | None = None) -> None:
+    def __init__(
+        self, scorer: Scorer, inp: MiningInput, mined: MinedNegatives | None = None
+    ) -> None:
         self.scorer = scorer
         self.softmax_temperature = float(scorer.softmax_temperature)
         self.inp = inp

@@ -28,7 +28,13 @@ class ScorerBase:
 
     reads_judgments = False  # True: the scorer looks at the full judgments (a control)
 
-    def column_scorer(self, inp: MiningInput) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def report(self) -> dict[str, float]:
+        """Figures of the last ranking worth logging as ``mining/<key>`` (none by default)."""
+        return {}
+
+    def column_scorer(
+        self, inp: MiningInput
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """``(query_index [B], cand_ids [C]) -> [B, C]`` scores for one input (a loss's teacher).
 
         The default goes through :meth:`score` with the rows outside the batch padded, so that
@@ -61,7 +67,9 @@ def not_judged(cands: CandidateSet) -> torch.Tensor:
         ValueError: the collection has no full judgments.
     """
     if cands.judgments is None:
-        raise ValueError("miner.drop_judged=true needs the full judgments; this collection has none")
+        raise ValueError(
+            "miner.drop_judged=true needs the full judgments; this collection has none"
+        )
     grades = grades_of(cands.ids, cands.judgments)  # [Q, K], NaN at padding
     return ~(grades > 0)
 
@@ -151,6 +159,7 @@ class Miner:
         generator = torch.Generator().manual_seed(int(inp.seed))
         pos = self.sampling(replace(cands, keep=keep), inp.num_negatives, generator)  # [Q, N]
         result = _gather_picks(cands, pos, dropped)
+        result.info.update(self.scorer.report())
         if result.num_short:
             log.warning(
                 "%s: %d of %d queries have fewer than %d negatives after the rules (%s)",
@@ -163,7 +172,9 @@ class Miner:
         return result
 
 
-def _gather_picks(cands: CandidateSet, pos: torch.Tensor, dropped: dict[str, int]) -> MinedNegatives:
+def _gather_picks(
+    cands: CandidateSet, pos: torch.Tensor, dropped: dict[str, int]
+) -> MinedNegatives:
     """The picked positions ``[Q, N]`` (``-1``: none) as a :class:`MinedNegatives`."""
     safe = pos.clamp(min=0)
     neg_ids = torch.where(pos >= 0, torch.gather(cands.ids, 1, safe), torch.full_like(pos, -1))

@@ -94,7 +94,9 @@ class DenseScorer(ScorerBase):
         queries = self._embed(encoder, fingerprint, inp.query_texts, is_query=True)
         return queries, docs
 
-    def column_scorer(self, inp: MiningInput) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def column_scorer(
+        self, inp: MiningInput
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """Inner products ``(query_index [B], cand_ids [C]) -> [B, C]`` from embeddings taken once."""
         queries, docs = self.embeddings(inp)
 

@@ -173,13 +173,16 @@ class LLMEnsembleScorer(ScorerBase):
         low = torch.where(pool >= 0, elo, torch.full_like(elo, float("inf"))).amin(dim=1)
         outside = torch.where(torch.isfinite(low), low, torch.zeros_like(low)) - self.outside_gap
         self.info = {
-            "llm/comparisons": float(len(queries)),
-            "llm/judge_calls": float(len(queries) * len(self.judges)),
-            "llm/docs_per_query": float((pool >= 0).sum(dim=1).float().mean()),
+            "llm_comparisons": float(len(queries)),
+            "llm_judge_calls": float(len(queries) * len(self.judges)),
+            "llm_docs_per_query": float((pool >= 0).sum(dim=1).float().mean()),
         }
         log.info("llm_ensemble: %s", self.info)
         self._fit = _Fit(key, pool, ranked, elo.float(), outside.float())
         return self._fit
+
+    def report(self) -> dict[str, float]:
+        return dict(self.info)
 
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first stage's candidates sorted by Elo: ids, scores ``[Q, depth]``."""

@@ -59,7 +59,9 @@ def noise_matrix(seed: int, num_queries: int, n: int, kind: str = "gaussian") ->
     return out
 
 
-def dense_ndcg(scores: torch.Tensor, grades: torch.Tensor, ideal: torch.Tensor, k: int = 10) -> float:
+def dense_ndcg(
+    scores: torch.Tensor, grades: torch.Tensor, ideal: torch.Tensor, k: int = 10
+) -> float:
     """Mean nDCG@k of ranking each row of a dense score matrix ``[Q, N]`` against raw grades
     ``[Q, N]``; ``ideal`` is each row's ideal DCG@k ``[Q]`` (:func:`zelo.eval.metrics.ideal_dcg`)."""
     k = min(k, scores.shape[1])

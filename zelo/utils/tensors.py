@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import torch
 
 
-def pad_rows(rows: Sequence[Sequence[int]], width: int | None = None, fill: int = -1) -> torch.Tensor:
+def pad_rows(
+    rows: Sequence[Sequence[int]], width: int | None = None, fill: int = -1
+) -> torch.Tensor:
     """Ragged id lists -> ``[len(rows), width]`` long, ``fill`` padded.
 
     Args:
