@@ -31,9 +31,10 @@ MULTIRUN = """hydra:
 @pytest.fixture
 def sweeps(tmp_path: Path, make_dial_sweep) -> list[Path]:
     """Two sweeps sharing a folder name: a dial sweep and a completeness surface."""
-    dial = make_dial_sweep(tmp_path / "laffer" / "synthetic", seeds=(0, 1))
-    surface = make_dial_sweep(tmp_path / "laffer_surface" / "synthetic", seeds=(0, 1),
-                              keeps=(1, None), twins=False)  # fmt: skip
+    xs = (0.0, 0.5, 1.0)
+    dial = make_dial_sweep(tmp_path / "laffer" / "synthetic", seeds=(0, 1), xs=xs)
+    surface = tmp_path / "laffer_surface" / "synthetic"
+    make_dial_sweep(surface, seeds=(0, 1), keeps=(1, None), twins=False, xs=xs)
     for root in (dial, surface):
         (root / "multirun.yaml").write_text(MULTIRUN)
     return [dial, surface]
@@ -51,8 +52,8 @@ def test_reproduce_command() -> None:
 
 
 def test_section_names_resolve_clashes(tmp_path: Path) -> None:
-    roots = [tmp_path / "laffer" / "synthetic", tmp_path / "laffer_losses" / "synthetic",
-             tmp_path / "x" / "nf corpus"]  # fmt: skip
+    roots = [tmp_path / "laffer" / "synthetic", tmp_path / "laffer_losses" / "synthetic"]
+    roots.append(tmp_path / "x" / "nf corpus")
     assert section_names(roots) == ["laffer-synthetic", "laffer_losses-synthetic", "nf-corpus"]
 
 

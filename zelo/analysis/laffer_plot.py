@@ -35,7 +35,7 @@ PANELS = (
     (
         "test_ndcg10",
         "tn_hardness",
-        "true-negative hardness (reference score - positive's; 0 = hardest)",
+        "true-negative hardness (reference score - positive's; higher = harder)",
         "Student quality against the hardness of true negatives",
     ),
 )
@@ -133,8 +133,9 @@ def _measured(summary: pd.DataFrame, x: str) -> bool:
 
 
 def _layout(n_panels: int, lines: list[str], n_legend: int) -> tuple[Figure, list[Any]]:
-    width = 5.0 * n_panels + 3.5
-    wrapped = [w for line in lines for w in textwrap.wrap(line, int(width * 15))]
+    width = 5.0 * n_panels + 3.5  # the panels, then the legend
+    # about 14 characters of 8-point text per inch, wrapped to the panels' width
+    wrapped = [w for line in lines for w in textwrap.wrap(line, int(5.0 * n_panels * 14))]
     height = max(5.2, 0.16 * n_legend + 1.0) + 0.17 * len(wrapped)
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
@@ -143,7 +144,10 @@ def _layout(n_panels: int, lines: list[str], n_legend: int) -> tuple[Figure, lis
     axes = [fig.add_subplot(grid[0, i]) for i in range(n_panels)]
     note = fig.add_subplot(grid[1, :])
     note.axis("off")
-    note.text(0, 1, "\n".join(wrapped), va="top", ha="left", fontsize=8, transform=note.transAxes)
+    text = note.text(
+        0, 1, "\n".join(wrapped), va="top", ha="left", fontsize=8, transform=note.transAxes
+    )
+    text.set_in_layout(False)  # sized above: it must not squeeze the panels
     return fig, axes
 
 
