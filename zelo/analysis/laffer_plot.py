@@ -208,7 +208,8 @@ def _decorate(
     """Axis labels, the zero-shot line and the legend: curves, line kinds, numbered points."""
     for ax, (y, _, xlabel, title) in zip(axes, panels, strict=True):
         ax.set(xlabel=xlabel, ylabel=Y_LABELS[y], title=title)
-    zero_shot = pd.to_numeric(df["test_ndcg10_before"], errors="coerce").mean()
+    before = df["test_ndcg10_before"] if "test_ndcg10_before" in df else pd.Series(dtype=float)
+    zero_shot = pd.to_numeric(before, errors="coerce").mean()
     handles = [Line2D([], [], color=c, lw=2, label=str(curve)) for curve, c in colours.items()]
     if not math.isnan(zero_shot):
         for ax, (y, *_) in zip(axes, panels, strict=True):
