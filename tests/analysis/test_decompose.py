@@ -14,7 +14,9 @@ CURVE = "infonce"
 
 
 def _jobs(label: str, miner: str, values: dict[int, float], x: float, fn: float, twin=False):
-    control = "fn_free_twin+scorer:dial" if twin else ("scorer:dial" if miner == "dial" else None)
+    control = "scorer:dial" if miner == "dial" else None
+    if twin:
+        control = "+".join(c for c in ("fn_free_twin", control) if c)
     return [
         {
             "job": f"{label}-{seed}",
@@ -137,5 +139,13 @@ def test_a_dial_sweep_uses_the_dial_at_zero_as_random(tmp_path, make_job) -> Non
     assert sorted(df["label"]) == ["dial(x=0)", "dial(x=0.5)", "dial(x=0.5,drop_judged=true)"]
     (record,) = fn_decomposition(df).to_dict(orient="records")
     assert record["label"] == "dial(x=0.5)" and record["random_label"] == "dial(x=0)"
+    assert record["twin_control"] == "fn_free_twin"
     assert record["hardness_benefit"] == pytest.approx(0.06)
     assert record["fn_damage"] == pytest.approx(-0.05)
+
+
+def test_records_say_what_reads_the_judgments() -> None:
+    out = fn_decomposition(table()).set_index("label")
+    assert out.loc["dial(x=0.5)", "control"] == "scorer:dial"
+    assert out.loc["dial(x=0.5)", "twin_control"] == "fn_free_twin+scorer:dial"
+    assert pd.isna(out.loc["topk", "control"]) and out.loc["topk", "twin_control"] == "fn_free_twin"

@@ -110,3 +110,24 @@ def test_not_a_sweep_names_the_folder_and_writes_nothing(
 def test_cli_needs_a_sweep_or_report() -> None:
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_tables_show_missing_values_as_dashes() -> None:
+    from zelo.analysis.page_tables import decomposition_table, markdown_table, pm
+
+    assert pm(0.41234, 0.0012) == "0.4123 ± 0.0012" and pm(0.4, float("nan")) == "0.4000 (1 seed)"
+    assert pm(None, None) == "–"
+    assert markdown_table(["a|b"], [["1"]]) == "| a\\|b |\n| --- |\n| 1 |"
+    record = {
+        "curve": "infonce", "label": "topk", "intelligence": 0.6, "fn_rate": 0.2,
+        "tn_hardness": float("nan"), "twin_tn_hardness": None, "raw_mean": 0.4, "raw_se": 0.01,
+        "twin_mean": 0.45, "twin_se": 0.01, "random_label": None, "random_mean": float("nan"),
+        "random_se": float("nan"), "hardness_benefit": float("nan"),
+        "hardness_benefit_se": float("nan"), "benefit_se_method": float("nan"),
+        "fn_damage": -0.05, "fn_damage_se": 0.005, "damage_se_method": "paired",
+    }  # fmt: skip
+    row = decomposition_table([record]).splitlines()[-1]
+    assert row == (
+        "| topk | 0.600 | 0.200 | – / – | 0.4000 ± 0.0100 | 0.4500 ± 0.0100 | – | – | "
+        "-0.0500 ± 0.0050 | – / paired |"
+    )

@@ -117,6 +117,7 @@ def test_surface_of_a_written_sweep(tmp_path: Path, make_dial_sweep) -> None:
     # the fake sweep peaks at x = 1/3 (keep 1), 2/3 (keep 4) and the right end (all)
     assert [o["completeness"] for o in record["optima"]] == ["1", "4", "all"]
     assert record["optima"][0]["optimum_label"] == "dial(x=0.25)"
+    assert record["optima"][0]["optimum_control"] == "scorer:dial"  # the dial reads judgments
     assert record["optima"][-1]["optimum_label"] == "dial(x=1.0)"
     assert record["claim"]["verdict"] == "supported"
     labels = {c["label"] for c in record["cells"]}

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from zelo.analysis.compare import diff_se
-from zelo.analysis.kinds import base_label, curve_names, is_twin
+from zelo.analysis.kinds import base_label, control_text, curve_names, is_twin
 from zelo.analysis.results import is_adaptive
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ DECOMPOSITION_COLUMNS = [
     "label",
     "twin_label",
     "miner",
+    "control",
+    "twin_control",
     "intelligence",
     "fn_rate",
     "tn_hardness",
@@ -168,6 +170,8 @@ def _record(
         "label": str(raw["label"].iloc[0]),
         "twin_label": str(twin["label"].iloc[0]),
         "miner": str(raw["miner"].iloc[0]),
+        "control": _control(raw),  # what the raw point reads of the judgments (None: nothing)
+        "twin_control": _control(twin) or "fn_free_twin",  # always a CONTROL
         "intelligence": _mean(raw, "intelligence"),
         "fn_rate": _mean(raw, "fn_rate"),
         "tn_hardness": _mean(raw, "tn_hardness"),
@@ -188,6 +192,11 @@ def _record(
         "fn_damage_se": damage_se,
         "damage_se_method": damage_method,
     }
+
+
+def _control(rows: pd.DataFrame) -> str | None:
+    """The point's ``run/control`` (``None`` when it reads nothing of the judgments)."""
+    return control_text(rows["control"].iloc[0]) if "control" in rows.columns else None
 
 
 def _mean(rows: pd.DataFrame, column: str) -> float:

@@ -32,6 +32,11 @@ def control_parts(value: Any) -> list[str]:
     return [p for p in str(value).split("+") if p and p.lower() not in ("none", "nan", "null")]
 
 
+def control_text(value: Any) -> str | None:
+    """``run/control`` normalised: its parts joined by ``+``, ``None`` when it reads nothing."""
+    return "+".join(control_parts(value)) or None
+
+
 def is_control(table: pd.DataFrame) -> pd.Series:
     """True on rows whose run reads the full judgments (``run/control`` set, or a twin)."""
     if "control" not in table.columns:

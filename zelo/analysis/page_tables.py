@@ -27,6 +27,11 @@ def num(value: Any, digits: int = 4) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def word(value: Any) -> str:
+    """A text cell; ``–`` when missing (None or NaN)."""
+    return value if isinstance(value, str) else "–"
+
+
 def pm(mean: Any, se: Any, digits: int = 4) -> str:
     """``mean ± se``; ``mean (1 seed)`` without a standard error."""
     if num(mean) == "–":
@@ -85,7 +90,7 @@ def decomposition_table(records: list[dict[str, Any]]) -> str:
         cells += [pm(r["twin_mean"], r["twin_se"]), pm(r["random_mean"], r["random_se"])]
         cells += [pm(r["hardness_benefit"], r["hardness_benefit_se"])]
         cells += [pm(r["fn_damage"], r["fn_damage_se"])]
-        cells.append(f"{r['benefit_se_method'] or '–'} / {r['damage_se_method']}")
+        cells.append(f"{word(r['benefit_se_method'])} / {word(r['damage_se_method'])}")
         rows.append(cells)
     return markdown_table(header, rows)
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zelo.analysis.kinds import is_twin, keep_text
+from zelo.analysis.kinds import control_text, is_twin, keep_text
 from zelo.analysis.laffer import summarise
 from zelo.analysis.results import is_adaptive
 
@@ -75,7 +75,8 @@ def level_optima(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> list[di
 
     Returns:
         Records: ``loss``, ``keep_positives`` (``inf`` = all), ``completeness`` (text),
-        ``optimum_label``, ``optimum_intelligence``, ``optimum_mean``, ``optimum_se``,
+        ``optimum_label``, ``optimum_control`` (its ``run/control``: a CONTROL when set),
+        ``optimum_intelligence``, ``optimum_mean``, ``optimum_se``,
         ``n_seeds``, ``ci`` (of the location), ``share_same_label``, ``n_boot``.
     """
     rng = np.random.default_rng(seed)
@@ -91,6 +92,7 @@ def level_optima(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> list[di
                 "keep_positives": float(keep),
                 "completeness": keep_text(keep),
                 "optimum_label": str(best["label"]),
+                "optimum_control": control_text(best.get("control")),
                 "optimum_intelligence": float(best["intelligence_mean"]),
                 "optimum_mean": float(best["test_ndcg10_mean"]),
                 "optimum_se": float(best["test_ndcg10_se"]),
