@@ -55,6 +55,9 @@ def test_section_names_resolve_clashes(tmp_path: Path) -> None:
     roots = [tmp_path / "laffer" / "synthetic", tmp_path / "laffer_losses" / "synthetic"]
     roots.append(tmp_path / "x" / "nf corpus")
     assert section_names(roots) == ["laffer-synthetic", "laffer_losses-synthetic", "nf-corpus"]
+    assert section_names([tmp_path / "a", tmp_path / "a"]) == [f"{tmp_path.name}-a"] + [
+        f"{tmp_path.name}-a-2"
+    ]
 
 
 def test_page_has_a_section_per_sweep_and_reruns_to_the_same_bytes(

@@ -93,11 +93,15 @@ def reproduce_command(config: dict[str, Any]) -> str:
 
 def section_names(roots: list[Path]) -> list[str]:
     """A file-safe name per sweep: the folder's name, with its parent's in front when two
-    sweeps share one (``laffer-synthetic`` and ``laffer_losses-synthetic``)."""
+    sweeps share one (``laffer-synthetic`` and ``laffer_losses-synthetic``), a count after a
+    name that still repeats (``synthetic-2``)."""
     names = [root.name for root in roots]
     clash = {n for n in names if names.count(n) > 1}
     names = [f"{r.parent.name}-{r.name}" if r.name in clash else r.name for r in roots]
-    return [re.sub(r"[^A-Za-z0-9._-]+", "-", n).strip("-") or "sweep" for n in names]
+    names = [re.sub(r"[^A-Za-z0-9._-]+", "-", n).strip("-") or "sweep" for n in names]
+    return [
+        f"{n}-{names[:i].count(n) + 1}" if names[:i].count(n) else n for i, n in enumerate(names)
+    ]
 
 
 def shown_path(path: Path) -> str:
