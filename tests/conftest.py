@@ -13,6 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from zelo.mining.base import ScorerBase
 from zelo.schemas import register_configs
 
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -64,11 +65,10 @@ def cfg_tiny(make_cfg) -> DictConfig:
     return make_cfg()
 
 
-class FakeScorer:
+class FakeScorer(ScorerBase):
     """Fixed scores ``[Q, N]`` over a tiny corpus; ranks with ties broken by the lower doc id
     (``min(depth, N)`` columns) and counts its ``rank`` calls."""
 
-    reads_judgments = False
     softmax_temperature = 1.0
 
     def __init__(self, table, name: str = "fake") -> None:
