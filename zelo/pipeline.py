@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -34,7 +33,14 @@ from zelo.keys import (
 )
 from zelo.mining.base import Miner
 from zelo.run import signals
-from zelo.run.job import close_loggers, job_slot, keep_student, resume_checkpoint, run_callbacks
+from zelo.run.job import (
+    close_loggers,
+    finished,
+    job_slot,
+    keep_student,
+    resume_checkpoint,
+    run_callbacks,
+)
 from zelo.run.logs import quiet_logs
 from zelo.run.validation import validate_config
 from zelo.types import Scorer
@@ -94,14 +100,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     A finished job is skipped, and so is a job another live process holds (``{}`` is returned).
     """
     out_dir = Path(cfg.paths.output_dir)
-    metrics_path = out_dir / METRICS_FILE
-    if metrics_path.exists() and cfg.get("skip_if_done", True):
-        log.info("%s exists: job already done, skipping", metrics_path)
-        return json.loads(metrics_path.read_text())
+    if (done := finished(cfg, out_dir)) is not None:
+        return done
     quiet_logs()
     with job_slot(out_dir) as lock:
         if not lock.held:
             return {}
+        if (done := finished(cfg, out_dir)) is not None:  # finished while we waited for the lock
+            return done
         validate_config(cfg)  # before any data is loaded
         return _train(cfg, out_dir)
 

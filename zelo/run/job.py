@@ -3,6 +3,7 @@ callbacks that checkpoint and guard it, where it resumes from, and how its logge
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from zelo.keys import METRICS_FILE
 from zelo.run import signals
 from zelo.run.checkpoint import TrainingCheckpoint, last_checkpoint, usable_checkpoint
 from zelo.run.guard import FiniteGuard
@@ -20,6 +22,15 @@ from zelo.run.signals import handle_signals
 from zelo.run.wandb_ids import finish_wandb
 
 log = logging.getLogger(__name__)
+
+
+def finished(cfg: DictConfig, out_dir: Path) -> dict[str, Any] | None:
+    """The job's metrics when it is done (and done jobs are skipped), else ``None``."""
+    metrics_path = out_dir / METRICS_FILE
+    if not (metrics_path.exists() and cfg.get("skip_if_done", True)):
+        return None
+    log.info("%s exists: job already done, skipping", metrics_path)
+    return json.loads(metrics_path.read_text())
 
 
 @contextmanager
