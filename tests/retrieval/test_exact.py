@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import torch
 
-from zelo.retrieval.exact import block_top, exact_search, order_rows, tied_rows, top_ordered
+from zelo.retrieval import exact
+from zelo.retrieval.exact import (
+    above_floor,
+    block_top,
+    exact_search,
+    order_rows,
+    tied_rows,
+    top_ordered,
+)
+
+prune = exact.above_floor
 
 
 def _reference(queries: torch.Tensor, docs: torch.Tensor, k: int):
@@ -65,5 +75,36 @@ def test_exact_search_k_larger_than_a_block():
     docs, queries = torch.randn(130, 8, generator=g), torch.randn(5, 8, generator=g)
     s, i = exact_search(queries, _blocks(docs, 40), 100)
     ref_s, ref_i = _reference(queries, docs, 100)
+    assert torch.equal(i, ref_i)
+    torch.testing.assert_close(s, ref_s)
+
+
+def test_above_floor_keeps_every_column_beating_the_floor():
+    scores = torch.tensor([[0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.75, 0.0], [0.0] * 7 + [0.25]])
+    values, cols = above_floor(scores, torch.tensor([0.25, 0.0]), group=2)
+    assert values.shape == cols.shape == (2, 4)  # row 0 has two qualifying groups
+    for r, want in ((0, {1: 0.5, 6: 0.75}), (1, {7: 0.25})):
+        got = dict(zip(cols[r].tolist(), values[r].tolist(), strict=True))
+        assert all(got[c] == v for c, v in want.items())
+        assert torch.equal(values[r], scores[r, cols[r]])
+    assert above_floor(scores, torch.tensor([1.0, 1.0]), group=2) is None
+
+
+def test_pruned_blocks_equal_brute_force(monkeypatch):
+    widths = []  # candidate columns kept per pruned block (None: the block was skipped)
+
+    def counted(*args, **kwargs):
+        found = prune(*args, **kwargs)
+        widths.append(None if found is None else found[0].shape[1])
+        return found
+
+    monkeypatch.setattr(exact, "above_floor", counted)
+    g = torch.Generator().manual_seed(2)
+    base = torch.randint(-4, 5, (500, 8), generator=g).float()
+    docs = base[torch.randint(500, (4096,), generator=g)]  # repeated vectors: ties
+    queries = torch.randint(-4, 5, (30, 8), generator=g).float()
+    s, i = exact_search(queries, _blocks(docs, 512), 10)
+    ref_s, ref_i = _reference(queries, docs, 10)
+    assert any(w is None or w * 4 <= 512 for w in widths)  # some blocks took the pruned path
     assert torch.equal(i, ref_i)
     torch.testing.assert_close(s, ref_s)
