@@ -9,7 +9,7 @@ nothing where no ties exist.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -58,8 +58,11 @@ def tied_rows(values: torch.Tensor) -> torch.Tensor:
     return (values[:, 1:] == values[:, :-1]).any(dim=1).nonzero().squeeze(1)
 
 
+IdLookup = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (rows [F], cols [F, W]) -> ids
+
+
 def top_ordered(
-    scores: torch.Tensor, ids: torch.Tensor | None, k: int
+    scores: torch.Tensor, ids: torch.Tensor | IdLookup | None, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``k`` of each row's candidates in (score desc, id asc) order.
 
@@ -69,16 +72,18 @@ def top_ordered(
 
     Args:
         scores: ``[R, C]`` candidate scores (``-inf`` for padding).
-        ids: ``[R, C]`` distinct candidate ids per row (``-1`` for padding); ``None``: the
-            column positions (a block of scores).
+        ids: the distinct candidate ids per row (``-1`` for padding): a ``[R, C]`` tensor, a
+            function ``(rows [F], columns [F, W]) -> ids [F, W]``, or ``None`` for the column
+            positions themselves (a block of scores).
         k: kept per row, ``k <= C``.
 
     Returns:
         scores ``[R, k]`` and ids ``[R, k]`` (long).
     """
+    lookup = _lookup(ids)
     kk = min(k + 1, scores.shape[1])
     top, pos = scores.topk(kk, dim=1)  # [R, kk], descending
-    top_ids = pos if ids is None else torch.gather(ids, 1, pos)
+    top_ids = lookup(torch.arange(len(scores), device=scores.device), pos)
     rows = tied_rows(top)
     if len(rows):
         at_cut = top[rows, k - 1] == top[rows, kk - 1] if kk > k else torch.zeros_like(rows) > 0
@@ -88,9 +93,17 @@ def top_ordered(
             sub = scores[cut]  # [F, C]
             width = int((sub >= top[cut, k - 1 : k]).sum(dim=1).max())
             s, p = sub.topk(min(max(width, kk), sub.shape[1]), dim=1)
-            s, i = order_rows(s, p if ids is None else torch.gather(ids[cut], 1, p))
+            s, i = order_rows(s, lookup(cut, p))
             top[cut], top_ids[cut] = s[:, :kk], i[:, :kk]
     return top[:, :k], top_ids[:, :k]
+
+
+def _lookup(ids: torch.Tensor | IdLookup | None) -> IdLookup:
+    if ids is None:
+        return lambda rows, cols: cols
+    if isinstance(ids, torch.Tensor):
+        return lambda rows, cols: torch.gather(ids[rows], 1, cols)
+    return ids
 
 
 def block_top(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -218,14 +218,16 @@ class FaissSearcher(Searcher):
         return recall
 
     def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        faiss_index.set_search_params(self.index, self.nprobe, self.ef_search or 2 * k)
-        index = self.index
         if self._gpu and k <= faiss_index.GPU_MAX_K:
             if self._gpu_index is None:
                 self._gpu_index = faiss_index.to_gpu(self.index, k)
                 faiss_index.set_search_params(self._gpu_index, self.nprobe)
-            index = self._gpu_index
-        scores, ids = faiss_index.index_search(index, queries, k)
+            scores, ids = faiss_index.index_search(self._gpu_index, queries, k)
+            return top_ordered(scores, ids, k)
+        if self.kind == "ivf":
+            return faiss_index.ivf_search(self.index, queries, k, self.nprobe)
+        faiss_index.set_search_params(self.index, ef_search=self.ef_search or 2 * k)
+        scores, ids = faiss_index.index_search(self.index, queries, k)
         return top_ordered(scores, ids, k)
 
 
