@@ -95,19 +95,24 @@ def prepare(path: Path, n: int, dim: int, queries: int, seed: int) -> None:
     np.save(path.with_suffix(".queries.npy"), model.sample(queries, noise=1.1).numpy())
 
 
-def gemm_gflops(size: int = 2048, seconds: float = 2.0) -> float:
+def gemm_gflops(size: int = 2048, seconds: float = 2.0, device: str = "cpu") -> float:
     """fp32 ``[size, size] @ [size, size]`` products for about ``seconds``: mean GFLOP/s.
 
     A window rather than a best-of-few, so that on a shared machine the rate sees the same
     contention as the searches it is compared with.
     """
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    out = torch.empty(size, size)
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    out = torch.empty(size, size, device=device)
     torch.mm(a, b, out=out)  # warm-up
+    sync = torch.cuda.synchronize if device != "cpu" else lambda: None
     count, start = 0, time.perf_counter()
+    sync()
     while time.perf_counter() - start < seconds:
         torch.mm(a, b, out=out)
         count += 1
+        if count % 8 == 0:
+            sync()
+    sync()
     return 2 * size**3 * count / (time.perf_counter() - start) / 1e9
 
 
