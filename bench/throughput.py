@@ -106,12 +106,16 @@ def bench_encode(args) -> None:
     from zelo.models.transformer import TransformerEncoder
 
     texts = nfcorpus().doc_texts[: args.encode_docs]
-    zelo, st = TransformerEncoder("minilm", max_length=256), st_model(256)
+    zelo = TransformerEncoder("minilm", max_length=256).to(args.device)
+    st = st_model(256, args.device)
     runs: dict[str, list[float]] = {"zelo": [], "st": []}
     for _ in range(args.repeats):
-        runs["zelo"].append(timed(lambda: zelo.encode(texts, batch_size=64)))
-        runs["st"].append(timed(lambda: st.encode(texts, batch_size=64, normalize_embeddings=True)))
-    a, b = zelo.encode(texts[:8]), st.encode(texts[:8], normalize_embeddings=True)
+        runs["zelo"].append(timed(lambda: zelo.encode(texts, batch_size=64), args))
+        runs["st"].append(
+            timed(lambda: st.encode(texts, batch_size=64, normalize_embeddings=True), args)
+        )
+    a = zelo.encode(texts[:8])
+    b = st.encode(texts[:8], normalize_embeddings=True, convert_to_tensor=True).float().cpu()
     agree = float((a * b).sum(1).min())
     docs_s = {k: len(texts) / statistics.median(v) for k, v in runs.items()}
     emit("encode", runs["zelo"], runs["st"], docs=len(texts), zelo_docs_per_s=docs_s["zelo"],
