@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> dict:
         docs = torch.from_numpy(np.load(path))  # as the embedding cache loads it
         searcher = build_searcher(docs, "flat", use_gpu=False)
     else:
-        params = {"nprobe": args.nprobe} if args.kind == "ivf" else {}
+        params = {"nprobe": args.nprobe} if args.kind == "ivf" and args.nprobe else {}
         searcher = searcher_for(path, path.stem, args.kind, False, args.dir, **params)
     build = time.perf_counter() - start
     (scores, ids), times, rates = timed_searches(searcher, queries, args.k, args.repeats)
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> dict:
         load_average=load_average(),
     )
     if args.kind == "ivf":
-        out.update(nprobe=args.nprobe, nlist=int(searcher.index.nlist))
+        out.update(nprobe=searcher.nprobe, nlist=int(searcher.index.nlist))
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
@@ -189,7 +189,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--nprobe", type=int, default=32)
+    parser.add_argument("--nprobe", type=int, default=None, help="IVF (default: the searcher's)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dir", default=os.environ.get("ZELO_BENCH_DIR", "outputs/bench/scale"))
