@@ -29,8 +29,8 @@ from zelo.data.beir import load_beir
 from zelo.data.splits import build_query_set, resolve_splits
 from zelo.data.synthetic import generate_collection
 from zelo.eval.measure import mining_stats
-from zelo.mining.base import MiningInput
 from zelo.schemas import register_configs
+from zelo.types import MiningInput
 
 REPO = Path(__file__).resolve().parents[1]
 LADDER = [  # (row label, miner option, overrides)
@@ -39,7 +39,10 @@ LADDER = [  # (row label, miner option, overrides)
     ("topk-minilm", "topk", []),
     ("ensemble (bm25+minilm, rrf)", "ensemble", []),
     ("llm_ensemble (simulated judges)", "llm_ensemble", []),
-    *[(f"oracle x={x:g}", "oracle", [f"miner.intelligence={x}"]) for x in (0, 0.25, 0.5, 0.75, 1)],
+    *[
+        (f"oracle x={x:g}", "oracle", [f"miner.scorer.intelligence={x}"])
+        for x in (0, 0.25, 0.5, 0.75, 1)
+    ],
 ]
 
 

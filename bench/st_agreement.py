@@ -3,10 +3,10 @@
 Both sides score with all-MiniLM-L6-v2 (max length 256) over the full corpus (3,633 documents,
 so encoding dominates the cold times) and take the top N kept candidates per query:
 
-    naive top-k        TopKMiner                  (no filter)
-    shifted by 10      ShiftedMiner(shift=10)     range_min=10
-    TopK-MarginPos     MarginPosMiner(0.05)       absolute_margin=0.05
-    TopK-PercPos       PercPosMiner(0.95)         relative_margin=0.05
+    naive top-k        Miner, no rule             (no filter)
+    shifted by 10      shift_mask(shift=10)       range_min=10
+    TopK-MarginPos     margin_pos_mask(0.05)      absolute_margin=0.05
+    TopK-PercPos       perc_pos_mask(0.95)        relative_margin=0.05
 
 sentence-transformers gets one (query, positive) row per labelled positive; it merges the rows
 of one query text, excludes all of that query's positives and compares against the minimum
@@ -37,16 +37,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("ZELO_DATA_DIR", REPO.parent / "shared" / "data"))
 TIE = 1e-5  # two scorers' cosines of the same pair differ by ~1e-7; closer calls may flip
-RULES = {  # name -> (zelo miner class path, zelo kwargs, sentence-transformers kwargs)
-    "topk": ("zelo.mining.topk.TopKMiner", {}, {}),
-    "shifted10": ("zelo.mining.shifted.ShiftedMiner", {"shift": 10}, {"range_min": 10}),
+RULES = {  # name -> (zelo rule function path or None, its kwargs, sentence-transformers kwargs)
+    "topk": (None, {}, {}),
+    "shifted10": ("zelo.mining.shifted.shift_mask", {"shift": 10}, {"range_min": 10}),
     "marginpos0.05": (
-        "zelo.mining.margin_pos.MarginPosMiner",
+        "zelo.mining.margin_pos.margin_pos_mask",
         {"margin": 0.05},
         {"absolute_margin": 0.05},
     ),
     "percpos0.95": (
-        "zelo.mining.perc_pos.PercPosMiner",
+        "zelo.mining.perc_pos.perc_pos_mask",
         {"percentage": 0.95},
         {"relative_margin": 0.05},
     ),
@@ -91,8 +91,11 @@ def st_depth(query_texts: list[str], positives: list[list[int]], n: int, st_kw: 
 
 def run_zelo(inp, cache_dir: str, depths: dict[str, int]) -> tuple[dict, list[float]]:
     """``{rule: MinedNegatives}`` and each rule's wall time (the first includes model load)."""
-    from hydra.utils import get_class
+    from functools import partial
 
+    from hydra.utils import get_object
+
+    from zelo.mining.base import Miner
     from zelo.mining.dense import DenseScorer
     from zelo.models.transformer import TransformerEncoder
 
@@ -100,7 +103,8 @@ def run_zelo(inp, cache_dir: str, depths: dict[str, int]) -> tuple[dict, list[fl
     scorer = DenseScorer(TransformerEncoder("minilm", max_length=256), cache_dir=cache_dir)
     out, times = {}, []
     for rule, (target, kw, _) in RULES.items():
-        miner = get_class(target)(scorer, depth=depths[rule], **kw)
+        rules = {} if target is None else {rule: partial(get_object(target), **kw)}
+        miner = Miner(scorer, rules, depth=depths[rule])
         out[rule] = miner.mine(inp)
         times.append(time.perf_counter() - start)
         start = time.perf_counter()
@@ -221,7 +225,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
-    from zelo.mining.base import MiningInput
+    from zelo.types import MiningInput
 
     qtexts, positives, docs = load(args.max_queries)
     dq, dp, dd = dedup(qtexts, positives, docs)

@@ -8,7 +8,7 @@ side's figure and ``ratio`` = zelo time / ST time (below 1: zelo is faster):
   ``TransformerEncoder.encode`` against ST ``SentenceTransformer.encode`` (normalised); docs/s.
 - ``mine``: top-k hard negatives (N = 5) for ``--queries`` train queries over a
   ``--corpus-docs`` document slice of the corpus (the queries' positives included), with the
-  embeddings already cached on disk by a first call of each side: zelo ``TopKMiner`` with a
+  embeddings already cached on disk by a first call of each side: zelo's top-k ``Miner`` with a
   fresh ``DenseScorer`` per call (cache read + search + rules) against ST
   ``mine_hard_negatives(use_faiss=True, cache_folder=...)`` at the same candidate depth; seconds.
 - ``train``: ``--steps`` optimizer steps of batch ``--batch`` (query, positive, 3 negatives,
@@ -138,10 +138,10 @@ def bench_mine(args) -> None:
     from sentence_transformers.util import mine_hard_negatives
     from st_agreement import st_depth
 
-    from zelo.mining.base import MiningInput
+    from zelo.mining.base import Miner
     from zelo.mining.dense import DenseScorer
-    from zelo.mining.topk import TopKMiner
     from zelo.models.transformer import TransformerEncoder
+    from zelo.types import MiningInput
 
     qtexts, positives, docs = mining_problem(args)
     n = 5
@@ -153,7 +153,7 @@ def bench_mine(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
 
         def zelo() -> None:
-            TopKMiner(DenseScorer(encoder, cache_dir=f"{tmp}/zelo"), depth=depth).mine(inp)
+            Miner(DenseScorer(encoder, cache_dir=f"{tmp}/zelo"), depth=depth).mine(inp)
 
         def st() -> None:
             mine_hard_negatives(

@@ -107,3 +107,48 @@ class HashEncoder(Encoder):
 def hash_encoder() -> type[HashEncoder]:
     """The :class:`HashEncoder` class: call it for a fresh encoder (``hash_encoder(seed=1)``)."""
     return HashEncoder
+
+
+class FakeScorer:
+    """Fixed scores ``[Q, N]`` over a tiny corpus; ranks with ties broken by the lower doc id
+    (``min(depth, N)`` columns) and counts its ``rank`` calls."""
+
+    reads_judgments = False
+    softmax_temperature = 1.0
+
+    def __init__(self, table, name: str = "fake") -> None:
+        self.table = torch.as_tensor(table, dtype=torch.float32)
+        self.name = name
+        self.rank_calls = 0
+
+    def rank(self, inp, depth):
+        self.rank_calls += 1
+        order = self.table.argsort(dim=1, descending=True, stable=True)[:, :depth]
+        return order, torch.gather(self.table, 1, order)
+
+    def score(self, inp, doc_ids):
+        vals = torch.gather(self.table, 1, doc_ids.clamp(min=0))
+        return torch.where(doc_ids >= 0, vals, torch.full_like(vals, float("nan")))
+
+
+@pytest.fixture
+def fake_scorer() -> type[FakeScorer]:
+    """The :class:`FakeScorer` class: ``fake_scorer(table)`` scores a tiny corpus by a table."""
+    return FakeScorer
+
+
+@pytest.fixture
+def candidate_set():
+    """``candidate_set(scores, pos_scores=None, keep=None, ids=None)`` builds a CandidateSet."""
+    from zelo.types import CandidateSet
+
+    def make(scores, pos_scores=None, keep=None, ids=None, positives=None, judgments=None):
+        scores = torch.as_tensor(scores, dtype=torch.float32)
+        q, k = scores.shape
+        ids = torch.arange(k).expand(q, k).clone() if ids is None else torch.as_tensor(ids)
+        pos = torch.full((q, 1), float("nan")) if pos_scores is None else pos_scores
+        keep = ids >= 0 if keep is None else torch.as_tensor(keep)
+        positives = torch.full((q, 1), -1) if positives is None else positives
+        return CandidateSet(ids, scores, torch.as_tensor(pos), keep, positives, judgments)
+
+    return make

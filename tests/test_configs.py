@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
+from zelo.mining.base import Miner
 from zelo.schemas import OPTION_SCHEMAS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +31,9 @@ EXTRA = {
 def test_miner_options_instantiate(make_cfg, option: str) -> None:
     cfg = make_cfg(f"miner={option}")
     miner = instantiate(cfg.miner)
-    assert hasattr(miner, "mine")
+    assert isinstance(miner, Miner)
+    controls = ("oracle", "adaptive_oracle", "llm_ensemble", "dial")  # read the full judgments
+    assert miner.reads_judgments == option.startswith(controls)
 
 
 @pytest.mark.parametrize("option", options("loss"))
@@ -70,7 +73,8 @@ def test_callback_and_logger_options_instantiate(make_cfg, group: str) -> None:
         cfg = make_cfg(f"{group}={option}")
         node = cfg.get(group) or {}
         for entry in node.values():
-            assert instantiate(entry) is not None
+            obj = instantiate(entry)
+            assert type(obj) is get_object(entry._target_), (option, entry._target_)
 
 
 @pytest.mark.parametrize("option", options("trainer"))
@@ -94,19 +98,51 @@ def test_root_config_resolves(cfg_tiny) -> None:
     assert resolved["logger"]["csv"]["save_dir"] == cfg_tiny.paths.output_dir
 
 
+# where an option of an internal group is composed: (group, option) -> overrides
+COMPOSED_BY = {
+    **{
+        ("sampling", o): ["miner=topk", f"miner/sampling={o}"] for o in ("top", "uniform", "simans")
+    },
+    ("rule", "shift"): ["miner=shifted"],
+    ("rule", "abs"): ["miner=abs"],
+    ("rule", "margin_pos"): ["miner=marginpos"],
+    ("rule", "perc_pos"): ["miner=percpos"],
+}
+PASSED_IN_CODE = {"model": {"loss", "corpus"}}  # the module gets them from other groups
+
+
+def accepted_arguments(target: object, partial: bool) -> set[str]:
+    """Keyword arguments ``target`` takes; a class's ``**options`` follow its bases' ``__init__``;
+    a partial rule's first parameter (the candidates) is given at call time."""
+    if not inspect.isclass(target):
+        params = list(inspect.signature(target).parameters.values())
+        return {p.name for p in params[1 if partial else 0 :]}
+    names: set[str] = set()
+    for cls in target.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        params = inspect.signature(cls.__init__).parameters.values()
+        names |= {p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names
+
+
+def _node(make_cfg, group: str, option: str):
+    if (group, option) in COMPOSED_BY:
+        cfg = make_cfg(*COMPOSED_BY[(group, option)])
+        return cfg.miner.sampling if group == "sampling" else cfg.miner.rules[option]
+    return make_cfg(f"{group}={option}", *EXTRA.get(group, {}).get(option, []))[group]
+
+
 @pytest.mark.parametrize(("group", "option"), sorted(OPTION_SCHEMAS))
-def test_schema_fields_match_target_signature(make_cfg, group: str, option: str) -> None:
+def test_schema_fields_equal_target_arguments(make_cfg, group: str, option: str) -> None:
     schema = OPTION_SCHEMAS[(group, option)]
     fields = {f for f in schema.__dataclass_fields__ if not f.startswith("_")}
-    cfg = make_cfg(f"{group}={option}", *EXTRA.get(group, {}).get(option, []))
-    node = cfg[group]
-    params = inspect.signature(get_class(node._target_).__init__).parameters
-    accepted = {p for p in params if p != "self"}
-    assert fields <= accepted, f"schema fields not in {node._target_}: {fields - accepted}"
-    required = {
-        p.name for p in params.values()
-        if p.default is inspect.Parameter.empty and p.name != "self"
-        and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-    }
-    passed_in_code = {"loss"}  # the module gets its loss from the loss group
-    assert required - passed_in_code <= fields, f"{node._target_} needs {required - fields}"
+    target = get_object(schema._target_)
+    partial = bool(getattr(schema, "_partial_", False))
+    expected = accepted_arguments(target, partial) - PASSED_IN_CODE.get(group, set())
+    assert fields == expected, f"{schema.__name__} vs {schema._target_}"
+    node = _node(make_cfg, group, option)
+    assert get_object(node._target_) is target
+    assert not OmegaConf.missing_keys(node), f"{group}={option} leaves a field without a value"

@@ -17,9 +17,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 def sweep_cmd(sweep: Path, cache_dir: Path) -> list[str]:
     return [
-        sys.executable, "train.py", "-m", "experiment=laffer", "debug=tiny", "model=static",
-        "model.encoder.max_length=64", "miner=random,topk", "seed=0", "trainer.max_epochs=4",
-        "save_student=false", f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}",
+        sys.executable,
+        "train.py",
+        "-m",
+        "experiment=laffer",
+        "debug=tiny",
+        "model=static",
+        "model.encoder.max_length=64",
+        "miner=random,topk",
+        "seed=0",
+        "trainer.max_epochs=4",
+        "save_student=false",
+        f"hydra.sweep.dir={sweep}",
+        f"paths.cache_dir={cache_dir}",
         "hydra.callbacks.laffer.wandb=false",
     ]
 
@@ -32,8 +42,9 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
 
 def kill_mid_second_job(cmd: list[str], sweep: Path) -> None:
     """Start the sweep and SIGKILL it once the second job has a checkpoint but no results."""
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and proc.poll() is None:

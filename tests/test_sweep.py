@@ -13,8 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 def test_grid_sweep_runs_every_job(tmp_path: Path, cache_dir: Path) -> None:
     sweep = tmp_path / "sweep"
     cmd = [
-        sys.executable, "train.py", "-m", "miner=random,topk", "seed=0,1", "debug=tiny",
-        f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache_dir}",
+        sys.executable,
+        "train.py",
+        "-m",
+        "miner=random,topk",
+        "seed=0,1",
+        "debug=tiny",
+        f"hydra.sweep.dir={sweep}",
+        f"paths.cache_dir={cache_dir}",
     ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

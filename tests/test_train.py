@@ -16,8 +16,14 @@ from zelo.pipeline import train
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRED = [
-    "test/ndcg@10", "test/ndcg@10_before", "test/recall@100", "test/mrr@10",
-    "val/ndcg@10", "train/loss", "miner/ndcg@10", "mining/fn_rate",
+    "test/ndcg@10",
+    "test/ndcg@10_before",
+    "test/recall@100",
+    "test/mrr@10",
+    "val/ndcg@10",
+    "train/loss",
+    "miner/ndcg@10",
+    "mining/fn_rate",
 ]
 
 
@@ -43,10 +49,19 @@ def test_tiny_run_writes_metrics_and_config(make_cfg, tmp_path: Path) -> None:
     assert on_disk["trainer/epochs"] == 2
     assert (tmp_path / "config.yaml").read_text().count("num_negatives: 2") == 1
     log = pd.read_csv(tmp_path / "csv" / "metrics.csv")
-    for column in ("fn/mined_rate", "fn/teacher_rate", "fn/inbatch_rate", "fn/student_above_pos"):
-        values = log[column].dropna()  # the false-negative monitor logged it
+    for column in ("mining/fn_rate", "fn/teacher_rate", "fn/inbatch_rate", "fn/student_above_pos"):
+        values = log[column].dropna()  # the DataModule (mining/) and the FN monitor (fn/)
         assert len(values) and values.between(0, 1).all(), column
     assert log["fn/inbatch_rate"].dropna().size == 2  # once per epoch
+
+
+def test_mining_figures_are_logged_without_callbacks(make_cfg, tmp_path: Path) -> None:
+    metrics = train(make_cfg("miner=random", "callbacks=none"))
+    log = pd.read_csv(tmp_path / "csv" / "metrics.csv")
+    assert log["mining/fn_rate"].dropna().tolist() == pytest.approx([metrics["mining/fn_rate"]])
+    assert log["miner/ndcg@10"].dropna().size == 1
+    assert not [c for c in log.columns if c.startswith("fn/")]  # no monitor, no fn/ columns
+    assert metrics["run/adaptive"] is False and metrics["run/control"] is None
 
 
 def test_rerun_skips_finished_job(make_cfg, tmp_path: Path) -> None:
@@ -58,9 +73,18 @@ def test_rerun_skips_finished_job(make_cfg, tmp_path: Path) -> None:
 def test_missing_data_dir_is_one_clear_error(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "train.py", "dataset=nfcorpus", "logger=csv",
-         f"paths.data_dir={tmp_path}/nowhere", f"hydra.run.dir={out}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "train.py",
+            "dataset=nfcorpus",
+            "logger=csv",
+            f"paths.data_dir={tmp_path}/nowhere",
+            f"hydra.run.dir={out}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode != 0
     err = proc.stdout + proc.stderr

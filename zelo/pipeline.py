@@ -15,40 +15,61 @@ import lightning.pytorch as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from zelo.callbacks.run_state import BindTeacher, MinerFeedback
 from zelo.data.datamodule import RetrievalDataModule
-from zelo.data.splits import resolve_splits
+from zelo.data.splits import build_query_sets, resolve_splits
+from zelo.keys import (
+    CHECKPOINT_DIR,
+    COLLECTION_INFO_FILE,
+    CONFIG_FILE,
+    FN_RATE,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    MINER_NDCG,
+    RUN_ADAPTIVE,
+    RUN_CONTROL,
+    STUDENT_DIR,
+    TEST_NDCG,
+    TRAIN_LOSS,
+    ZERO_SHOT,
+)
+from zelo.mining.base import Miner
+from zelo.types import Scorer
 from zelo.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-
 
 def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
-    """Instantiate the collection, splits, miner, loss, student and DataModule from ``cfg``."""
+    """Instantiate the collection, query sets, miner, loss, student and DataModule from ``cfg``."""
     collection = instantiate(cfg.dataset.source)
     splits = resolve_splits(collection, **cfg.dataset.splits, seed=cfg.dataset.split_seed)
-    miner = instantiate(cfg.miner)
-    module = instantiate(cfg.model, loss=instantiate(cfg.loss))
-    datamodule = RetrievalDataModule(
+    data = dict(cfg.data)
+    query_sets = build_query_sets(
         collection,
         splits,
-        miner,
-        keep_positives=cfg.annotation.keep_positives,
-        annotation_strategy=cfg.annotation.strategy,
-        seed=cfg.seed,
-        **cfg.data,
+        cfg.annotation.keep_positives,
+        cfg.annotation.strategy,
+        cfg.seed,
+        data.pop("max_train_queries", None),
+        data.pop("max_eval_queries", None),
     )
-    if cfg.get("teacher") is not None:  # the losses' teacher; else the miner's scorer
-        if getattr(module.loss, "needs_teacher", False):
-            datamodule.teacher = instantiate(cfg.teacher)
-        else:
-            log.warning(
-                "teacher=%s is unused: loss %s takes no teacher",
-                choice(cfg, "teacher"),
-                choice(cfg, "loss"),
-            )
-    datamodule.attach_student(module.encoder)
+    miner = instantiate(cfg.miner)
+    loss = instantiate(cfg.loss)
+    module = instantiate(cfg.model, loss=loss, corpus=collection.doc_texts)
+    teacher = None
+    if loss.needs_teacher:  # the losses' teacher: the `teacher` option, else the miner's scorer
+        teacher = instantiate(cfg.teacher) if cfg.get("teacher") is not None else miner.scorer
+    elif cfg.get("teacher") is not None:
+        log.warning(
+            "teacher=%s is unused: loss %s takes no teacher",
+            choice(cfg, "teacher"),
+            choice(cfg, "loss"),
+        )
+    reference = instantiate(cfg.reference) if cfg.get("reference") is not None else None
+    datamodule = RetrievalDataModule(
+        collection, query_sets, miner, module.encoder, teacher, reference, seed=cfg.seed, **data
+    )
     return module, datamodule
 
 
@@ -68,15 +89,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         return json.loads(metrics_path.read_text())
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
-    atomic_write_text(out_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(out_dir / CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
     module, datamodule = build(cfg)
     # loader facts and the split actually used (seeded or not), beside config.yaml
-    atomic_write_json(out_dir / "collection_info.json", datamodule.collection.info)
+    atomic_write_json(out_dir / COLLECTION_INFO_FILE, datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
-        callbacks=instantiate_list(cfg.get("callbacks")),
+        callbacks=[
+            *instantiate_list(cfg.get("callbacks")),
+            BindTeacher(),
+            MinerFeedback(datamodule.miner),
+        ],
         # re-mining happens when Lightning asks the DataModule for a new train loader
         reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
     )
@@ -95,14 +120,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
         if cfg.get("save_student", True):
-            save_student(module.encoder, out_dir / "student")
+            save_student(module.encoder, out_dir / STUDENT_DIR)
         atomic_write_json(metrics_path, metrics)
         if not cfg.get("keep_checkpoints", False):
-            shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+            shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
         log.info(
             "test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
-            metrics["test/ndcg@10"],
-            metrics["test/ndcg@10_before"],
+            metrics[TEST_NDCG],
+            metrics[f"{TEST_NDCG}{ZERO_SHOT}"],
             out_dir,
         )
         return metrics
@@ -114,7 +139,7 @@ def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> str | None:
     """``ckpt_path`` if given, else the job's own ``checkpoints/last.ckpt`` left by a killed run."""
     if cfg.get("ckpt_path"):
         return str(cfg.ckpt_path)
-    last = out_dir / "checkpoints" / "last.ckpt"
+    last = out_dir / CHECKPOINT_DIR / LAST_CHECKPOINT
     if cfg.get("resume", True) and last.exists():
         log.info("resuming the interrupted job from %s", last)
         return str(last)
@@ -123,12 +148,13 @@ def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> str | None:
 
 def save_student(encoder: Any, path: Path) -> None:
     """Save the student as a SentenceTransformer folder, atomically (temp folder + rename)."""
-    if not hasattr(encoder, "save_sentence_transformer"):
-        log.warning("%s cannot be saved as a SentenceTransformer", type(encoder).__name__)
-        return
     tmp = path.with_name(f".{path.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    encoder.save_sentence_transformer(tmp)
+    try:
+        encoder.save_sentence_transformer(tmp)
+    except NotImplementedError as err:
+        log.warning("student not saved: %s", err)
+        return
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     log.info("student saved as a SentenceTransformer folder: %s", path)
@@ -170,13 +196,13 @@ def collect_metrics(
     for key, value in after.items():
         if key.startswith(("val/", "test/")):
             metrics[key] = value
-    metrics["train/loss"] = after.get("train/loss_epoch", math.nan)
-    if datamodule.mining_history:
-        metrics.update(datamodule.mining_history[-1])
-        first = datamodule.mining_history[0]
-        metrics["miner/ndcg@10_first"] = first.get("miner/ndcg@10", math.nan)
-        metrics["mining/fn_rate_first"] = first.get("mining/fn_rate", math.nan)
-        metrics["mining/passes"] = len(datamodule.mining_history)
+    metrics[TRAIN_LOSS] = after.get(f"{TRAIN_LOSS}_epoch", math.nan)
+    if datamodule.passes:
+        metrics.update(datamodule.passes[-1].stats)
+        first = datamodule.passes[0].stats
+        metrics[f"{MINER_NDCG}_first"] = first.get(MINER_NDCG, math.nan)
+        metrics[f"{FN_RATE}_first"] = first.get(FN_RATE, math.nan)
+        metrics["mining/passes"] = len(datamodule.passes)
     metrics["trainer/epochs"] = trainer.current_epoch
     metrics["trainer/global_step"] = trainer.global_step
     metrics["run/seed"] = int(cfg.seed)
@@ -184,13 +210,32 @@ def collect_metrics(
     for group in ("miner", "model", "loss", "dataset"):
         metrics[f"run/{group}"] = choice(cfg, group)
     metrics["run/teacher"] = teacher_name(cfg, trainer.lightning_module.loss)
+    metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
+    metrics["run/keep_positives"] = cfg.annotation.keep_positives
+    metrics[RUN_CONTROL] = control_label(datamodule.miner, datamodule.teacher)
     return {k: _clean(v) for k, v in metrics.items()}
+
+
+def control_label(miner: Miner, teacher: Scorer | None) -> str | None:
+    """What of the run reads the full judgments (a control or an upper bound), else ``None``.
+
+    ``fn_free_twin`` (``miner.drop_judged``), ``scorer:<name>`` (an oracle or simulated judges
+    rank the candidates), ``teacher:<name>`` (the losses' teacher reads them).
+    """
+    parts = []
+    if miner.drop_judged:
+        parts.append("fn_free_twin")
+    if miner.scorer.reads_judgments:
+        parts.append(f"scorer:{miner.scorer.name}")
+    if teacher is not None and teacher is not miner.scorer and teacher.reads_judgments:
+        parts.append(f"teacher:{teacher.name}")
+    return "+".join(parts) or None
 
 
 def teacher_name(cfg: DictConfig, loss: Any) -> str:
     """The losses' teacher: ``none`` (the loss takes none), ``miner`` (the miner's scorer), or
     the ``teacher`` option chosen."""
-    if not getattr(loss, "needs_teacher", False):
+    if not loss.needs_teacher:
         return "none"
     return choice(cfg, "teacher") if cfg.get("teacher") is not None else "miner"
 

@@ -111,62 +111,83 @@ class TrainConfig:
     miner: Any = MISSING
     loss: Any = MISSING
     teacher: Any = None  # a scorer config; None: the miner's scorer
+    reference: Any = None  # the scorer that measures negative hardness; None: not measured
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None
 
 
 @dataclass
-class MinerCommonConfig:
-    """Arguments every :class:`zelo.mining.base.Miner` takes (candidates and sampling)."""
+class MinerConfig:
+    """:class:`zelo.mining.base.Miner`: every option of the ``miner`` group but ``adaptive``."""
 
+    _target_: str = "zelo.mining.base.Miner"
+    scorer: Any = MISSING
+    rules: dict[str, Any] = field(default_factory=dict)
+    sampling: Any = MISSING
     depth: int = MISSING
-    sampling: str = MISSING
     exclude_positives: bool = MISSING
+    drop_judged: bool = MISSING
+    mine_every_n_epochs: int = MISSING
+
+
+@dataclass
+class TopSamplerConfig:
+    _target_: str = "zelo.mining.sampling.TopSampler"
     range_max: int | None = MISSING
-    simans_a: float = MISSING
-    simans_b: float = MISSING
 
 
 @dataclass
-class RandomMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.random_miner.RandomMiner"
+class UniformSamplerConfig(TopSamplerConfig):
+    _target_: str = "zelo.mining.sampling.UniformSampler"
 
 
 @dataclass
-class TopKMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.topk.TopKMiner"
-    scorer: Any = MISSING
+class SimANSSamplerConfig(TopSamplerConfig):
+    _target_: str = "zelo.mining.sampling.SimANSSampler"
+    a: float = MISSING
+    b: float = MISSING
+    pos_reduce: str = MISSING
 
 
 @dataclass
-class ShiftedMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.shifted.ShiftedMiner"
-    scorer: Any = MISSING
+class ShiftRuleConfig:
+    _target_: str = "zelo.mining.shifted.shift_mask"
+    _partial_: bool = True
     shift: int = MISSING
 
 
 @dataclass
-class TopKAbsMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.topk_abs.TopKAbsMiner"
-    scorer: Any = MISSING
+class AbsRuleConfig:
+    _target_: str = "zelo.mining.topk_abs.abs_mask"
+    _partial_: bool = True
     max_score: float = MISSING
 
 
 @dataclass
-class MarginPosMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.margin_pos.MarginPosMiner"
-    scorer: Any = MISSING
+class MarginPosRuleConfig:
+    _target_: str = "zelo.mining.margin_pos.margin_pos_mask"
+    _partial_: bool = True
     margin: float = MISSING
     pos_reduce: str = MISSING
 
 
 @dataclass
-class PercPosMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.perc_pos.PercPosMiner"
-    scorer: Any = MISSING
+class PercPosRuleConfig:
+    _target_: str = "zelo.mining.perc_pos.perc_pos_mask"
+    _partial_: bool = True
     percentage: float = MISSING
     pos_reduce: str = MISSING
+
+
+@dataclass
+class AdaptiveMinerConfig:
+    _target_: str = "zelo.mining.adaptive.AdaptiveMiner"
+    base: MinerConfig = MISSING
+    knob: str = MISSING
+    levels: list[float] = MISSING
+    start: float = MISSING
+    tolerance: float = MISSING
 
 
 @dataclass
@@ -176,6 +197,7 @@ class InfoNCELossConfig:
     learnable_temperature: bool = MISSING
     in_batch_negatives: bool = MISSING
     mask_known_positives: bool = MISSING
+    min_temperature: float = MISSING
 
 
 @dataclass
@@ -212,36 +234,21 @@ class BiEncoderConfig:
     search_depth: int = MISSING
 
 
-@dataclass
-class OracleMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.oracle.OracleMiner"
-    intelligence: float = MISSING
-    noise: str = MISSING
-    seed_offset: int = MISSING
-
-
-@dataclass
-class AdaptiveMinerConfig(MinerCommonConfig):
-    _target_: str = "zelo.mining.adaptive.AdaptiveMiner"
-    levels: list[float] = MISSING
-    start: float = MISSING
-    tolerance: float = MISSING
-    noise: str = MISSING
-    seed_offset: int = MISSING
-
-
+MINER_OPTIONS = (
+    "random", "topk", "bm25", "cross_encoder", "ensemble", "llm_ensemble", "oracle", "dial",
+    "shifted", "abs", "marginpos", "percpos",
+)  # fmt: skip
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
-    ("miner", "random"): RandomMinerConfig,
-    ("miner", "topk"): TopKMinerConfig,
-    **{
-        ("miner", m): TopKMinerConfig for m in ("bm25", "cross_encoder", "ensemble", "llm_ensemble")
-    },
-    ("miner", "oracle"): OracleMinerConfig,
+    **{("miner", m): MinerConfig for m in MINER_OPTIONS},
     ("miner", "adaptive"): AdaptiveMinerConfig,
-    ("miner", "shifted"): ShiftedMinerConfig,
-    ("miner", "abs"): TopKAbsMinerConfig,
-    ("miner", "marginpos"): MarginPosMinerConfig,
-    ("miner", "percpos"): PercPosMinerConfig,
+    ("miner", "adaptive_oracle"): AdaptiveMinerConfig,
+    ("sampling", "top"): TopSamplerConfig,
+    ("sampling", "uniform"): UniformSamplerConfig,
+    ("sampling", "simans"): SimANSSamplerConfig,
+    ("rule", "shift"): ShiftRuleConfig,
+    ("rule", "abs"): AbsRuleConfig,
+    ("rule", "margin_pos"): MarginPosRuleConfig,
+    ("rule", "perc_pos"): PercPosRuleConfig,
     ("loss", "infonce"): InfoNCELossConfig,
     ("loss", "infonce_masked"): MaskedInfoNCELossConfig,
     ("loss", "debiased"): DebiasedLossConfig,

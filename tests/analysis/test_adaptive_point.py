@@ -17,6 +17,7 @@ FIXED_JOBS = 6  # finished jobs of the fake sweep
 def _metrics(seed: int) -> dict:
     return {
         "run/miner": "adaptive",
+        "run/adaptive": True,
         "run/seed": seed,
         "run/loss": "infonce",
         "miner/ndcg@10": 0.3 + 0.01 * seed,

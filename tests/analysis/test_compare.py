@@ -30,6 +30,7 @@ def _summary() -> pd.DataFrame:
                 "loss": loss,
                 "label": label,
                 "miner": miner,
+                "adaptive": miner == "adaptive",
                 "n_seeds": 1 if math.isnan(se) else 3,
                 "intelligence_mean": x,
                 "test_ndcg10_mean": m,

@@ -33,13 +33,13 @@ def test_one_row_per_finished_job(fake_sweep: Path, caplog) -> None:
     assert status.corrupt == [CORRUPT]
     assert PENDING in caplog.text and CORRUPT in caplog.text
     assert list(df.columns[: len(FIXED_COLUMNS)]) == FIXED_COLUMNS
-    assert "miner.intelligence" in df.columns
+    assert "miner.scorer.intelligence" in df.columns
     assert not [c for c in df.columns if c.startswith(("paths.", "hydra."))]
 
 
 def test_columns_map_metrics(fake_sweep: Path) -> None:
     df = collect_results(fake_sweep).set_index("job")
-    row = df.loc["2_miner=oracle,miner.intelligence=0.5,seed=0"]
+    row = df.loc["2_miner=oracle,miner.scorer.intelligence=0.5,seed=0"]
     assert row["label"] == "oracle(x=0.5)"
     assert (row["miner"], row["loss"], row["seed"]) == ("oracle", "infonce", 0)
     assert (row["intelligence"], row["fn_rate"], row["test_ndcg10"]) == (0.50, 0.30, 0.450)
@@ -90,7 +90,7 @@ def test_labels_keep_every_miner_setting() -> None:
     df = pd.DataFrame(
         {
             "miner": ["oracle", "topk"],
-            "miner.intelligence": ["1.0", None],
+            "miner.scorer.intelligence": ["1.0", None],
             "miner/scorer": [None, "bm25"],
             "debug": ["tiny", "tiny"],
         }

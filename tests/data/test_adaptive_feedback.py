@@ -1,4 +1,4 @@
-"""The adaptive miner in the DataModule: dev feedback only, a mining pass every epoch."""
+"""The adaptive miner in a run: dev feedback only, a mining pass every epoch."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from hydra.utils import instantiate
 
+from zelo.callbacks.run_state import MinerFeedback
 from zelo.mining.adaptive import AdaptiveMiner
 from zelo.pipeline import build, train
 
@@ -38,14 +39,14 @@ def _spy_feedback(monkeypatch) -> list[tuple[int, float]]:
 
 
 def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
-    cfg = make_cfg("miner=adaptive", "trainer.max_epochs=2")
+    cfg = make_cfg("miner=adaptive_oracle", "trainer.max_epochs=2")
     module, dm = build(cfg)
     dm.query_sets = NoTestSplit(dm.query_sets)
     received = _spy_feedback(monkeypatch)
     trainer = instantiate(
         cfg.trainer,
         logger=False,
-        callbacks=[],
+        callbacks=[MinerFeedback(dm.miner)],
         enable_checkpointing=False,
         reload_dataloaders_every_n_epochs=dm.remine_every_n_epochs,
     )
@@ -56,14 +57,14 @@ def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
     assert [e for e, _ in received] == [0, 1]
     assert received[0][1] == zero_shot
     assert received[1][1] != zero_shot
-    assert len(dm.mining_history) == 2
+    assert len(dm.passes) == 2
 
 
 def test_tiny_adaptive_run_mines_every_epoch_on_dev_feedback(
     make_cfg, tmp_path: Path, monkeypatch
 ) -> None:
     received = _spy_feedback(monkeypatch)
-    metrics = train(make_cfg("miner=adaptive", "trainer.max_epochs=3"))
+    metrics = train(make_cfg("miner=adaptive_oracle", "trainer.max_epochs=3"))
     assert metrics["mining/passes"] == 3
     for key in ("test/ndcg@10", "val/ndcg@10", "miner/ndcg@10", "mining/hardness"):
         assert metrics[key] is not None and math.isfinite(metrics[key]), key
@@ -84,15 +85,16 @@ def test_checkpoint_carries_the_climb_and_a_fresh_datamodule_resumes_it(
 ) -> None:
     import torch
 
-    cfg = make_cfg("miner=adaptive", "trainer.max_epochs=3", "keep_checkpoints=true")
+    cfg = make_cfg("miner=adaptive_oracle", "trainer.max_epochs=3", "keep_checkpoints=true")
     metrics = train(cfg)
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
-    state = ckpt["RetrievalDataModule"]
+    state = ckpt["callbacks"]["MinerFeedback"]
     # saved after the last epoch's validation: the level it trained at, the dev value it reached
     assert state["miner"]["levels"][state["miner"]["level"]] == metrics["mining/hardness"]
     assert math.isclose(state["last_dev"], metrics["val/ndcg@10"], rel_tol=1e-6)
     _, dm = build(cfg)
     assert dm.miner.level == 0 and dm.miner._last is None
-    dm.load_state_dict(state)
+    feedback = MinerFeedback(dm.miner)
+    feedback.load_state_dict(state)
     assert dm.miner.state_dict() == state["miner"]
-    assert dm._last_dev == state["last_dev"]
+    assert feedback.last_dev == state["last_dev"]

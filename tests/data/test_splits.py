@@ -6,7 +6,7 @@ import pytest
 
 from zelo.data.beir import DataError
 from zelo.data.splits import build_query_set, resolve_splits
-from zelo.data.types import Collection, Qrels
+from zelo.types import Collection, Qrels
 
 
 def make_collection(qrels: dict[str, Qrels], num_docs: int = 5) -> Collection:

@@ -9,7 +9,7 @@ import pytest
 
 from zelo.data import synthetic
 from zelo.data.synthetic import generate_collection
-from zelo.data.types import Collection
+from zelo.types import Collection
 
 TINY = {"num_docs": 64, "num_queries": 16, "num_topics": 4, "subtopics_per_topic": 2}
 

@@ -10,9 +10,9 @@ from zelo.eval.measure import (
     false_negative_counts,
     mining_stats,
     nanmean,
-    ranking_ndcg,
 )
-from zelo.mining.base import MinedNegatives
+from zelo.eval.metrics import mean_ndcg
+from zelo.types import MinedNegatives
 
 NAN = float("nan")
 
@@ -42,7 +42,7 @@ def test_ranking_ndcg_hand_computed():
     # q1: ranking [3, 5, 0]: DCG = 1 + 1/log2(4) = 1.5; IDCG = 1 + 1/log2(3) = 1.63093
     q0 = 2 / (2 + 1 / math.log2(3))
     q1 = 1.5 / (1 + 1 / math.log2(3))
-    assert ranking_ndcg(_mined().ranking, JUDGMENTS) == pytest.approx((q0 + q1) / 2)
+    assert mean_ndcg(_mined().ranking, JUDGMENTS) == pytest.approx((q0 + q1) / 2)
 
 
 def test_duplicate_of_positive_counts():

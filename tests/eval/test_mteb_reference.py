@@ -20,7 +20,7 @@ import pytest
 
 from zelo.data.beir import load_beir
 from zelo.data.datamodule import RetrievalDataModule
-from zelo.data.splits import resolve_splits
+from zelo.data.splits import build_query_sets, resolve_splits
 from zelo.losses.infonce import InfoNCELoss
 from zelo.models.biencoder import BiEncoderModule
 from zelo.models.transformer import TransformerEncoder
@@ -36,9 +36,8 @@ REFERENCES = {"nfcorpus": (0.314, "dev"), "scifact": (0.645, None)}
 
 def _cached_corpus(self: BiEncoderModule) -> None:
     """``BiEncoderModule._encode_corpus`` with the corpus read through the embedding cache."""
-    docs = self.trainer.datamodule.collection.doc_texts
     self._corpus = cached_encode(
-        self.encoder, docs, CACHE_DIR, batch_size=self.hparams.corpus_batch_size
+        self.encoder, self.corpus, CACHE_DIR, batch_size=self.hparams.corpus_batch_size
     )
 
 
@@ -51,9 +50,11 @@ def test_zero_shot_minilm_matches_mteb(name: str, monkeypatch) -> None:
     collection = load_beir(DATA_DIR / name)
     splits = resolve_splits(collection, train="train", dev=dev, test="test")
     encoder = TransformerEncoder("minilm", max_length=256, query_max_length=256)
-    module = BiEncoderModule(encoder, InfoNCELoss(), corpus_batch_size=64)
-    datamodule = RetrievalDataModule(collection, splits, miner=None, eval_batch_size=64)
-    datamodule.attach_student(encoder)
+    module = BiEncoderModule(
+        encoder, InfoNCELoss(), corpus=collection.doc_texts, corpus_batch_size=64
+    )
+    query_sets = build_query_sets(collection, splits)
+    datamodule = RetrievalDataModule(collection, query_sets, None, encoder, eval_batch_size=64)
     monkeypatch.setattr(BiEncoderModule, "_encode_corpus", _cached_corpus)
     trainer = pl.Trainer(
         accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False

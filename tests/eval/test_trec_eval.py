@@ -23,8 +23,8 @@ import pytest
 import torch
 
 from zelo.data.beir import load_beir
-from zelo.data.types import Collection
 from zelo.eval.metrics import evaluate_ranking
+from zelo.types import Collection
 
 pytrec_eval = pytest.importorskip("pytrec_eval")
 
@@ -43,8 +43,8 @@ def collection(name: str) -> Collection:
 
 
 def bm25_run(c: Collection, qids: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    from zelo.mining.base import MiningInput
     from zelo.mining.bm25 import BM25Scorer
+    from zelo.types import MiningInput
 
     texts = [c.query_texts[c.query_index[q]] for q in qids]
     inp = MiningInput(texts, c.doc_texts, positives=[[] for _ in qids], num_negatives=0)
@@ -85,7 +85,7 @@ def compare(name: str, run_name: str) -> dict[str, float]:
         run[qid] = dict(ordered)
         ranking.append([c.doc_index[d] for d, _ in ordered])
     judgments = [{c.doc_index[d]: g for d, g in qrels[q].items()} for q in qids]
-    ours = evaluate_ranking(torch.tensor(ranking), judgments)
+    ours = {k: v.tolist() for k, v in evaluate_ranking(torch.tensor(ranking), judgments).items()}
     full = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
     top10 = {q: dict(list(docs.items())[:10]) for q, docs in run.items()}
     mrr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)

@@ -4,20 +4,10 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
+from loss_helpers import batch
 
 from zelo.losses.debiased import DebiasedContrastiveLoss, debiased_loss
 from zelo.losses.infonce import InfoNCELoss
-
-
-def _batch(seed: int = 0, dtype=torch.float64):
-    """4 queries, 1+2 slots: a shared positive, a second positive, a labelled negative, padding."""
-    g = torch.Generator().manual_seed(seed)
-    q = F.normalize(torch.randn(4, 8, generator=g, dtype=dtype), dim=-1)
-    docs = F.normalize(torch.randn(4, 3, 8, generator=g, dtype=dtype), dim=-1)
-    doc_ids = torch.tensor([[10, 11, 12], [10, 13, -1], [20, 21, 22], [30, 31, 20]])
-    pos_sets = torch.tensor([[10, -1], [10, 12], [20, 22], [30, -1]])
-    return q, docs, doc_ids, pos_sets
 
 
 def _loop(q, docs, doc_ids, pos_sets, t, tau_plus, in_batch=True):
@@ -45,7 +35,7 @@ def _loop(q, docs, doc_ids, pos_sets, t, tau_plus, in_batch=True):
 
 @pytest.mark.parametrize(("tau_plus", "in_batch"), [(0.1, True), (0.3, False), (0.6, True)])
 def test_loss_equals_loop_reference(tau_plus: float, in_batch: bool):
-    q, docs, doc_ids, pos_sets = _batch()
+    q, docs, doc_ids, pos_sets = batch()
     loss_fn = DebiasedContrastiveLoss(
         temperature=0.5, tau_plus=tau_plus, in_batch_negatives=in_batch
     )
@@ -67,7 +57,7 @@ def test_clamp_hand_computed():
 
 
 def test_tau_plus_zero_is_infonce_and_large_scales_stay_finite():
-    q, docs, doc_ids, pos_sets = _batch(seed=3)
+    q, docs, doc_ids, pos_sets = batch(seed=3)
     for in_batch in (True, False):
         plain, _ = InfoNCELoss(temperature=0.05, in_batch_negatives=in_batch)(
             q, docs, doc_ids, pos_sets
@@ -86,7 +76,7 @@ def test_tau_plus_zero_is_infonce_and_large_scales_stay_finite():
 
 
 def test_gradients_reach_queries_and_candidates():
-    q, docs, doc_ids, pos_sets = _batch(dtype=torch.float32)
+    q, docs, doc_ids, pos_sets = batch(dtype=torch.float32)
     q.requires_grad_(True)
     docs.requires_grad_(True)
     loss_fn = DebiasedContrastiveLoss(temperature=0.5, tau_plus=0.1, learnable_temperature=True)
@@ -96,7 +86,9 @@ def test_gradients_reach_queries_and_candidates():
     assert q.grad.abs().sum() > 0
     assert docs.grad[:, 0].abs().sum() > 0 and docs.grad[:, 1:].abs().sum() > 0
     assert docs.grad[1, 2].abs().sum() == 0  # padded slot
-    assert loss_fn.log_scale.grad is not None and torch.isfinite(loss_fn.log_scale.grad)
+    assert loss_fn.temperature.log_scale.grad is not None and torch.isfinite(
+        loss_fn.temperature.log_scale.grad
+    )
 
 
 @pytest.mark.slow

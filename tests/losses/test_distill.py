@@ -4,23 +4,12 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
+from loss_helpers import batch, call
 
 from zelo.losses.distill import DistillLoss, distill_kl
 from zelo.losses.infonce import InfoNCELoss
 
 NAN = float("nan")
-
-
-def _batch(seed: int = 0, dtype=torch.float64):
-    """4 queries, 1+2 slots: a shared positive, a second positive, a labelled negative, padding."""
-    g = torch.Generator().manual_seed(seed)
-    q = F.normalize(torch.randn(4, 8, generator=g, dtype=dtype), dim=-1)
-    docs = F.normalize(torch.randn(4, 3, 8, generator=g, dtype=dtype), dim=-1)
-    doc_ids = torch.tensor([[10, 11, 12], [10, 13, -1], [20, 21, 22], [30, 31, 20]])
-    pos_sets = torch.tensor([[10, -1], [10, 12], [20, 22], [30, -1]])
-    teacher = torch.rand(4, 3, generator=g).masked_fill(doc_ids < 0, NAN)  # [B, 1+N]
-    return q, docs, doc_ids, pos_sets, teacher
 
 
 def _loop_kl(q, docs, doc_ids, pos_sets, teacher, scale, teacher_t):
@@ -53,7 +42,7 @@ def test_distill_kl_hand_computed():
 
 @pytest.mark.parametrize("alpha", [1.0, 0.3])
 def test_loss_equals_loop_reference(alpha: float):
-    q, docs, doc_ids, pos_sets, teacher = _batch()
+    q, docs, doc_ids, pos_sets, teacher = batch(teacher=True)
     loss_fn = DistillLoss(temperature=0.1, teacher_temperature=0.2, alpha=alpha)
     loss, stats = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=teacher)
     kl = _loop_kl(q, docs, doc_ids, pos_sets, teacher, 10.0, 0.2)
@@ -64,19 +53,16 @@ def test_loss_equals_loop_reference(alpha: float):
 
 
 def test_teacher_callable_equals_precomputed_and_alpha_zero_is_infonce():
-    q, docs, doc_ids, pos_sets, own = _batch(seed=1)
+    q, docs, doc_ids, pos_sets, own = batch(seed=1, teacher=True)
     table = torch.full((4, 40), NAN)  # (query row, doc id) -> score; only own candidates known
     for i in range(4):
         for s in range(3):
             if doc_ids[i, s] >= 0:
                 table[i, doc_ids[i, s]] = own[i, s]
 
-    def teacher(ids: torch.Tensor) -> torch.Tensor:  # [C] -> [B, C]
-        return table[:, ids.clamp(min=0)].masked_fill((ids < 0)[None, :], NAN)
-
     loss_fn = DistillLoss(teacher_temperature=0.1)
-    precomputed, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=own)
-    via_callable, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher=teacher)
+    precomputed, _ = call(loss_fn, q, docs, doc_ids, pos_sets, teacher_scores=own)
+    via_callable, _ = call(loss_fn, q, docs, doc_ids, pos_sets, table)
     assert via_callable.item() == pytest.approx(precomputed.item(), abs=1e-12)
     nce_only, _ = DistillLoss(alpha=0.0, teacher_temperature=0.1)(
         q, docs, doc_ids, pos_sets, teacher_scores=own
@@ -84,13 +70,13 @@ def test_teacher_callable_equals_precomputed_and_alpha_zero_is_infonce():
     plain, _ = InfoNCELoss()(q, docs, doc_ids, pos_sets)
     assert nce_only.item() == pytest.approx(plain.item(), abs=1e-12)
     with pytest.raises(ValueError, match="teacher"):
-        loss_fn(q, docs, doc_ids, pos_sets)
+        call(loss_fn, q, docs, doc_ids, pos_sets)
     with pytest.raises(ValueError, match="alpha"):
         DistillLoss(alpha=1.5)
 
 
 def test_student_matching_its_teacher_has_zero_kl():
-    q, docs, doc_ids, pos_sets, _ = _batch(seed=2)
+    q, docs, doc_ids, pos_sets, _ = batch(seed=2, teacher=True)
     sims = torch.einsum("bd,bkd->bk", q, docs).masked_fill(doc_ids < 0, NAN)
     loss, _ = DistillLoss(temperature=0.05, teacher_temperature=0.05, alpha=1.0)(
         q, docs, doc_ids, pos_sets, teacher_scores=sims
@@ -99,7 +85,7 @@ def test_student_matching_its_teacher_has_zero_kl():
 
 
 def test_gradients_reach_queries_and_candidates():
-    q, docs, doc_ids, pos_sets, teacher = _batch(dtype=torch.float32)
+    q, docs, doc_ids, pos_sets, teacher = batch(dtype=torch.float32, teacher=True)
     q.requires_grad_(True)
     docs.requires_grad_(True)
     loss_fn = DistillLoss(alpha=1.0, teacher_temperature=0.05)
@@ -117,7 +103,7 @@ class _Elo:
 
 
 def test_unset_teacher_temperature_comes_from_the_teacher_scorer():
-    q, docs, doc_ids, pos_sets, teacher = _batch(seed=3)
+    q, docs, doc_ids, pos_sets, teacher = batch(seed=3, teacher=True)
     elo = teacher * 800.0  # Elo points
     loss_fn = DistillLoss(alpha=1.0)  # teacher_temperature: the scorer's
     with pytest.raises(ValueError, match="teacher_temperature is null"):
@@ -133,8 +119,9 @@ def test_unset_teacher_temperature_comes_from_the_teacher_scorer():
     fixed = DistillLoss(alpha=1.0, teacher_temperature=0.05)
     fixed.bind_teacher(_Elo())
     assert fixed.effective_teacher_temperature() == 0.05
-    with pytest.raises(ValueError, match="declares no softmax_temperature"):
-        DistillLoss().bind_teacher(object())
+    loss_fn.bind_teacher(None)
+    with pytest.raises(ValueError, match="no teacher"):
+        loss_fn.effective_teacher_temperature()
 
 
 def test_every_scorer_declares_a_softmax_temperature():
@@ -144,7 +131,7 @@ def test_every_scorer_declares_a_softmax_temperature():
     from zelo.mining.ensemble import EnsembleScorer
     from zelo.mining.llm_ensemble import LLMEnsembleScorer
     from zelo.mining.oracle import OracleScorer
-    from zelo.mining.random_miner import RandomScorer
+    from zelo.mining.random_scorer import RandomScorer
 
     for cls in (
         BM25Scorer,

@@ -1,19 +1,17 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
-import traceback
-from datetime import timedelta
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from loss_helpers import run_ddp
 from torch import nn
 
 from zelo.losses import infonce
 from zelo.losses.infonce import InfoNCELoss, candidate_mask, infonce_loss
+from zelo.utils import distributed
 
 
 def _batch(seed: int = 0, b: int = 4, n: int = 2, d: int = 8, dtype=torch.float64):
@@ -121,7 +119,8 @@ def test_gradients_reach_queries_and_candidates():
 
 
 def test_gradients_reach_both_encoder_forwards():
-    from zelo.models.encoders import TransformerEncoder, minilm_path
+    from zelo.models.encoders import minilm_path
+    from zelo.models.transformer import TransformerEncoder
 
     torch.manual_seed(0)
     enc = TransformerEncoder(
@@ -155,10 +154,11 @@ def test_learnable_temperature_gets_gradient_and_clamps():
     loss_fn = InfoNCELoss(temperature=0.05, learnable_temperature=True, min_temperature=0.02)
     loss, stats = loss_fn(q, docs, doc_ids, pos_sets)
     loss.backward()
-    assert loss_fn.log_scale.grad is not None and loss_fn.log_scale.grad != 0
+    assert loss_fn.temperature.log_scale.grad is not None
+    assert loss_fn.temperature.log_scale.grad != 0
     assert stats["temperature"] == pytest.approx(0.05)
     with torch.no_grad():
-        loss_fn.log_scale.fill_(math.log(1000.0))
+        loss_fn.temperature.log_scale.fill_(math.log(1000.0))
     assert loss_fn.scale.item() == pytest.approx(50.0)
     assert list(InfoNCELoss().parameters()) == []
 
@@ -199,46 +199,24 @@ def _plain_gather(x: torch.Tensor, sizes=None) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def _ddp_worker(rank: int, out_path: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=_WORLD, timeout=timedelta(seconds=60))
-    try:
-        linear = nn.Linear(_DIN, _D, bias=False)
-        with torch.no_grad():
-            linear.weight.copy_(_ddp_data()[2])
-        model = nn.parallel.DistributedDataParallel(linear)
-        rows = slice(rank * _B, (rank + 1) * _B)
-        result = {"grad": _encoder_grad(model, rows)}  # DDP-averaged over ranks
-        infonce.gather_with_grad = _plain_gather  # the classic mistake
-        result["plain_grad"] = _encoder_grad(model, rows)
-        uneven = torch.full((rank + 1, 2), float(rank))  # ranks contribute 1 and 2 rows
-        result["uneven"] = infonce.gather_no_grad(uneven)
-        result["offset"] = infonce.rank_offset(rank + 1)
-        if rank == 1:
-            torch.save(result, out_path)
-        dist.barrier()  # both ranks are done talking
-    except BaseException:
-        traceback.print_exc()
-        os._exit(1)
-    # leave without gloo's teardown: a rank destroying its group while the peer's background
-    # thread still holds the socket can abort the process ("terminate called without ...")
-    os._exit(0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ddp_worker(rank: int) -> dict:
+    linear = nn.Linear(_DIN, _D, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(_ddp_data()[2])
+    model = nn.parallel.DistributedDataParallel(linear)
+    rows = slice(rank * _B, (rank + 1) * _B)
+    result = {"grad": _encoder_grad(model, rows)}  # DDP-averaged over ranks
+    infonce.gather_with_grad = _plain_gather  # the classic mistake
+    result["plain_grad"] = _encoder_grad(model, rows)
+    uneven = torch.full((rank + 1, 2), float(rank))  # ranks contribute 1 and 2 rows
+    result["uneven"] = distributed.gather_no_grad(uneven)
+    result["offset"] = distributed.rank_offset(rank + 1)
+    return result
 
 
 @pytest.mark.timeout(180)
-def test_ddp_gather_with_grad_matches_single_process(tmp_path, monkeypatch):
-    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
-    out = tmp_path / "rank1.pt"
-    torch.multiprocessing.spawn(_ddp_worker, args=(str(out),), nprocs=_WORLD, join=True)
-    result = torch.load(out)
-
+def test_ddp_gather_with_grad_matches_single_process(tmp_path):
+    result = run_ddp(_ddp_worker, str(tmp_path / "result.pt"), _WORLD)
     linear = nn.Linear(_DIN, _D, bias=False)
     with torch.no_grad():
         linear.weight.copy_(_ddp_data()[2])
@@ -251,7 +229,7 @@ def test_ddp_gather_with_grad_matches_single_process(tmp_path, monkeypatch):
 
 def test_single_process_gathers_are_identity():
     x = torch.randn(3, 2, requires_grad=True)
-    assert infonce.gather_with_grad(x) is x
-    assert infonce.gather_no_grad(x) is x
-    assert infonce.rank_offset(3) == 0
-    assert infonce.gather_sizes(3) == [3]
+    assert distributed.gather_with_grad(x) is x
+    assert distributed.gather_no_grad(x) is x
+    assert distributed.rank_offset(3) == 0
+    assert distributed.gather_sizes(3) == [3]

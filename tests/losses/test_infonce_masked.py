@@ -2,15 +2,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import socket
-import traceback
-from datetime import timedelta
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from loss_helpers import TableTeacher, batch, call, run_ddp
 from torch import nn
 
 from zelo.losses.infonce import InfoNCELoss
@@ -19,28 +16,10 @@ from zelo.losses.infonce_masked import MaskedInfoNCELoss, guide_mask
 NAN = float("nan")
 
 
-def _batch(seed: int = 0, dtype=torch.float64):
-    """4 queries, 1+2 slots: a shared positive, a second positive, a labelled negative, padding."""
-    g = torch.Generator().manual_seed(seed)
-    q = F.normalize(torch.randn(4, 8, generator=g, dtype=dtype), dim=-1)
-    docs = F.normalize(torch.randn(4, 3, 8, generator=g, dtype=dtype), dim=-1)
-    doc_ids = torch.tensor([[10, 11, 12], [10, 13, -1], [20, 21, 22], [30, 31, 20]])
-    pos_sets = torch.tensor([[10, -1], [10, 12], [20, 22], [30, -1]])
-    return q, docs, doc_ids, pos_sets
-
-
 def _teacher_table(seed: int = 1) -> torch.Tensor:
     """Teacher score of (query row, doc id) for ids 0..39, float32 like the DataModule's."""
     g = torch.Generator().manual_seed(seed)
     return torch.rand(4, 40, generator=g)
-
-
-def _teacher(table: torch.Tensor):
-    def fn(ids: torch.Tensor) -> torch.Tensor:  # [C] -> [B, C]
-        out = table[:, ids.clamp(min=0)]
-        return out.masked_fill((ids < 0)[None, :], NAN)
-
-    return fn
 
 
 def _loop(q, docs, doc_ids, pos_sets, table, scale, margin, in_batch=True):
@@ -99,10 +78,10 @@ def test_guide_mask_hand_computed_with_ties_and_nan():
 
 @pytest.mark.parametrize("margin", [0.0, 0.2])
 def test_loss_equals_loop_reference(margin: float):
-    q, docs, doc_ids, pos_sets = _batch()
+    q, docs, doc_ids, pos_sets = batch()
     table = _teacher_table()
     loss_fn = MaskedInfoNCELoss(temperature=0.07, margin=margin)
-    loss, stats = loss_fn(q, docs, doc_ids, pos_sets, teacher=_teacher(table))
+    loss, stats = call(loss_fn, q, docs, doc_ids, pos_sets, table)
     ref, dropped = _loop(q, docs, doc_ids, pos_sets, table, 1 / 0.07, margin)
     assert loss.item() == pytest.approx(ref, abs=1e-6)
     assert stats["masked_guide"] == dropped > 0
@@ -110,36 +89,34 @@ def test_loss_equals_loop_reference(margin: float):
 
 
 def test_own_candidates_only_use_teacher_scores():
-    q, docs, doc_ids, pos_sets = _batch(seed=2)
+    q, docs, doc_ids, pos_sets = batch(seed=2)
     table = _teacher_table(seed=3)
-    own = _teacher(table)(doc_ids.flatten()).view(4, 4, 3)[torch.arange(4), torch.arange(4)]
+    own = TableTeacher(table)(torch.arange(4), doc_ids.flatten()).view(4, 4, 3)
+    own = own[torch.arange(4), torch.arange(4)]
     loss_fn = MaskedInfoNCELoss(temperature=0.1, in_batch_negatives=False)
-    loss, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=own)
-    via_callable, _ = loss_fn(q, docs, doc_ids, pos_sets, teacher=_teacher(table))
+    loss, _ = call(loss_fn, q, docs, doc_ids, pos_sets, teacher_scores=own)
+    via_callable, _ = call(loss_fn, q, docs, doc_ids, pos_sets, table)
     ref, _ = _loop(q, docs, doc_ids, pos_sets, table, 10.0, 0.0, in_batch=False)
     assert loss.item() == pytest.approx(ref, abs=1e-6)
     assert via_callable.item() == pytest.approx(ref, abs=1e-6)
 
 
 def test_permissive_guide_is_infonce_and_teacher_is_required():
-    q, docs, doc_ids, pos_sets = _batch()
-    teacher = _teacher(_teacher_table())
-    loss, stats = MaskedInfoNCELoss(margin=-2.0)(q, docs, doc_ids, pos_sets, teacher=teacher)
+    q, docs, doc_ids, pos_sets = batch()
+    loss, stats = call(MaskedInfoNCELoss(margin=-2.0), q, docs, doc_ids, pos_sets, _teacher_table())
     plain, _ = InfoNCELoss()(q, docs, doc_ids, pos_sets)
     assert loss.item() == pytest.approx(plain.item(), abs=1e-12) and stats["masked_guide"] == 0
     with pytest.raises(ValueError, match="teacher"):
-        MaskedInfoNCELoss()(q, docs, doc_ids, pos_sets, teacher_scores=torch.zeros(4, 3))
+        call(MaskedInfoNCELoss(), q, docs, doc_ids, pos_sets, teacher_scores=torch.zeros(4, 3))
     with pytest.raises(ValueError, match="margin_strategy"):
         MaskedInfoNCELoss(margin_strategy="ratio")
 
 
 def test_gradients_reach_queries_and_candidates():
-    q, docs, doc_ids, pos_sets = _batch(dtype=torch.float32)
+    q, docs, doc_ids, pos_sets = batch(dtype=torch.float32)
     q.requires_grad_(True)
     docs.requires_grad_(True)
-    loss, _ = MaskedInfoNCELoss(margin=0.1)(
-        q, docs, doc_ids, pos_sets, teacher=_teacher(_teacher_table())
-    )
+    loss, _ = call(MaskedInfoNCELoss(margin=0.1), q, docs, doc_ids, pos_sets, _teacher_table())
     loss.backward()
     assert torch.isfinite(q.grad).all() and torch.isfinite(docs.grad).all()
     assert q.grad.abs().sum() > 0
@@ -204,51 +181,29 @@ def _encoder_grad(encoder: nn.Module, rows: slice) -> tuple[torch.Tensor, float]
     b = xq[rows].shape[0]
     out = encoder(torch.cat([xq[rows], xd[rows].flatten(0, 1)]))
     q, docs = F.normalize(out[:b], dim=-1), F.normalize(out[b:], dim=-1).view(b, _K, _D)
-    teacher = _teacher(table[rows])  # local queries x gathered ids
-    loss, stats = MaskedInfoNCELoss(temperature=0.1, margin=0.1)(
-        q, docs, doc_ids[rows], pos_sets[rows], teacher=teacher
-    )
+    query_index = torch.arange(rows.start, rows.stop)  # local queries x gathered ids
+    loss_fn = MaskedInfoNCELoss(temperature=0.1, margin=0.1)
+    loss, stats = call(loss_fn, q, docs, doc_ids[rows], pos_sets[rows], table, rows=query_index)
     encoder.zero_grad()
     loss.backward()
     return next(encoder.parameters()).grad.clone(), stats["masked_guide"]
 
 
-def _ddp_worker(rank: int, out_path: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=_WORLD, timeout=timedelta(seconds=60))
-    try:
-        linear = nn.Linear(_DIN, _D, bias=False)
-        with torch.no_grad():
-            linear.weight.copy_(_ddp_data()[2])
-        model = nn.parallel.DistributedDataParallel(linear)
-        grad, masked = _encoder_grad(model, slice(rank * _B, (rank + 1) * _B))
-        counts = [torch.zeros(1) for _ in range(_WORLD)]
-        dist.all_gather(counts, torch.tensor([masked]))
-        if rank == 1:
-            torch.save({"grad": grad, "masked": float(sum(counts))}, out_path)
-        dist.barrier()  # both ranks are done talking
-    except BaseException:
-        traceback.print_exc()
-        os._exit(1)
-    # leave without gloo's teardown: a rank destroying its group while the peer's background
-    # thread still holds the socket can abort the process ("terminate called without ...")
-    os._exit(0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ddp_worker(rank: int) -> dict:
+    linear = nn.Linear(_DIN, _D, bias=False)
+    with torch.no_grad():
+        linear.weight.copy_(_ddp_data()[2])
+    model = nn.parallel.DistributedDataParallel(linear)
+    grad, masked = _encoder_grad(model, slice(rank * _B, (rank + 1) * _B))
+    counts = [torch.zeros(1) for _ in range(_WORLD)]
+    dist.all_gather(counts, torch.tensor([masked]))
+    return {"grad": grad, "masked": float(sum(counts))}
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_ddp_masked_loss_matches_single_process(tmp_path, monkeypatch):
-    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
-    out = tmp_path / "rank1.pt"
-    torch.multiprocessing.spawn(_ddp_worker, args=(str(out),), nprocs=_WORLD, join=True)
-    result = torch.load(out)
+def test_ddp_masked_loss_matches_single_process(tmp_path):
+    result = run_ddp(_ddp_worker, str(tmp_path / "result.pt"), _WORLD)
     linear = nn.Linear(_DIN, _D, bias=False)
     with torch.no_grad():
         linear.weight.copy_(_ddp_data()[2])

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 
-from zelo.data.datamodule import dev_metric
-from zelo.mining.adaptive import AdaptiveMiner, hill_climb
-from zelo.mining.base import MiningInput
+from zelo.keys import dev_metric
+from zelo.mining.adaptive import AdaptiveMiner, hill_climb, set_knob
+from zelo.mining.base import Miner
+from zelo.mining.oracle import OracleScorer
+from zelo.mining.shifted import shift_mask
+from zelo.types import MiningInput
+
+
+def _oracle_climb(
+    levels=(0.0, 0.25, 0.5, 0.75, 1.0), start=0.0, tolerance=0.0, depth=100, noise="gaussian"
+):
+    base = Miner(OracleScorer(noise=noise), depth=depth)
+    return AdaptiveMiner(base, "scorer.intelligence", levels, start, tolerance)
+
 
 NAN = float("nan")
 
@@ -41,7 +53,7 @@ def test_hill_climb_single_level_and_bad_direction():
 
 
 def test_feedback_sequence_moves_the_dial():
-    miner = AdaptiveMiner(levels=[0.0, 0.5, 1.0], start=0.0)
+    miner = _oracle_climb([0.0, 0.5, 1.0], start=0.0)
     miner.feedback(0, 0.70)  # zero-shot: the baseline, no decision yet
     assert miner.hardness == 0.0
     miner.feedback(1, 0.75)  # epoch 0 at x=0 gained +0.05 -> harder
@@ -57,7 +69,7 @@ def test_feedback_sequence_moves_the_dial():
 
 
 def test_tolerance_turns_back_on_a_small_gain():
-    miner = AdaptiveMiner(levels=[0.0, 0.5, 1.0], start=0.5, tolerance=0.01)
+    miner = _oracle_climb([0.0, 0.5, 1.0], start=0.5, tolerance=0.01)
     miner.feedback(0, 0.70)
     miner.feedback(1, 0.705)
     assert (miner.hardness, miner.direction) == (0.0, -1)
@@ -66,8 +78,8 @@ def test_tolerance_turns_back_on_a_small_gain():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"levels": [0.5, 0.25]}, "increasing"),
-        ({"levels": []}, "increasing"),
+        ({"levels": [0.5, 0.5], "start": 0.5}, "distinct"),
+        ({"levels": []}, "distinct"),
         ({"levels": [0.0, 0.5], "start": 0.25}, "start"),
         ({"levels": [0.0, 1.5], "start": 1.5}, "intelligence"),
         ({"noise": "cauchy"}, "noise"),
@@ -75,7 +87,7 @@ def test_tolerance_turns_back_on_a_small_gain():
 )
 def test_invalid_settings_fail(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        AdaptiveMiner(**kwargs)
+        _oracle_climb(**kwargs)
 
 
 def _input(seed: int = 0) -> MiningInput:
@@ -91,7 +103,7 @@ def _input(seed: int = 0) -> MiningInput:
 
 
 def test_mine_uses_the_current_hardness_and_records_it():
-    miner = AdaptiveMiner(levels=[0.0, 1.0], start=1.0, depth=8)
+    miner = _oracle_climb([0.0, 1.0], start=1.0, depth=8)
     mined = miner.mine(_input())
     # x = 1: the graded order, so the hidden positives come first (q1 has one, then noise)
     assert mined.neg_ids[0].tolist() == [1, 2]
@@ -114,11 +126,11 @@ def test_dev_metric_never_reads_test_keys():
 
 
 def test_state_round_trip_resumes_the_climb():
-    miner = AdaptiveMiner(levels=(0.0, 0.5, 1.0))
+    miner = _oracle_climb((0.0, 0.5, 1.0))
     for epoch, value in enumerate([0.30, 0.32, 0.35, 0.34]):  # up, up, then a loss: turn back
         miner.feedback(epoch, value)
     assert (miner.level, miner.direction) == (1, -1)
-    resumed = AdaptiveMiner(levels=(0.0, 0.5, 1.0))
+    resumed = _oracle_climb((0.0, 0.5, 1.0))
     resumed.load_state_dict(miner.state_dict())
     assert (resumed.level, resumed.direction, resumed._last) == (1, -1, (3, 0.34))
     resumed.feedback(3, 0.99)  # the epoch already fed: ignored, as in the original
@@ -126,4 +138,23 @@ def test_state_round_trip_resumes_the_climb():
     resumed.feedback(4, 0.36)
     assert resumed.state_dict() == miner.state_dict()
     with pytest.raises(ValueError, match="miner.levels"):
-        AdaptiveMiner(levels=(0.0, 1.0)).load_state_dict(miner.state_dict())
+        _oracle_climb((0.0, 1.0)).load_state_dict(miner.state_dict())
+
+
+def test_set_knob_reaches_rule_parameters_and_refuses_unknown_paths():
+    miner = Miner(OracleScorer(), {"shift": partial(shift_mask, shift=10)})
+    set_knob(miner, "rules.shift.shift", 3.0)
+    assert miner.rules["shift"].keywords == {"shift": 3} and miner.rules["shift"].func is shift_mask
+    set_knob(miner, "scorer.intelligence", 0.25)
+    assert miner.scorer.intelligence == 0.25
+    for bad in ("rules.shift.depth", "rules.other.shift", "scorer.nothing", "depth"):
+        with pytest.raises(ValueError, match="knob"):
+            set_knob(miner, bad, 1.0)
+
+
+def test_adaptive_shift_climbs_a_rule_knob():
+    base = Miner(OracleScorer(1.0), {"shift": partial(shift_mask, shift=0)}, depth=8)
+    miner = AdaptiveMiner(base, "rules.shift.shift", levels=[3, 2, 0], start=3)
+    mined = miner.mine(_input())
+    assert mined.info["hardness"] == 3 and mined.dropped["shift"] == 6  # 3 per query
+    assert miner.adaptive and not Miner(OracleScorer()).adaptive

@@ -5,33 +5,12 @@ import logging
 import pytest
 import torch
 
-from zelo.mining.base import (
-    MinedNegatives,
-    Miner,
-    MiningInput,
-    label_mask,
-    select_top,
-    select_uniform,
-)
+from zelo.mining.base import Miner
+from zelo.mining.sampling import TopSampler, UniformSampler, select_top, select_uniform
+from zelo.types import MinedNegatives, MiningInput
+from zelo.utils.tensors import isin_rows
 
 T, F = True, False
-
-
-class FakeScorer:
-    """Fixed scores ``[Q, N]`` over a tiny corpus; ranks with ties broken by the lower id."""
-
-    name = "fake"
-
-    def __init__(self, table: list[list[float]]) -> None:
-        self.table = torch.tensor(table)
-
-    def rank(self, inp, depth):
-        order = self.table.argsort(dim=1, descending=True, stable=True)[:, :depth]
-        return order, torch.gather(self.table, 1, order)
-
-    def score(self, inp, doc_ids):
-        vals = torch.gather(self.table, 1, doc_ids.clamp(min=0))
-        return torch.where(doc_ids >= 0, vals, torch.full_like(vals, float("nan")))
 
 
 TABLE = [
@@ -75,14 +54,14 @@ def test_select_uniform_is_uniform():
     torch.testing.assert_close(freq[[0, 2, 3, 4, 5]], torch.full((5,), 0.4), atol=0.04, rtol=0)
 
 
-def test_label_mask_ignores_padding():
+def test_isin_rows_ignores_padding():
     ids = torch.tensor([[3, -1, 1], [0, 2, -1]])
     positives = torch.tensor([[1, -1], [-1, -1]])
-    assert label_mask(ids, positives).tolist() == [[F, F, T], [F, F, F]]
+    assert isin_rows(ids, positives).tolist() == [[F, F, T], [F, F, F]]
 
 
-def test_mine_excludes_positives_and_counts_them():
-    out = Miner(FakeScorer(TABLE), depth=4).mine(_input())
+def test_mine_excludes_positives_and_counts_them(fake_scorer):
+    out = Miner(fake_scorer(TABLE), depth=4).mine(_input())
     # ranks: q0 [0, 4, 1, 2] (pos 0); q1 [1, 3, 4, 2] (pos 1, 3); q2 [0, 1, 2, 3]
     assert out.ranking.tolist() == [[0, 4, 1, 2], [1, 3, 4, 2], [0, 1, 2, 3]]
     assert out.neg_ids.tolist() == [[4, 1], [4, 2], [0, 1]]
@@ -93,59 +72,51 @@ def test_mine_excludes_positives_and_counts_them():
     assert out.num_short == 0
 
 
-def test_short_rows_are_padded_and_logged(caplog):
+def test_short_rows_are_padded_and_logged(fake_scorer, caplog):
     with caplog.at_level(logging.WARNING):
-        out = Miner(FakeScorer(TABLE), depth=3).mine(_input(num_negatives=3))
+        out = Miner(fake_scorer(TABLE), depth=3).mine(_input(num_negatives=3))
     # q1's top 3 are [1, 3, 4]: two positives, one negative left
     assert out.neg_ids[1].tolist() == [4, -1, -1]
     assert torch.isnan(out.neg_scores[1, 1:]).all()
     assert out.num_short == 2 and "fewer than 3" in caplog.text
 
 
-class DropBelow(Miner):
-    name = "drop_below"
-
-    def rules(self, scores, pos_scores, valid):
-        return {"low": scores >= 0.3}
-
-
-def test_rules_count_only_what_they_remove():
-    out = DropBelow(FakeScorer(TABLE), depth=5).mine(_input(num_negatives=5))
+def test_rules_count_only_what_they_remove(fake_scorer):
+    miner = Miner(fake_scorer(TABLE), {"low": lambda c: c.scores >= 0.3}, depth=5)
+    out = miner.mine(_input(num_negatives=5))
     assert out.neg_ids[0].tolist() == [4, 1, 2, -1, -1]  # 0 positive, 3 (0.1) dropped
     assert out.neg_ids[2].tolist() == [-1] * 5  # a fully filtered row
     # low: q0 doc 3; q1 doc 0 (0.2; doc 1, 3 already dropped as positives); q2 all 5
     assert out.dropped == {"positive": 3, "low": 7}
 
 
-def test_keeping_positives_returns_them():
-    out = Miner(FakeScorer(TABLE), depth=2, exclude_positives=False).mine(_input())
+def test_keeping_positives_returns_them(fake_scorer):
+    out = Miner(fake_scorer(TABLE), depth=2, exclude_positives=False).mine(_input())
     assert out.neg_ids[0].tolist() == [0, 4] and "positive" not in out.dropped
 
 
-def test_uniform_sampling_is_seeded():
-    miner = Miner(FakeScorer(TABLE), depth=5, sampling="uniform")
+def test_uniform_sampling_is_seeded(fake_scorer):
+    miner = Miner(fake_scorer(TABLE), depth=5, sampling=UniformSampler())
     a, b = miner.mine(_input(seed=3)), miner.mine(_input(seed=3))
     assert torch.equal(a.neg_ids, b.neg_ids)
     draws = {tuple(miner.mine(_input(seed=s)).neg_ids[2].tolist()) for s in range(10)}
     assert len(draws) > 1
 
 
-def test_bad_arguments():
+def test_bad_arguments(fake_scorer):
     with pytest.raises(ValueError):
-        Miner(FakeScorer(TABLE), depth=0)
+        Miner(fake_scorer(TABLE), depth=0)
     with pytest.raises(ValueError):
-        Miner(FakeScorer(TABLE), sampling="softmax")
+        TopSampler(range_max=0)
     with pytest.raises(ValueError):
         _input(positives=[[0]])
-    assert isinstance(Miner(FakeScorer(TABLE)).mine(_input()), MinedNegatives)
+    assert isinstance(Miner(fake_scorer(TABLE)).mine(_input()), MinedNegatives)
 
 
-def test_label_mask_equals_brute_force_with_padding_and_repeats() -> None:
-    from zelo.mining.base import label_mask
-
+def test_isin_rows_equals_brute_force_with_padding_and_repeats() -> None:
     g = torch.Generator().manual_seed(0)
     for _ in range(50):
         ids = torch.randint(-1, 12, (6, 9), generator=g)
         pos = torch.randint(-1, 12, (6, 5), generator=g)  # -1 padding, repeated positives
         brute = ((ids.unsqueeze(-1) == pos.unsqueeze(1)) & (pos.unsqueeze(1) >= 0)).any(-1)
-        assert torch.equal(label_mask(ids, pos), brute)
+        assert torch.equal(isin_rows(ids, pos), brute)

@@ -5,9 +5,9 @@ import math
 import torch
 
 from zelo.mining import bm25 as bm25_module
-from zelo.mining.base import MiningInput
+from zelo.mining.base import Miner
 from zelo.mining.bm25 import BM25Scorer
-from zelo.mining.topk import TopKMiner
+from zelo.types import MiningInput
 
 DOCS = [
     "solar panels convert sunlight",
@@ -62,6 +62,6 @@ def test_index_is_built_once_per_corpus_and_parameters():
 
 
 def test_topk_over_bm25_skips_labelled_positives():
-    out = TopKMiner(BM25Scorer(), depth=4).mine(_input(["solar tea"], positives=[[2]]))
+    out = Miner(BM25Scorer(), depth=4).mine(_input(["solar tea"], positives=[[2]]))
     assert out.ranking[0, 0] == 2 and out.dropped["positive"] == 1  # shortest "tea" doc first
     assert out.neg_ids[0].tolist() == [3, 1]

@@ -6,25 +6,10 @@ import pytest
 import torch
 
 from zelo.errors import ConfigError
-from zelo.mining.base import MiningInput
 from zelo.mining.cross_encoder import CrossEncoderScorer, relevance_logit
+from zelo.types import MiningInput
 
 WORDS = "heat flow water pump river stone light glass sound wave".split()
-
-
-class MatrixScorer:
-    name = "matrix"
-
-    def __init__(self, scores: torch.Tensor) -> None:
-        self.scores = scores
-
-    def rank(self, inp, depth):
-        top, ids = self.scores.topk(min(depth, self.scores.shape[1]), dim=1)
-        return ids, top
-
-    def score(self, inp, doc_ids):
-        got = torch.gather(self.scores, 1, doc_ids.clamp(min=0))
-        return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +51,9 @@ def test_relevance_logit_of_one_and_two_output_heads():
         relevance_logit(torch.zeros(1, 3))
 
 
-def test_reranks_first_stage_candidates_and_scores_consistently(tiny_cross_encoder):
+def test_reranks_first_stage_candidates_and_scores_consistently(fake_scorer, tiny_cross_encoder):
     inp = _input()
-    first = MatrixScorer(torch.rand(3, 12, generator=torch.Generator().manual_seed(1)))
+    first = fake_scorer(torch.rand(3, 12, generator=torch.Generator().manual_seed(1)))
     scorer = CrossEncoderScorer(str(tiny_cross_encoder), first, candidates=5, batch_size=4)
     ids, scores = scorer.rank(inp, 7)
     assert (ids[:, 5:] == -1).all() and torch.isinf(scores[:, 5:]).all()
@@ -80,11 +65,9 @@ def test_reranks_first_stage_candidates_and_scores_consistently(tiny_cross_encod
     torch.testing.assert_close(one_by_one.score(inp, ids[:, :5]), scores[:, :5], atol=1e-5, rtol=0)
 
 
-def test_missing_model_offline_names_the_config_key(monkeypatch):
+def test_missing_model_offline_names_the_config_key(fake_scorer, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    scorer = CrossEncoderScorer(
-        "no-such-org/no-such-cross-encoder", MatrixScorer(torch.ones(3, 12))
-    )
+    scorer = CrossEncoderScorer("no-such-org/no-such-cross-encoder", fake_scorer(torch.ones(3, 12)))
     with pytest.raises(ConfigError, match=r"miner\.scorer\.model=/path/to/folder"):
         scorer.rank(_input(), 3)
 
@@ -100,7 +83,7 @@ def test_runs_end_to_end_through_the_config(make_cfg, tiny_cross_encoder):
         "miner.scorer.first_stage.encoder=null",  # first stage: the tiny student (no weights)
     )
     _, datamodule = build(cfg)
-    stats = datamodule.mine()
-    mined = datamodule.mined
+    mining_pass = datamodule.mine()
+    stats, mined = mining_pass.stats, mining_pass.mined
     assert mined.neg_ids.shape[1] == cfg.data.num_negatives and mined.num_short == 0
     assert 0.0 <= stats["miner/ndcg@10"] <= 1.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 from zelo.mining import dense
-from zelo.mining.base import MiningInput
+from zelo.mining.base import Miner
 from zelo.mining.dense import DenseScorer
-from zelo.mining.topk import TopKMiner
 from zelo.retrieval import searcher
+from zelo.types import MiningInput
 
 WORDS = "cat dog bird fish tree rock river sky sun moon star rain wind snow leaf".split()
 
@@ -50,7 +50,7 @@ def test_one_searcher_and_one_fingerprint_per_encoder_state(hash_encoder, monkey
         type(student), "_hash_state", lambda self: hashes.append(1) or original(self)
     )
     builds = searcher.build_counts["flat"]
-    miner = TopKMiner(DenseScorer(), depth=20)
+    miner = Miner(DenseScorer(), depth=20)
     miner.mine(_input(student))
     miner.mine(_input(student))  # same weights: the same index, no new hash
     assert len(hashes) == 1 and searcher.build_counts["flat"] == builds + 1

@@ -3,27 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zelo.mining.base import MiningInput
 from zelo.mining.ensemble import EnsembleScorer, rrf_scores, zscore_scores, zscore_stats
-
-
-class MatrixScorer:
-    """Scores from a fixed ``[Q, N]`` matrix; counts rank calls."""
-
-    def __init__(self, scores: list[list[float]], name: str = "matrix") -> None:
-        self.scores = torch.tensor(scores, dtype=torch.float32)
-        self.name = name
-        self.rank_calls = 0
-
-    def rank(self, inp, depth):
-        self.rank_calls += 1
-        k = min(depth, self.scores.shape[1])
-        top, ids = self.scores.topk(k, dim=1)
-        return ids, top
-
-    def score(self, inp, doc_ids):
-        got = torch.gather(self.scores, 1, doc_ids.clamp(min=0))
-        return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))
+from zelo.types import MiningInput
 
 
 def _input(q: int = 1, n: int = 5) -> MiningInput:
@@ -56,9 +37,9 @@ def test_zscore_fusion_by_hand():
     assert mean.item() == 4.0 and std.item() == 1.0  # constant row: std taken as 1
 
 
-def test_rrf_ensemble_ranks_the_union_and_scores_consistently():
-    first = MatrixScorer([[5, 4, 3, 2, 1]], "a")  # ranking 0 1 2 3 4
-    second = MatrixScorer([[1, 5, 4, 3, 2]], "b")  # ranking 1 2 3 4 0
+def test_rrf_ensemble_ranks_the_union_and_scores_consistently(fake_scorer):
+    first = fake_scorer([[5, 4, 3, 2, 1]], "a")  # ranking 0 1 2 3 4
+    second = fake_scorer([[1, 5, 4, 3, 2]], "b")  # ranking 1 2 3 4 0
     ens = EnsembleScorer({"a": first, "b": second}, candidates=3)
     ids, scores = ens.rank(_input(), 6)
     assert ids[0].tolist() == [1, 2, 0, 3, -1, -1]  # union of {0,1,2} and {1,2,3}
@@ -67,20 +48,20 @@ def test_rrf_ensemble_ranks_the_union_and_scores_consistently():
     assert first.rank_calls == 1  # the candidate lists are memoised per input
 
 
-def test_weights_and_zscore_fusion_follow_the_stronger_scorer():
-    first = MatrixScorer([[5, 4, 3, 2, 1]])
-    second = MatrixScorer([[1, 2, 3, 4, 5]])
+def test_weights_and_zscore_fusion_follow_the_stronger_scorer(fake_scorer):
+    first = fake_scorer([[5, 4, 3, 2, 1]])
+    second = fake_scorer([[1, 2, 3, 4, 5]])
     ens = EnsembleScorer([first, second], fusion="zscore", weights=[3.0, 1.0], candidates=5)
     assert ens.rank(_input(), 5)[0][0].tolist() == [0, 1, 2, 3, 4]
     flipped = EnsembleScorer([first, second], fusion="zscore", weights=[1.0, 3.0], candidates=5)
     assert flipped.rank(_input(), 5)[0][0].tolist() == [4, 3, 2, 1, 0]
 
 
-def test_bad_arguments_name_the_key():
+def test_bad_arguments_name_the_key(fake_scorer):
     with pytest.raises(ValueError, match="fusion"):
-        EnsembleScorer([MatrixScorer([[1.0]])], fusion="borda")
+        EnsembleScorer([fake_scorer([[1.0]])], fusion="borda")
     with pytest.raises(ValueError, match="weights"):
-        EnsembleScorer({"a": MatrixScorer([[1.0]])}, weights={"b": 1.0})
+        EnsembleScorer({"a": fake_scorer([[1.0]])}, weights={"b": 1.0})
 
 
 def test_config_builds_bm25_and_minilm_scorers(make_cfg):

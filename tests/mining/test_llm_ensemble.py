@@ -6,26 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from zelo.mining.base import MiningInput
+from zelo.mining.base import Miner
 from zelo.mining.elo import degrees
 from zelo.mining.judges import HFCausalLMJudge, SimulatedJudge
 from zelo.mining.llm_ensemble import LLMEnsembleScorer, comparison_graph
-from zelo.mining.topk import TopKMiner
-
-
-class MatrixScorer:
-    name = "matrix"
-
-    def __init__(self, scores: torch.Tensor) -> None:
-        self.scores = scores
-
-    def rank(self, inp, depth):
-        top, ids = self.scores.topk(min(depth, self.scores.shape[1]), dim=1)
-        return ids, top
-
-    def score(self, inp, doc_ids):
-        got = torch.gather(self.scores, 1, doc_ids.clamp(min=0))
-        return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))
+from zelo.types import MiningInput
 
 
 def _input(q: int = 4, n: int = 40, seed: int = 0) -> MiningInput:
@@ -42,8 +27,8 @@ def _input(q: int = 4, n: int = 40, seed: int = 0) -> MiningInput:
     )
 
 
-def _first_stage(q: int = 4, n: int = 40) -> MatrixScorer:
-    return MatrixScorer(torch.rand(q, n, generator=torch.Generator().manual_seed(5)))
+def _first_stage(fake_scorer, q: int = 4, n: int = 40):
+    return fake_scorer(torch.rand(q, n, generator=torch.Generator().manual_seed(5)))
 
 
 def test_comparison_graph_per_query_is_regular_and_offset():
@@ -55,7 +40,7 @@ def test_comparison_graph_per_query_is_regular_and_offset():
     assert degrees(3, local[10:]).tolist() == [4] * 3
 
 
-def test_error_free_judges_recover_the_graded_order_of_the_candidates():
+def test_error_free_judges_recover_the_graded_order_of_the_candidates(fake_scorer):
     # 8 candidates per query with distinct grades; degree 40 compares nearly every pair, so the
     # error-free votes pin down the whole order (a sparse graph cannot: n log n comparisons)
     n = 8
@@ -68,25 +53,27 @@ def test_error_free_judges_recover_the_graded_order_of_the_candidates():
         judgments=judgments,
     )
     judges = [SimulatedJudge(0.0, seed=s) for s in range(3)]
-    ids, _ = LLMEnsembleScorer(judges, _first_stage(3, n), candidates=n, degree=40).rank(inp, n)
+    ids, _ = LLMEnsembleScorer(
+        judges, _first_stage(fake_scorer, 3, n), candidates=n, degree=40
+    ).rank(inp, n)
     for q, row in enumerate(ids.tolist()):
         assert [judgments[q][d] for d in row] == list(range(n, 0, -1))
 
 
-def test_error_free_judges_at_the_default_degree_sort_grade_levels_mostly():
-    from zelo.eval.measure import ranking_ndcg
+def test_error_free_judges_at_the_default_degree_sort_grade_levels_mostly(fake_scorer):
+    from zelo.eval.metrics import mean_ndcg
 
     inp = _input()
     judges = [SimulatedJudge(0.0, seed=s) for s in range(3)]
-    first = _first_stage()
+    first = _first_stage(fake_scorer)
     ids, _ = LLMEnsembleScorer(judges, first, candidates=40, degree=4).rank(inp, 40)
-    ndcg = ranking_ndcg(ids, inp.judgments)
-    assert ndcg > 0.75 and ndcg > ranking_ndcg(first.rank(inp, 40)[0], inp.judgments) + 0.4
+    ndcg = mean_ndcg(ids, inp.judgments)
+    assert ndcg > 0.75 and ndcg > mean_ndcg(first.rank(inp, 40)[0], inp.judgments) + 0.4
 
 
-def test_rank_keeps_first_stage_candidates_and_scores_positives_and_outsiders():
+def test_rank_keeps_first_stage_candidates_and_scores_positives_and_outsiders(fake_scorer):
     inp = _input()
-    first = _first_stage()
+    first = _first_stage(fake_scorer)
     scorer = LLMEnsembleScorer({"j": SimulatedJudge(0.1)}, first, candidates=8, degree=4)
     ids, scores = scorer.rank(inp, 10)
     cands = first.rank(inp, 8)[0]
@@ -104,19 +91,21 @@ def test_rank_keeps_first_stage_candidates_and_scores_positives_and_outsiders():
     assert scorer.info["llm/judge_calls"] == scorer.info["llm/comparisons"]
 
 
-def test_seeded_determinism():
+def test_seeded_determinism(fake_scorer):
     inp = _input()
 
     def ranking(seed: int, judge_seed: int = 0):
         judges = [SimulatedJudge(0.3, seed=judge_seed), SimulatedJudge(0.3, seed=judge_seed + 1)]
-        return LLMEnsembleScorer(judges, _first_stage(), candidates=12, seed=seed).rank(inp, 12)[0]
+        return LLMEnsembleScorer(judges, _first_stage(fake_scorer), candidates=12, seed=seed).rank(
+            inp, 12
+        )[0]
 
     assert torch.equal(ranking(0), ranking(0))
     assert not torch.equal(ranking(0), ranking(1))
     assert not torch.equal(ranking(0), ranking(0, judge_seed=7))
 
 
-def test_simulated_judge_votes_and_says_it_is_simulated(caplog):
+def test_simulated_judge_votes_and_says_it_is_simulated(fake_scorer, caplog):
     inp = _input(q=1)
     votes = SimulatedJudge(0.0).compare(
         inp, torch.tensor([0, 0, 0]), torch.tensor([0, 3, 20]), torch.tensor([1, 0, 21])
@@ -127,8 +116,9 @@ def test_simulated_judge_votes_and_says_it_is_simulated(caplog):
     )
     assert always_wrong.tolist() == [0.0]
     with caplog.at_level(logging.INFO, logger="zelo.mining.llm_ensemble"):
-        TopKMiner(
-            LLMEnsembleScorer([SimulatedJudge()], _first_stage(q=1), candidates=6), depth=6
+        Miner(
+            LLMEnsembleScorer([SimulatedJudge()], _first_stage(fake_scorer, q=1), candidates=6),
+            depth=6,
         ).mine(inp)
     assert "SIMULATED" in caplog.text
     with pytest.raises(ValueError, match="judgments"):
@@ -173,7 +163,7 @@ def tiny_llm(tmp_path_factory) -> Path:
     return folder
 
 
-def test_llm_judge_probabilities_batching_and_order_swap(tiny_llm):
+def test_llm_judge_probabilities_batching_and_order_swap(fake_scorer, tiny_llm):
     inp = MiningInput(
         ["heat pumps", "river stones"],
         ["a heat pump moves heat", "rivers carry stones far", "glass", "sound waves"],
@@ -198,6 +188,6 @@ def test_llm_judge_probabilities_batching_and_order_swap(tiny_llm):
     ab = batched.compare(inp, queries, a, b)
     ba = batched.compare(inp, queries, b, a)
     torch.testing.assert_close(ab + ba, torch.ones(4), atol=1e-6, rtol=0)
-    scorer = LLMEnsembleScorer({"llm": batched}, MatrixScorer(torch.rand(2, 4)), candidates=3)
+    scorer = LLMEnsembleScorer({"llm": batched}, fake_scorer(torch.rand(2, 4)), candidates=3)
     ids, scores = scorer.rank(inp, 3)
     assert (ids >= 0).all() and torch.isfinite(scores).all()

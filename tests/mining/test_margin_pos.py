@@ -1,30 +1,16 @@
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
-from zelo.mining.base import MiningInput, reference_score
-from zelo.mining.margin_pos import MarginPosMiner, margin_pos_mask
+from zelo.mining.base import Miner
+from zelo.mining.margin_pos import margin_pos_mask
+from zelo.types import MiningInput
 
 T, F = True, False
 NAN, INF = float("nan"), float("inf")
-
-
-class FakeScorer:
-    """Fixed scores ``[Q, N]``; ranks with ties broken by the lower doc id."""
-
-    name = "fake"
-
-    def __init__(self, table: list[list[float]]) -> None:
-        self.table = torch.tensor(table)
-
-    def rank(self, inp, depth):
-        order = self.table.argsort(dim=1, descending=True, stable=True)[:, :depth]
-        return order, torch.gather(self.table, 1, order)
-
-    def score(self, inp, doc_ids):
-        vals = torch.gather(self.table, 1, doc_ids.clamp(min=0))
-        return torch.where(doc_ids >= 0, vals, torch.full_like(vals, float("nan")))
 
 
 # dyadic values: every sum below is exact in float32
@@ -38,16 +24,6 @@ SCORES = torch.tensor(
 POS = torch.tensor([[0.75, 0.875, NAN], [0.5, NAN, NAN], [NAN, NAN, NAN]])
 
 
-def test_reference_score_ignores_padding():
-    torch.testing.assert_close(reference_score(POS, "min")[:2], torch.tensor([0.75, 0.5]))
-    torch.testing.assert_close(reference_score(POS, "max")[:2], torch.tensor([0.875, 0.5]))
-    torch.testing.assert_close(reference_score(POS, "mean")[:2], torch.tensor([0.8125, 0.5]))
-    for reduce in ("min", "max", "mean"):
-        assert torch.isnan(reference_score(POS, reduce)[2])
-    with pytest.raises(ValueError):
-        reference_score(POS, "median")
-
-
 @pytest.mark.parametrize(
     ("reduce", "row0"),
     [
@@ -56,8 +32,8 @@ def test_reference_score_ignores_padding():
         ("mean", [F, F, T, T, T]),  # s+ 0.8125: drop > 0.6875
     ],
 )
-def test_margin_pos_mask(reduce, row0):
-    keep = margin_pos_mask(SCORES, POS, 0.125, reduce)
+def test_margin_pos_mask(candidate_set, reduce, row0):
+    keep = margin_pos_mask(candidate_set(SCORES, POS), 0.125, reduce)
     assert keep[0].tolist() == row0
     assert keep[1].tolist() == [F, T, T, T, T]  # one positive (0.5): drop > 0.375
     assert keep[2].all()  # no scored positive: nothing dropped
@@ -72,6 +48,10 @@ TABLE = [
 POSITIVES = [[0, 2], [1], [5], []]  # 2, 1, 1 and 0 positives
 
 
+def _miner(scorer, **rule) -> Miner:
+    return Miner(scorer, {"margin_pos": partial(margin_pos_mask, **rule)}, depth=6)
+
+
 def _input() -> MiningInput:
     return MiningInput(
         query_texts=[f"q{i}" for i in range(4)],
@@ -81,8 +61,8 @@ def _input() -> MiningInput:
     )
 
 
-def test_margin_pos_miner_min():
-    out = MarginPosMiner(FakeScorer(TABLE), margin=0.125, depth=6).mine(_input())
+def test_margin_pos_miner_min(fake_scorer):
+    out = _miner(fake_scorer(TABLE), margin=0.125).mine(_input())
     # q0: s+ min(0.875, 0.625) -> drop > 0.5: doc 1; doc 3, 4 tie at 0.5 and stay
     # q1: s+ 0.5 -> drop > 0.375: doc 2; q2: s+ 0.0 -> all five dropped; q3: no positive
     assert out.neg_ids.tolist() == [[3, 4], [0, 3], [-1, -1], [2, 3]]
@@ -91,15 +71,15 @@ def test_margin_pos_miner_min():
     assert torch.isnan(out.pos_scores[1, 1]) and torch.isnan(out.pos_scores[3]).all()
 
 
-def test_margin_pos_miner_max():
-    out = MarginPosMiner(FakeScorer(TABLE), margin=0.125, pos_reduce="max", depth=6).mine(_input())
+def test_margin_pos_miner_max(fake_scorer):
+    out = _miner(fake_scorer(TABLE), margin=0.125, pos_reduce="max").mine(_input())
     # q0: s+ 0.875 -> drop > 0.75: nothing among the non-positives
     assert out.neg_ids[0].tolist() == [1, 3]
     assert out.dropped == {"positive": 4, "margin_pos": 6}
 
 
-def test_margin_pos_defaults_and_bad_reduce():
-    miner = MarginPosMiner(FakeScorer(TABLE))
-    assert (miner.margin, miner.pos_reduce, miner.name) == (0.05, "min", "marginpos")
+def test_margin_pos_defaults_and_bad_reduce(candidate_set):
+    cands = candidate_set(SCORES, POS)
+    assert torch.equal(margin_pos_mask(cands), margin_pos_mask(cands, 0.05, "min"))
     with pytest.raises(ValueError):
-        MarginPosMiner(FakeScorer(TABLE), pos_reduce="median")
+        margin_pos_mask(cands, pos_reduce="median")

@@ -6,8 +6,10 @@ import torch
 from zelo.data.splits import build_query_set, resolve_splits
 from zelo.data.synthetic import generate_collection
 from zelo.eval.measure import mining_stats
-from zelo.mining.base import MiningInput
-from zelo.mining.oracle import OracleMiner, OracleScorer, calibrate, mean_ndcg
+from zelo.eval.metrics import ideal_dcg
+from zelo.mining.base import Miner
+from zelo.mining.oracle import OracleScorer, calibrate, dense_ndcg
+from zelo.types import MiningInput
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def synthetic() -> MiningInput:
 def test_measured_ndcg_rises_evenly_with_intelligence(synthetic):
     ndcg, fn = [], []
     for x in (0.0, 0.25, 0.5, 0.75, 1.0):
-        mined = OracleMiner(intelligence=x, depth=50).mine(synthetic)
+        mined = Miner(OracleScorer(intelligence=x), depth=50).mine(synthetic)
         stats = mining_stats(mined, synthetic.judgments, synthetic.positives)
         ndcg.append(stats["miner/ndcg@10"])
         fn.append(stats["mining/fn_rate"])
@@ -51,7 +53,7 @@ def test_calibration_by_hand_on_a_tiny_matrix():
     noise = torch.tensor([[0.0, 0.0, 1.0, 0.5]], dtype=torch.float64)
     lam, achieved, r0 = calibrate(gain, noise, grades, 1.0)
     assert lam == 1.0 and achieved == pytest.approx(1.0)
-    assert r0 == pytest.approx(mean_ndcg(noise, grades))
+    assert r0 == pytest.approx(dense_ndcg(noise, grades, ideal_dcg(grades, 10)))
     assert calibrate(gain, noise, grades, 0.0)[0] == 0.0
 
 
@@ -60,4 +62,7 @@ def test_needs_judgments_and_a_valid_dial():
     with pytest.raises(ValueError, match="oracle"):
         OracleScorer().rank(inp, 2)
     with pytest.raises(ValueError, match="intelligence"):
-        OracleMiner(intelligence=1.5)
+        OracleScorer(intelligence=1.5)
+    scorer = OracleScorer(0.5)
+    with pytest.raises(ValueError, match="intelligence"):
+        scorer.intelligence = -0.1

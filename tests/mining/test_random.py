@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import torch
 
-from zelo.mining.base import MiningInput
-from zelo.mining.random_miner import RandomMiner, RandomScorer, random_row
+from zelo.mining.base import Miner
+from zelo.mining.random_scorer import RandomScorer, random_row
+from zelo.types import MiningInput
 
 
 def _input(seed: int = 0, n: int = 50, q: int = 4) -> MiningInput:
@@ -43,7 +44,7 @@ def test_score_is_stable_per_seed_query_doc_and_nan_padded():
 
 
 def test_random_miner_excludes_positives_and_is_seeded():
-    miner = RandomMiner(depth=20)
+    miner = Miner(RandomScorer(), depth=20)
     a, b = miner.mine(_input()), miner.mine(_input())
     assert miner.name == "random" and isinstance(miner.scorer, RandomScorer)
     assert torch.equal(a.neg_ids, b.neg_ids)
@@ -55,6 +56,6 @@ def test_random_miner_excludes_positives_and_is_seeded():
 def test_random_negatives_are_spread_over_the_corpus():
     inp = _input(n=20, q=400)
     inp.positives = [[] for _ in range(400)]
-    neg = RandomMiner(depth=20).mine(inp).neg_ids
+    neg = Miner(RandomScorer(), depth=20).mine(inp).neg_ids
     freq = torch.bincount(neg.flatten(), minlength=20).float() / neg.numel()
     assert freq.min() > 0.03 and freq.max() < 0.07  # uniform is 0.05

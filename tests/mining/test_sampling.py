@@ -5,27 +5,18 @@ import math
 import pytest
 import torch
 
-from zelo.mining.base import Miner, MiningInput
-from zelo.mining.sampling import first_kept, gumbel_top_n, simans_logits
+from zelo.mining.base import Miner
+from zelo.mining.sampling import (
+    SimANSSampler,
+    TopSampler,
+    UniformSampler,
+    first_kept,
+    gumbel_top_n,
+    simans_logits,
+)
+from zelo.types import MiningInput
 
 T, F = True, False
-
-
-class FakeScorer:
-    """Fixed scores ``[Q, N]``; ranks with ties broken by the lower doc id."""
-
-    name = "fake"
-
-    def __init__(self, table: list[list[float]]) -> None:
-        self.table = torch.tensor(table)
-
-    def rank(self, inp, depth):
-        order = self.table.argsort(dim=1, descending=True, stable=True)[:, :depth]
-        return order, torch.gather(self.table, 1, order)
-
-    def score(self, inp, doc_ids):
-        vals = torch.gather(self.table, 1, doc_ids.clamp(min=0))
-        return torch.where(doc_ids >= 0, vals, torch.full_like(vals, float("nan")))
 
 
 # q0: positive doc 0 (0.8); candidates 1..5; q1: no positive
@@ -47,10 +38,10 @@ def test_first_kept():
     assert first_kept(keep, None) is keep
 
 
-def test_range_max_limits_every_sampling():
-    top = Miner(FakeScorer(TABLE), depth=6, range_max=1).mine(_input())
+def test_range_max_limits_every_sampling(fake_scorer):
+    top = Miner(fake_scorer(TABLE), depth=6, sampling=TopSampler(range_max=1)).mine(_input())
     assert top.neg_ids.tolist() == [[1, -1], [0, -1]]  # only one candidate eligible
-    uni = Miner(FakeScorer(TABLE), depth=6, sampling="uniform", range_max=3)
+    uni = Miner(fake_scorer(TABLE), depth=6, sampling=UniformSampler(range_max=3))
     seen = set()
     for seed in range(40):
         out = uni.mine(_input(seed))
@@ -58,7 +49,7 @@ def test_range_max_limits_every_sampling():
         seen.update(out.neg_ids[0].tolist())
     assert seen == {1, 2, 3}  # first three kept candidates of q0, never 4 or 5
     with pytest.raises(ValueError):
-        Miner(FakeScorer(TABLE), range_max=0)
+        UniformSampler(range_max=0)
 
 
 def test_simans_logits_formula():
@@ -103,8 +94,8 @@ def test_simans_two_draws_without_replacement():
     torch.testing.assert_close(freq, incl, atol=0.03, rtol=0)
 
 
-def test_simans_mining_is_seeded_and_respects_rules():
-    miner = Miner(FakeScorer(TABLE), depth=6, sampling="simans", simans_a=2.0)
+def test_simans_mining_is_seeded_and_respects_rules(fake_scorer):
+    miner = Miner(fake_scorer(TABLE), depth=6, sampling=SimANSSampler(a=2.0))
     a, b = miner.mine(_input(seed=7, n=3)), miner.mine(_input(seed=7, n=3))
     assert torch.equal(a.neg_ids, b.neg_ids)
     assert 0 not in a.neg_ids[0].tolist()  # the positive is never sampled
@@ -113,4 +104,4 @@ def test_simans_mining_is_seeded_and_respects_rules():
     short = miner.mine(_input(n=7))
     assert short.neg_ids[0].tolist() == [1, 2, 3, 4, 5, -1, -1]
     with pytest.raises(ValueError):
-        Miner(FakeScorer(TABLE), simans_a=-1.0)
+        SimANSSampler(a=-1.0)

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zelo.mining.base import MiningInput
+from zelo.mining.base import Miner
 from zelo.mining.dense import DenseScorer
-from zelo.mining.topk import TopKMiner
 from zelo.models.encoders import Encoder
+from zelo.types import MiningInput
 
 WORDS = "cat dog bird fish tree rock river sky sun moon star rain wind snow leaf".split()
 
@@ -38,7 +38,7 @@ def _brute_force(enc: Encoder, inp: MiningInput) -> list[list[int]]:
 def test_topk_negatives_are_the_best_non_positives(tmp_path, hash_encoder):
     enc = hash_encoder()
     inp = _input()
-    out = TopKMiner(DenseScorer(enc, cache_dir=str(tmp_path)), depth=20).mine(inp)
+    out = Miner(DenseScorer(enc, cache_dir=str(tmp_path)), depth=20).mine(inp)
     assert out.neg_ids.tolist() == _brute_force(enc, inp)
     assert (out.neg_scores[:, :-1] >= out.neg_scores[:, 1:]).all()
     assert out.dropped["positive"] == int(
@@ -63,7 +63,7 @@ def test_dense_score_matches_rank_and_reuses_embeddings(tmp_path, hash_encoder):
 def test_dense_scorer_follows_the_student(hash_encoder):
     student = hash_encoder()
     inp = _input(student=student)
-    miner = TopKMiner(DenseScorer(), depth=20)
+    miner = Miner(DenseScorer(), depth=20)
     before = miner.mine(inp).neg_ids
     with torch.no_grad():
         student.emb.weight[1:] = torch.randn(64, 8, generator=torch.Generator().manual_seed(5))
@@ -76,6 +76,6 @@ def test_dense_scorer_follows_the_student(hash_encoder):
 
 
 def test_topk_name_and_bad_index(hash_encoder):
-    assert TopKMiner(DenseScorer(hash_encoder())).name == "topk"
+    assert Miner(DenseScorer(hash_encoder())).name == "dense"
     with pytest.raises(ValueError):
         DenseScorer(index="annoy")

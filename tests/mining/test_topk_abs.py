@@ -1,28 +1,14 @@
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
-from zelo.mining.base import MiningInput
-from zelo.mining.topk_abs import TopKAbsMiner, abs_mask
+from zelo.mining.base import Miner
+from zelo.mining.topk_abs import abs_mask
+from zelo.types import MiningInput
 
 T, F = True, False
-
-
-class FakeScorer:
-    """Fixed scores ``[Q, N]``; ranks with ties broken by the lower doc id."""
-
-    name = "fake"
-
-    def __init__(self, table: list[list[float]]) -> None:
-        self.table = torch.tensor(table)
-
-    def rank(self, inp, depth):
-        order = self.table.argsort(dim=1, descending=True, stable=True)[:, :depth]
-        return order, torch.gather(self.table, 1, order)
-
-    def score(self, inp, doc_ids):
-        vals = torch.gather(self.table, 1, doc_ids.clamp(min=0))
-        return torch.where(doc_ids >= 0, vals, torch.full_like(vals, float("nan")))
 
 
 TABLE = [
@@ -41,13 +27,15 @@ def _input() -> MiningInput:
     )
 
 
-def test_abs_mask_keeps_ties_and_padding():
+def test_abs_mask_keeps_ties_and_padding(candidate_set):
     scores = torch.tensor([[0.9, 0.7, 0.7, 0.1], [0.5, float("-inf"), float("-inf"), 0.0]])
-    assert abs_mask(scores, 0.7).tolist() == [[F, T, T, T], [T, T, T, T]]
+    assert abs_mask(candidate_set(scores), 0.7).tolist() == [[F, T, T, T], [T, T, T, T]]
 
 
-def test_topk_abs_miner():
-    out = TopKAbsMiner(FakeScorer(TABLE), max_score=0.7, depth=5).mine(_input())
+def test_topk_abs_miner(fake_scorer):
+    out = Miner(fake_scorer(TABLE), {"abs": partial(abs_mask, max_score=0.7)}, depth=5).mine(
+        _input()
+    )
     # q0: 0 positive, 1 (0.75) dropped; q1: 1, 0 positives, 2 (0.72) dropped; q2: all dropped
     assert out.neg_ids.tolist() == [[2, 3], [3, 4], [-1, -1]]
     assert out.dropped == {"positive": 3, "abs": 7}
@@ -55,6 +43,6 @@ def test_topk_abs_miner():
     assert out.pos_scores[1].tolist() == [torch.tensor(0.95).item(), torch.tensor(0.8).item()]
 
 
-def test_topk_abs_defaults():
-    miner = TopKAbsMiner(FakeScorer(TABLE))
-    assert miner.max_score == 0.7 and miner.name == "abs"
+def test_topk_abs_default_threshold(candidate_set):
+    cands = candidate_set(torch.tensor([[0.71, 0.7]]))
+    assert abs_mask(cands).tolist() == [[F, T]]  # 0.7 by default

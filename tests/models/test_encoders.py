@@ -4,7 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zelo.models.encoders import StaticEncoder, TransformerEncoder, minilm_path
+from zelo.models.encoders import minilm_path
+from zelo.models.static import StaticEncoder
+from zelo.models.transformer import TransformerEncoder
 
 TEXTS = [
     "What causes rain?",

@@ -31,14 +31,17 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """
     keys = [k for k in ("loss", "label") if k in df.columns]
     metrics = [m for m in SUMMARY_METRICS if m in df.columns]
-    columns = [*keys, "miner", "n_seeds"] + [f"{m}_{s}" for m in metrics for s in ("mean", "se")]
+    flags = [c for c in ("adaptive", "control") if c in df.columns]
+    columns = [*keys, "miner", *flags, "n_seeds"]
+    columns += [f"{m}_{s}" for m in metrics for s in ("mean", "se")]
     if df.empty:
         return pd.DataFrame(columns=columns)
     values = df[keys].copy()
     for m in metrics:
         values[m] = pd.to_numeric(df[m], errors="coerce")
     grouped = values.groupby(keys, dropna=False, sort=True)
-    out = pd.DataFrame({"miner": df.groupby(keys, dropna=False)["miner"].first()})
+    first = df.groupby(keys, dropna=False)
+    out = pd.DataFrame({c: first[c].first() for c in ("miner", *flags)})
     out["n_seeds"] = grouped.size()
     for m in metrics:
         out[f"{m}_mean"] = grouped[m].mean()

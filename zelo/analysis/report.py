@@ -23,19 +23,12 @@ from zelo.analysis.compare import (
 )
 from zelo.analysis.laffer import fit_laffer, summarise
 from zelo.analysis.plots import figure_png, plot_laffer
-from zelo.analysis.results import (
-    RESULTS_FILE,
-    SweepStatus,
-    collect_results,
-    is_adaptive,
-    job_dirs,
-)
+from zelo.analysis.results import SweepStatus, collect_results, is_adaptive, job_dirs
+from zelo.keys import CONFIG_FILE, PLOT_FILE, REPORT_FILE, RESULTS_FILE
 from zelo.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-PLOT_FILE = "laffer.png"
-REPORT_FILE = "laffer.json"
 DEFAULT_PROJECT = "zelo"
 
 
@@ -159,7 +152,7 @@ def sweep_project(root: Path) -> str:
     """The W&B project the sweep's jobs logged to (their ``config.yaml``), else ``zelo``."""
     for job in job_dirs(root):
         try:
-            cfg = yaml.safe_load((job / "config.yaml").read_text()) or {}
+            cfg = yaml.safe_load((job / CONFIG_FILE).read_text()) or {}
         except (OSError, yaml.YAMLError):
             continue
         project = ((cfg.get("logger") or {}).get("wandb") or {}).get("project")

@@ -18,10 +18,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from zelo.keys import FN_RATE, METRICS_FILE, MINER_NDCG, RESULTS_FILE, RUN_ADAPTIVE, RUN_CONTROL
+
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-RESULTS_FILE = "results.csv"
 
 # results column <- metrics.json key
 METRIC_COLUMNS = {
@@ -30,8 +30,10 @@ METRIC_COLUMNS = {
     "dataset": "run/dataset",
     "model": "run/model",
     "seed": "run/seed",
-    "intelligence": "miner/ndcg@10",
-    "fn_rate": "mining/fn_rate",
+    "intelligence": MINER_NDCG,
+    "fn_rate": FN_RATE,
+    "adaptive": RUN_ADAPTIVE,
+    "control": RUN_CONTROL,
     "test_ndcg10": "test/ndcg@10",
     "test_ndcg10_before": "test/ndcg@10_before",
     "test_recall100": "test/recall@100",
@@ -50,8 +52,6 @@ DEFAULT_TEACHERS = ("none", "miner")
 # short names used in labels: oracle(x=0.5)
 LABEL_ABBREVIATIONS = {"intelligence": "x"}
 SORT_COLUMNS = ["loss", "label", "seed", "job"]
-# miners whose intelligence moves over the epochs: one point each (last mining pass), never fitted
-ADAPTIVE_MINERS = ("adaptive",)
 
 
 @dataclass
@@ -150,8 +150,11 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
 
 
 def is_adaptive(df: pd.DataFrame) -> pd.Series:
-    """True on rows (jobs, or summary points) of a miner in :data:`ADAPTIVE_MINERS`."""
-    return df["miner"].astype(str).isin(ADAPTIVE_MINERS)
+    """True on rows (jobs, or summary points) whose miner moved its hardness between passes
+    (``run/adaptive`` in metrics.json): one point each (its last pass), never fitted."""
+    if "adaptive" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["adaptive"].map(lambda v: v is True or v == 1.0 or v == "True")
 
 
 def make_labels(df: pd.DataFrame) -> pd.Series:
@@ -240,8 +243,10 @@ def _job_key(name: str) -> tuple[int, str]:
 
 
 def _short(key: str) -> str:
-    """``miner.intelligence`` -> ``x``, ``miner/scorer`` -> ``scorer``; other keys stay whole."""
-    key = re.sub(r"^miner[./]", "", key)
+    """``miner.scorer.intelligence`` -> ``x``, ``miner/scorer`` -> ``scorer``, a miner knob by its
+    last name (``miner.rules.perc_pos.percentage`` -> ``percentage``); other keys stay whole."""
+    if re.match(r"^miner[./]", key):
+        key = key[len("miner.") :].rsplit(".", 1)[-1]  # miner.rules.shift.shift -> shift
     return LABEL_ABBREVIATIONS.get(key, key)
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from zelo.data.types import QuerySet
-from zelo.mining.base import MinedNegatives
+from zelo.types import MinedNegatives, QuerySet, Teacher
+from zelo.utils.tensors import pad_rows
 
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
@@ -55,22 +55,34 @@ class EpochShuffleSampler(Sampler[int]):
 
 
 class TrainCollator:
-    """Tokenises a batch of training examples with the student's tokenizer."""
+    """Tokenises a batch of training examples with the student's tokenizer.
 
-    def __init__(self, encoder: Encoder, queries: QuerySet, doc_texts: list[str]) -> None:
+    Args:
+        encoder: the student (its tokenizer and length limits).
+        queries: the train query set.
+        doc_texts: the corpus.
+        teacher: the mining pass's teacher; when given, each batch carries
+            ``teacher_scores [B, 1+N]``, the teacher's scores of each query's own candidates.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        queries: QuerySet,
+        doc_texts: list[str],
+        teacher: Teacher | None = None,
+    ) -> None:
         self.encoder = encoder
         self.queries = queries
         self.doc_texts = doc_texts
-        width = max(len(p) for p in queries.positives)
-        self.pos_sets = torch.full((len(queries), width), -1, dtype=torch.long)
-        for i, p in enumerate(queries.positives):
-            self.pos_sets[i, : len(p)] = torch.as_tensor(p)
+        self.teacher = teacher
+        self.pos_sets = pad_rows(queries.positives)  # [Q, P]
 
     def __call__(self, examples: list[dict]) -> dict:
         qidx = torch.as_tensor([e["query"] for e in examples])
         doc_ids = torch.as_tensor([e["doc_ids"] for e in examples], dtype=torch.long)  # [B, 1+N]
         texts = [self.doc_texts[d] if d >= 0 else "" for d in doc_ids.flatten().tolist()]
-        return {
+        batch = {
             "query": self.encoder.tokenize(
                 [self.queries.query_texts[i] for i in qidx.tolist()], self.encoder.query_max_length
             ),
@@ -79,10 +91,13 @@ class TrainCollator:
             "pos_sets": self.pos_sets[qidx],
             "query_index": qidx,
         }
+        if self.teacher is not None:
+            batch["teacher_scores"] = self.teacher(qidx, doc_ids)  # [B, 1+N]
+        return batch
 
 
 class EvalCollator:
-    """Tokenises a batch of evaluation queries; keeps their positions in the split."""
+    """Tokenises a batch of evaluation queries; the batch carries their full judgments."""
 
     def __init__(self, encoder: Encoder, queries: QuerySet) -> None:
         self.encoder = encoder
@@ -93,4 +108,5 @@ class EvalCollator:
         return {
             "query": self.encoder.tokenize(texts, self.encoder.query_max_length),
             "query_index": torch.as_tensor(idx, dtype=torch.long),
+            "judgments": [self.queries.judgments[i] for i in idx],
         }

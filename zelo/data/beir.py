@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from zelo.data.types import Collection, Qrels
 from zelo.errors import ZeloError
+from zelo.types import Collection, Qrels
 
 log = logging.getLogger(__name__)
 

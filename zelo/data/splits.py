@@ -6,7 +6,7 @@ import logging
 import random
 
 from zelo.data.beir import DataError
-from zelo.data.types import Collection, Qrels, QuerySet
+from zelo.types import Collection, Qrels, QuerySet
 
 log = logging.getLogger(__name__)
 
@@ -209,3 +209,40 @@ def _choose(
             candidates.sort(key=lambda d: -judged[d])  # stable: random among equal grades
         candidates = candidates[:keep]
     return sorted(candidates, key=lambda d: (-judged[d], d))
+
+
+def build_query_sets(
+    collection: Collection,
+    splits: dict[str, Qrels],
+    keep_positives: int | None = 1,
+    strategy: str = "best",
+    seed: int = 0,
+    max_train_queries: int | None = None,
+    max_eval_queries: int | None = None,
+) -> dict[str, QuerySet]:
+    """The ``train``/``dev``/``test`` query sets: the annotation view on train, all judged
+    documents as positives on dev and test, each cut to its first ``max_*`` queries.
+
+    Raises:
+        DataError: a split has no judged query.
+    """
+    limits = {"train": max_train_queries, "dev": max_eval_queries, "test": max_eval_queries}
+    out: dict[str, QuerySet] = {}
+    for split, qrels in splits.items():
+        keep = keep_positives if split == "train" else None
+        qs = build_query_set(collection, qrels, keep, strategy, seed)
+        if limits.get(split) is not None:
+            qs = qs.head(int(limits[split]))
+        if len(qs) == 0:
+            raise DataError(f"split {split!r} of {collection.name} has no judged queries")
+        out[split] = qs
+    log.info(
+        "%s: %d docs; queries train %d / dev %d / test %d; %d labelled and %d hidden "
+        "positives in train",
+        collection.name,
+        len(collection.doc_texts),
+        *(len(out[s]) for s in ("train", "dev", "test")),
+        sum(len(p) for p in out["train"].positives),
+        sum(len(h) for h in out["train"].hidden),
+    )
+    return out

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from zelo.data.beir import doc_stats
-from zelo.data.types import Collection, Qrels
+from zelo.types import Collection, Qrels
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """A teacher's scores of (training query, candidate document) pairs, as of one mining pass.
 
-Losses that need a guide or soft labels (``needs_teacher``) ask the DataModule for these after
-candidates are gathered across ranks; see :meth:`RetrievalDataModule.teacher_scores`.
+Losses that need a guide or soft labels get these two ways: the collator puts each query's own
+candidates' scores into the batch (``teacher_scores [B, 1+N]``), and the loss holds the pass's
+:class:`TeacherScores` for candidate columns gathered from every rank (bound once per pass).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 
 import torch
 
-from zelo.mining.base import MinedNegatives, MiningInput, Scorer
+from zelo.types import MinedNegatives, MiningInput, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -42,31 +43,29 @@ def mined_own_scores(
 class TeacherScores:
     """Scores of any candidate ids for training queries, from one scorer and one mining pass.
 
-    A scorer with ``embeddings(inp) -> (queries [Q, D], corpus [N, D])`` (the
-    :class:`~zelo.mining.dense.DenseScorer`) gives inner products of those embeddings, taken once
-    (the scorer memoises them per encoder state; for self-mining they are the student's at
-    mining time). Any other scorer goes through
-    :meth:`~zelo.mining.base.Scorer.score` on the pass's whole input with rows outside the batch
-    padded, so that memoised scorers (Elo fits, fused ranks) reuse their state: ``O(Q * C)``
-    per call plus whatever the scorer spends per row. With ``mined`` (the teacher is the
-    miner's scorer), a batch's own candidates get the mined scores exactly.
+    The scorer's :meth:`~zelo.mining.base.ScorerBase.column_scorer` is taken once per pass (a
+    dense scorer embeds queries and corpus once; others go through ``score`` on the pass's whole
+    input, so memoised scorers reuse their state). With ``mined`` (the teacher is the miner's
+    scorer), a batch's own candidates get the mined scores exactly.
 
     Args:
         scorer: the teacher.
         inp: the mining pass's input (training queries, corpus).
         mined: that pass's result when ``scorer`` is the miner's scorer, else ``None``.
+
+    Attributes:
+        softmax_temperature: the scorer's own (see :class:`~zelo.types.Scorer`).
     """
 
     def __init__(
-        self, scorer: Scorer | None, inp: MiningInput, mined: MinedNegatives | None = None
+        self, scorer: Scorer, inp: MiningInput, mined: MinedNegatives | None = None
     ) -> None:
-        if scorer is None:
-            raise ValueError("this loss needs a teacher: the miner has no scorer")
         self.scorer = scorer
+        self.softmax_temperature = float(scorer.softmax_temperature)
         self.inp = inp
         self.mined = mined
         self._positives = inp.positives_padded() if mined is not None else None
-        self._emb: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._columns = None
 
     def __call__(self, query_index: torch.Tensor, cand_ids: torch.Tensor) -> torch.Tensor:
         """``query_index [B]``, ``cand_ids [C]`` (shared) or ``[B, K]`` -> ``[B, C]`` / ``[B, K]``.
@@ -81,23 +80,7 @@ class TeacherScores:
                     return own
             uniq, inv = cand_ids.unique(return_inverse=True)  # [U], [B, K]
             return self(query_index, uniq).gather(1, inv)
-        if hasattr(self.scorer, "embeddings"):
-            return self._dense(query_index, cand_ids)
-        return self._generic(query_index, cand_ids)
-
-    def _dense(self, query_index: torch.Tensor, cand_ids: torch.Tensor) -> torch.Tensor:
-        if self._emb is None:
-            self._emb = self.scorer.embeddings(self.inp)
-            log.info(
-                "teacher: %s embeddings of %d queries, %d docs",
-                self.scorer.name,
-                *(len(e) for e in self._emb),
-            )
-        queries, docs = self._emb
-        out = queries[query_index].float() @ docs[cand_ids.clamp(min=0)].float().T  # [B, C]
-        return out.masked_fill((cand_ids < 0)[None, :], float("nan"))
-
-    def _generic(self, query_index: torch.Tensor, cand_ids: torch.Tensor) -> torch.Tensor:
-        full = torch.full((len(self.inp.query_texts), len(cand_ids)), -1, dtype=torch.long)
-        full[query_index] = cand_ids  # [Q, C]: only the batch's rows
-        return self.scorer.score(self.inp, full)[query_index].float()
+        if self._columns is None:
+            self._columns = self.scorer.column_scorer(self.inp)
+            log.info("teacher: %s scores for this mining pass", self.scorer.name)
+        return self._columns(query_index, cand_ids).float()

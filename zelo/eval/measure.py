@@ -12,16 +12,11 @@ import math
 
 import torch
 
-from zelo.eval.metrics import ndcg_at_k
-from zelo.mining.base import MinedNegatives
+from zelo.eval.metrics import mean_ndcg
+from zelo.types import MinedNegatives
+from zelo.utils.scores import reference_score
 
 log = logging.getLogger(__name__)
-
-
-def ranking_ndcg(ranking: torch.Tensor, judgments: list[dict[int, int]], k: int = 10) -> float:
-    """Mean nDCG@k over queries of a ``[Q, K]`` ranking (``-1`` padded); NaN with no queries."""
-    values = [ndcg_at_k(r, j, k) for r, j in zip(ranking.tolist(), judgments, strict=True)]
-    return sum(values) / len(values) if values else math.nan
 
 
 def false_negative_counts(neg_ids: torch.Tensor, judgments: list[dict[int, int]]) -> torch.Tensor:
@@ -100,7 +95,7 @@ def mining_stats(
     }
     if judgments is not None:
         fn = false_negative_counts(mined.neg_ids, judgments)
-        stats[f"miner/ndcg@{k}"] = ranking_ndcg(mined.ranking, judgments, k)
+        stats[f"miner/ndcg@{k}"] = mean_ndcg(mined.ranking, judgments, k)
         stats["mining/fn_rate"] = _ratio(int(fn.sum()), total)
         stats["mining/fn_per_query"] = _ratio(int(fn.sum()), num_q)
     for rule, count in mined.dropped.items():
@@ -109,3 +104,30 @@ def mining_stats(
         dup = duplicate_of_positive_counts(mined.neg_ids, positives, duplicates)
         stats["mining/dup_of_positive_rate"] = _ratio(int(dup.sum()), total)
     return stats
+
+
+def hardness_stats(
+    neg_scores: torch.Tensor, pos_scores: torch.Tensor, grades: torch.Tensor, reduce: str = "min"
+) -> dict[str, float]:
+    """How hard the mined negatives are, on a reference scorer's scale.
+
+    Args:
+        neg_scores: ``[Q, N]`` the reference scorer's scores of the mined negatives (NaN: none).
+        pos_scores: ``[Q, P]`` its scores of the labelled positives (NaN padded).
+        grades: ``[Q, N]`` each negative's full-judgment grade (0: true negative, > 0: false
+            negative, -1: no negative).
+        reduce: how several positives give the reference positive score.
+
+    Returns:
+        ``mining/tn_hardness`` (mean of ``s(neg) - s(pos)`` over the true negatives: closer to 0
+        is harder), ``mining/tn_score_mean`` (their mean score) and ``mining/fn_hardness`` (the
+        same margin over the false negatives); NaN where there are none.
+    """
+    margin = neg_scores.double() - reference_score(pos_scores.double(), reduce).unsqueeze(1)
+    finite = torch.isfinite(margin)
+    tn, fn = finite & (grades == 0), finite & (grades > 0)
+    return {
+        "mining/tn_hardness": nanmean(margin[tn]),
+        "mining/tn_score_mean": nanmean(neg_scores[tn]),
+        "mining/fn_hardness": nanmean(margin[fn]),
+    }

@@ -1,69 +1,65 @@
-"""IR metrics with trec_eval semantics, per query and over a ranking matrix.
+"""IR metrics with trec_eval semantics, vectorised over a ranking matrix: the one home of nDCG.
 
 Conventions (those of trec_eval's ``ndcg_cut``, ``recall`` and ``recip_rank``): a document is
 relevant when its grade is > 0; nDCG's gain is the grade itself with discount ``log2(rank + 1)``
 and its ideal DCG is computed from all judged grades; a query with no relevant document scores 0.
 Ids ``< 0`` in a ranking are padding and are skipped; ids are assumed unique within a ranking.
+The same nDCG measures the student (``test/ndcg@10``) and every miner (``miner/ndcg@10``, the
+study's x-axis), including the oracle's calibration.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 import torch
 
+from zelo.utils.tensors import grades_of, judged_matrix
+
 log = logging.getLogger(__name__)
 
 
-def _valid(ranked: Sequence[int], k: int) -> list[int]:
-    """The first ``k`` real (non-negative) ids of a ranking."""
-    return [int(d) for d in ranked if d >= 0][:k]
+def discount(k: int) -> torch.Tensor:
+    """``1 / log2(rank + 1)`` for ranks 1..k, float64 ``[k]``."""
+    return 1.0 / torch.log2(torch.arange(k, dtype=torch.float64) + 2.0)
 
 
-def ndcg_at_k(ranked: Sequence[int], judgments: dict[int, int], k: int = 10) -> float:
-    """nDCG@k with linear gains (trec_eval ``ndcg_cut_k``).
+def dcg(gains: torch.Tensor, k: int) -> torch.Tensor:
+    """DCG@k ``[Q]`` of gains ``[Q, K]`` in rank order (linear gains)."""
+    k = min(k, gains.shape[1])
+    return (gains[:, :k].double() * discount(k)).sum(dim=1)
 
-    Args:
-        ranked: doc ids, best first (``-1`` padding skipped).
-        judgments: doc id -> grade; grades <= 0 count as not relevant.
-        k: cut-off.
+
+def ideal_dcg(grades: torch.Tensor, k: int) -> torch.Tensor:
+    """Ideal DCG@k ``[Q]`` of each row's judged grades ``[Q, J]`` (any order, 0 padded)."""
+    k = min(k, grades.shape[1])
+    return dcg(grades.double().topk(k, dim=1).values, k) if k else torch.zeros(len(grades))
+
+
+def ndcg_from_gains(ranked: torch.Tensor, ideal: torch.Tensor, k: int = 10) -> torch.Tensor:
+    """nDCG@k ``[Q]`` from the gains of each row's ranking ``[Q, K]`` and its ideal DCG ``[Q]``.
+
+    A row with ideal DCG 0 (nothing relevant) scores 0.
     """
-    grades = sorted((g for g in judgments.values() if g > 0), reverse=True)[:k]
-    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(grades))
-    if ideal == 0:
-        return 0.0
-    dcg = sum(
-        max(judgments.get(d, 0), 0) / math.log2(i + 2) for i, d in enumerate(_valid(ranked, k))
-    )
-    return dcg / ideal
+    got = dcg(ranked, k)
+    return torch.where(ideal > 0, got / ideal.clamp(min=1e-12), torch.zeros_like(got))
 
 
-def recall_at_k(ranked: Sequence[int], judgments: dict[int, int], k: int = 100) -> float:
-    """Share of the relevant documents found in the top ``k`` (trec_eval ``recall_k``)."""
-    relevant = {d for d, g in judgments.items() if g > 0}
-    if not relevant:
-        return 0.0
-    return len(relevant.intersection(_valid(ranked, k))) / len(relevant)
-
-
-def mrr_at_k(ranked: Sequence[int], judgments: dict[int, int], k: int = 10) -> float:
-    """Reciprocal rank of the first relevant document within the top ``k``, else 0."""
-    for i, d in enumerate(_valid(ranked, k)):
-        if judgments.get(d, 0) > 0:
-            return 1.0 / (i + 1)
-    return 0.0
+def compact(ranking: torch.Tensor) -> torch.Tensor:
+    """Move each row's padding (ids < 0) to its end, keeping the order of the real ids."""
+    order = (ranking < 0).to(torch.uint8).argsort(dim=1, stable=True)
+    return torch.gather(ranking, 1, order)
 
 
 def evaluate_ranking(
     ranking: torch.Tensor,
-    judgments: list[dict[int, int]],
+    judgments: Sequence[dict[int, int]],
     ndcg_k: int = 10,
     recall_k: int = 100,
     mrr_k: int = 10,
-) -> dict[str, list[float]]:
-    """Per-query metrics of a ranking matrix.
+) -> dict[str, torch.Tensor]:
+    """Per-query nDCG, recall and MRR of a ranking matrix.
 
     Args:
         ranking: ``[Q, K]`` doc ids, best first, ``-1`` padded.
@@ -71,15 +67,45 @@ def evaluate_ranking(
         ndcg_k, recall_k, mrr_k: cut-offs; they name the keys.
 
     Returns:
-        ``{"ndcg@<ndcg_k>": [Q], "recall@<recall_k>": [Q], "mrr@<mrr_k>": [Q]}``.
+        ``{"ndcg@<ndcg_k>": [Q], "recall@<recall_k>": [Q], "mrr@<mrr_k>": [Q]}``, float64.
     """
     if ranking.ndim != 2 or ranking.shape[0] != len(judgments):
         raise ValueError(f"ranking {tuple(ranking.shape)} does not match {len(judgments)} queries")
-    rows = ranking.tolist()
+    ranking = compact(ranking.long())
+    gains = grades_of(ranking, judgments).nan_to_num(0.0)  # [Q, K]
+    _, judged = judged_matrix(judgments)  # [Q, J]
+    relevant = gains > 0  # [Q, K]
+    num_relevant = (judged > 0).sum(dim=1)  # [Q]
+    found = relevant[:, :recall_k].sum(dim=1)
+    hits = relevant[:, :mrr_k]
+    first = hits.float().argmax(dim=1)  # first relevant rank (0 when none)
+    mrr = torch.where(hits.any(dim=1), 1.0 / (first.double() + 1.0), 0.0)
     return {
-        f"ndcg@{ndcg_k}": [ndcg_at_k(r, j, ndcg_k) for r, j in zip(rows, judgments, strict=True)],
-        f"recall@{recall_k}": [
-            recall_at_k(r, j, recall_k) for r, j in zip(rows, judgments, strict=True)
-        ],
-        f"mrr@{mrr_k}": [mrr_at_k(r, j, mrr_k) for r, j in zip(rows, judgments, strict=True)],
+        f"ndcg@{ndcg_k}": ndcg_from_gains(gains, ideal_dcg(judged, ndcg_k), ndcg_k),
+        f"recall@{recall_k}": found.double() / num_relevant.clamp(min=1),
+        f"mrr@{mrr_k}": mrr,
     }
+
+
+def mean_ndcg(ranking: torch.Tensor, judgments: Sequence[dict[int, int]], k: int = 10) -> float:
+    """Mean nDCG@k over the rows of a ``[Q, K]`` ranking; NaN with no rows."""
+    if ranking.shape[0] == 0:
+        return float("nan")
+    return float(evaluate_ranking(ranking, judgments, ndcg_k=k)[f"ndcg@{k}"].mean())
+
+
+def ndcg_at_k(ranked: Sequence[int], judgments: dict[int, int], k: int = 10) -> float:
+    """nDCG@k of one ranking (trec_eval ``ndcg_cut_k``)."""
+    return mean_ndcg(torch.as_tensor([list(ranked) or [-1]], dtype=torch.long), [judgments], k)
+
+
+def recall_at_k(ranked: Sequence[int], judgments: dict[int, int], k: int = 100) -> float:
+    """Share of the relevant documents found in the top ``k`` (trec_eval ``recall_k``)."""
+    row = torch.as_tensor([list(ranked) or [-1]], dtype=torch.long)
+    return float(evaluate_ranking(row, [judgments], recall_k=k)[f"recall@{k}"][0])
+
+
+def mrr_at_k(ranked: Sequence[int], judgments: dict[int, int], k: int = 10) -> float:
+    """Reciprocal rank of the first relevant document within the top ``k``, else 0."""
+    row = torch.as_tensor([list(ranked) or [-1]], dtype=torch.long)
+    return float(evaluate_ranking(row, [judgments], mrr_k=k)[f"mrr@{k}"][0])

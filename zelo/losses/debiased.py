@@ -8,10 +8,11 @@ known positives) are not counted in N.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 
-from zelo.losses.infonce import InfoNCELoss, TeacherFn, infonce_logits
+from zelo.losses.infonce import Candidates, ContrastiveLoss, infonce_logits
 
 log = logging.getLogger(__name__)
 
@@ -59,66 +60,33 @@ def debiased_loss(
     return loss.mean(), (estimate < floor).squeeze(1)
 
 
-class DebiasedContrastiveLoss(InfoNCELoss):
+class DebiasedContrastiveLoss(ContrastiveLoss):
     """InfoNCE over in-batch and mined negatives, debiased for a class prior tau+.
 
     Args:
-        temperature: softmax temperature tau; logits are ``q . d / tau`` (scale = 1 / tau).
-        learnable_temperature: learn tau, stored as log(scale).
-        in_batch_negatives: score each query against every rank's candidates, not only its own.
-        mask_known_positives: drop candidates that are labelled positives of the query.
-        min_temperature: lower bound on tau (upper bound on the scale) when learned.
         tau_plus: class prior tau+ in [0, 1): the probability that a negative is in fact
             relevant (0: plain InfoNCE).
         min_similarity: the smallest query-document similarity (-1 for cosine); the estimate
             of the negatives' sum is floored at ``N * exp(scale * min_similarity)``.
+        **options: the :class:`~zelo.losses.infonce.ContrastiveLoss` arguments.
 
     References:
         Chuang et al., Debiased Contrastive Learning, NeurIPS 2020, arXiv:2007.00224.
     """
 
-    def __init__(
-        self,
-        temperature: float = 0.05,
-        learnable_temperature: bool = False,
-        in_batch_negatives: bool = True,
-        mask_known_positives: bool = True,
-        min_temperature: float = 0.01,
-        tau_plus: float = 0.1,
-        min_similarity: float = -1.0,
-    ) -> None:
-        super().__init__(
-            temperature,
-            learnable_temperature,
-            in_batch_negatives,
-            mask_known_positives,
-            min_temperature,
-        )
+    def __init__(self, tau_plus: float = 0.1, min_similarity: float = -1.0, **options: Any) -> None:
+        super().__init__(**options)
         if not 0 <= tau_plus < 1:
-            raise ValueError(f"tau_plus must be in [0, 1), got {tau_plus}")
+            raise ValueError(f"loss.tau_plus must be in [0, 1), got {tau_plus}")
         self.tau_plus = tau_plus
         self.min_similarity = min_similarity
 
-    def forward(
-        self,
-        q: torch.Tensor,
-        docs: torch.Tensor,
-        doc_ids: torch.Tensor,
-        pos_sets: torch.Tensor,
-        teacher_scores: torch.Tensor | None = None,
-        teacher: TeacherFn | None = None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Loss and stats; arguments as :meth:`InfoNCELoss.forward` (no teacher used).
-
-        Returns:
-            Scalar loss and the stats of :meth:`InfoNCELoss.forward` plus ``clamped`` (share
-            of queries whose negatives' estimate sat at its floor).
-        """
-        cands = self.candidates(docs, doc_ids, pos_sets)
-        scale = self.scale
+    def objective(
+        self, q: torch.Tensor, docs: torch.Tensor, cands: Candidates, scale: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """The debiased loss; ``clamped`` is the share of queries whose negatives' estimate
+        sat at its floor."""
         logits = infonce_logits(q, cands.cands, cands.mask, scale)
         floor_logit = scale * self.min_similarity
         loss, clamped = debiased_loss(logits, cands.labels, cands.mask, self.tau_plus, floor_logit)
-        stats = self.base_stats(logits, cands, scale)
-        stats["clamped"] = float(clamped.float().mean())
-        return loss, stats
+        return loss, logits, {"clamped": float(clamped.float().mean())}

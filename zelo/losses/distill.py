@@ -8,11 +8,12 @@ the optional InfoNCE term keeps the in-batch negatives.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from zelo.losses.infonce import InfoNCELoss, TeacherFn, candidate_mask, infonce_logits
+from zelo.losses.infonce import Candidates, ContrastiveLoss, candidate_mask, infonce_logits
 from zelo.losses.teacher import own_teacher_scores
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def distill_kl(
     return kl.sum() / rows.sum().clamp(min=1)
 
 
-class DistillLoss(InfoNCELoss):
+class DistillLoss(ContrastiveLoss):
     """``alpha * KL(teacher || student) + (1 - alpha) * InfoNCE``.
 
     The student's distribution is the softmax of ``scale * q . d`` over the query's positive and
@@ -54,18 +55,13 @@ class DistillLoss(InfoNCELoss):
     same documents (padding, known positives and unscored documents left out of both).
 
     Args:
-        temperature: student softmax temperature tau; logits are ``q . d / tau`` (scale = 1/tau),
-            shared by the KL and the InfoNCE terms.
-        learnable_temperature: learn tau, stored as log(scale).
-        in_batch_negatives: the InfoNCE term scores every rank's candidates, not only its own.
-        mask_known_positives: drop candidates that are labelled positives of the query.
-        min_temperature: lower bound on tau (upper bound on the scale) when learned.
         teacher_temperature: the teacher's softmax temperature, in its score units (e.g. about
             0.05 for cosine scores; ``400 / ln 10 ≈ 173.7`` turns Elo points into Bradley–Terry
-            odds). ``None``: the teacher scorer's own ``softmax_temperature``, bound by
-            :meth:`bind_teacher` before the first step.
+            odds). ``None``: the bound teacher's own ``softmax_temperature``.
         alpha: weight of the KL term in [0, 1] (1: soft labels only; then the student sees no
             in-batch negatives, only each query's own 1 + N documents).
+        **options: the :class:`~zelo.losses.infonce.ContrastiveLoss` arguments (the student's
+            temperature is shared by the KL and the InfoNCE terms).
 
     References:
         Hinton et al., arXiv:1503.02531; RocketQAv2, arXiv:2110.07367; zELO's pointwise
@@ -75,91 +71,45 @@ class DistillLoss(InfoNCELoss):
     needs_teacher = True
 
     def __init__(
-        self,
-        temperature: float = 0.05,
-        learnable_temperature: bool = False,
-        in_batch_negatives: bool = True,
-        mask_known_positives: bool = True,
-        min_temperature: float = 0.01,
-        teacher_temperature: float | None = None,
-        alpha: float = 0.5,
+        self, teacher_temperature: float | None = None, alpha: float = 0.5, **options: Any
     ) -> None:
-        super().__init__(
-            temperature,
-            learnable_temperature,
-            in_batch_negatives,
-            mask_known_positives,
-            min_temperature,
-        )
-        if teacher_temperature is not None and teacher_temperature <= 0:
-            raise ValueError(f"teacher_temperature must be > 0, got {teacher_temperature}")
+        super().__init__(**options)
+        if teacher_temperature is not None and not teacher_temperature > 0:
+            raise ValueError(f"loss.teacher_temperature must be > 0, got {teacher_temperature}")
         if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+            raise ValueError(f"loss.alpha must be in [0, 1], got {alpha}")
         self.teacher_temperature = teacher_temperature
         self.alpha = alpha
-        self._bound: float | None = None  # the teacher scorer's temperature (None: unbound)
-
-    def bind_teacher(self, scorer: object) -> None:
-        """Take the teacher's temperature from ``scorer.softmax_temperature`` when unset.
-
-        Called by the LightningModule with the DataModule's teacher before each step; a no-op
-        when ``teacher_temperature`` was given.
-
-        Raises:
-            ValueError: the temperature is unset and the scorer declares none.
-        """
-        if self.teacher_temperature is not None:
-            return
-        t = getattr(scorer, "softmax_temperature", None)
-        if t is None or not t > 0:
-            raise ValueError(
-                f"loss.teacher_temperature is null and the teacher {type(scorer).__name__} "
-                "declares no softmax_temperature > 0; set loss.teacher_temperature"
-            )
-        if self._bound != float(t):
-            log.info("distill: teacher temperature %.4g from %s", t, type(scorer).__name__)
-        self._bound = float(t)
 
     def effective_teacher_temperature(self) -> float:
-        """The temperature in use: the configured one, else the bound teacher's."""
-        t = self.teacher_temperature if self.teacher_temperature is not None else self._bound
-        if t is None:
-            raise ValueError(
-                "loss.teacher_temperature is null and no teacher was bound (bind_teacher)"
-            )
-        return t
+        """The temperature in use: the configured one, else the bound teacher's.
 
-    def forward(
-        self,
-        q: torch.Tensor,
-        docs: torch.Tensor,
-        doc_ids: torch.Tensor,
-        pos_sets: torch.Tensor,
-        teacher_scores: torch.Tensor | None = None,
-        teacher: TeacherFn | None = None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Loss and stats; arguments as :meth:`InfoNCELoss.forward`, a teacher required.
-
-        Returns:
-            Scalar loss and the stats of :meth:`InfoNCELoss.forward` plus ``kl`` and
-            ``infonce`` (the two terms before weighting).
+        Raises:
+            ValueError: neither is set.
         """
-        cands = self.candidates(docs, doc_ids, pos_sets)
-        scale = self.scale
+        if self.teacher_temperature is not None:
+            return self.teacher_temperature
+        t = None if self.teacher is None else self.teacher.softmax_temperature
+        if t is None or not t > 0:
+            raise ValueError(
+                "loss.teacher_temperature is null and no teacher with a softmax_temperature > 0 "
+                "is bound; set loss.teacher_temperature"
+            )
+        return float(t)
+
+    def objective(
+        self, q: torch.Tensor, docs: torch.Tensor, cands: Candidates, scale: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """The mixed loss; stats ``kl`` and ``infonce`` (the two terms before weighting) and the
+        ``teacher_temperature`` used."""
         logits = infonce_logits(q, cands.cands, cands.mask, scale)
         nce = F.cross_entropy(logits, cands.labels)
-        target = own_teacher_scores(doc_ids, teacher_scores, teacher).to(q.device)  # [B, 1+N]
-        positives = pos_sets if self.mask_known_positives else pos_sets[:, :0]
+        target = own_teacher_scores(cands).to(q.device)  # [B, 1+N]
         own = torch.zeros(len(q), dtype=torch.long, device=q.device)
-        mask = candidate_mask(doc_ids, own, positives) & ~target.isnan()  # [B, 1+N]
+        mask = candidate_mask(cands.doc_ids, own, cands.pos_sets) & ~target.isnan()  # [B, 1+N]
         student = infonce_logits(q, docs, mask, scale)
         teacher_t = self.effective_teacher_temperature()
         kl = distill_kl(student, target / teacher_t, mask)
         loss = self.alpha * kl + (1 - self.alpha) * nce
-        stats = self.base_stats(logits, cands, scale)
-        stats.update(
-            kl=float(kl.detach()),
-            infonce=float(nce.detach()),
-            teacher_temperature=teacher_t,
-        )
-        return loss, stats
+        extra = {"kl": float(kl.detach()), "infonce": float(nce.detach())}
+        return loss, logits, {**extra, "teacher_temperature": teacher_t}

@@ -1,92 +1,29 @@
-"""InfoNCE over in-batch and mined negatives, with known positives masked out.
+"""InfoNCE over in-batch and mined negatives, with known positives masked out; the losses' base.
 
 Batch layout: ``q [B, D]`` queries; ``docs [B, 1+N, D]`` each query's positive (slot 0) then N
 mined negatives; ``doc_ids [B, 1+N]`` corpus indices (-1: empty negative slot); ``pos_sets [B, P]``
-every labelled positive of each query (-1 padded).
+every labelled positive of each query (-1 padded); ``query_index [B]`` positions in the train
+query set; ``teacher_scores [B, 1+N]`` a teacher's scores of each query's own candidates (losses
+with a teacher only).
+
+Every loss is a :class:`ContrastiveLoss`: it shares the temperature and the candidate layout
+(in-batch across ranks, or each query's own) and implements :meth:`ContrastiveLoss.objective`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from zelo.types import Teacher
+from zelo.utils.distributed import gather_no_grad, gather_sizes, gather_with_grad, world
+
 log = logging.getLogger(__name__)
-
-TeacherFn = Callable[[torch.Tensor], torch.Tensor]
-"""A teacher's scores of candidate columns for the local queries: ``cand_ids [C] -> [B, C]``."""
-
-
-def _world() -> tuple[int, int]:
-    """(rank, world size); (0, 1) without an initialised process group."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def gather_sizes(n: int, device: torch.device | str = "cpu") -> list[int]:
-    """Every rank's ``n`` (rows it contributes), in rank order; ``[n]`` on one process."""
-    _, world = _world()
-    if world == 1:
-        return [int(n)]
-    sizes = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(world)]
-    dist.all_gather(sizes, torch.tensor([n], dtype=torch.long, device=device))
-    return [int(s.item()) for s in sizes]
-
-
-def rank_offset(n: int, device: torch.device | str = "cpu") -> int:
-    """Row index of this rank's first row in a tensor gathered along dim 0 (0 on one process)."""
-    rank, _ = _world()
-    return sum(gather_sizes(n, device)[:rank])
-
-
-def _pad_rows(x: torch.Tensor, rows: int, value: float = 0) -> torch.Tensor:
-    if x.shape[0] == rows:
-        return x
-    pad = x.new_full((rows - x.shape[0], *x.shape[1:]), value)
-    return torch.cat([x, pad])
-
-
-def gather_with_grad(x: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
-    """Concatenate ``x`` from every rank along dim 0, keeping gradients to every rank's rows.
-
-    Uses ``torch.distributed.nn.functional.all_gather``, whose backward sends each rank the
-    gradients of its rows summed over all ranks (plain ``dist.all_gather`` returns constants).
-    Ranks may hold different numbers of rows. Identity on one process.
-
-    Args:
-        x: ``[n, ...]`` local rows (same trailing shape on every rank).
-        sizes: every rank's ``n`` if already known (see :func:`gather_sizes`).
-
-    Returns:
-        ``[sum(sizes), ...]`` rows of rank 0, then rank 1, ...
-    """
-    _, world = _world()
-    if world == 1:
-        return x
-    from torch.distributed.nn.functional import all_gather
-
-    sizes = sizes or gather_sizes(x.shape[0], x.device)
-    parts = all_gather(_pad_rows(x, max(sizes)))
-    return torch.cat([part[:n] for part, n in zip(parts, sizes, strict=True)])
-
-
-def gather_no_grad(x: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
-    """:func:`gather_with_grad` without gradients (ids, labels): plain ``dist.all_gather``."""
-    _, world = _world()
-    if world == 1:
-        return x
-    sizes = sizes or gather_sizes(x.shape[0], x.device)
-    padded = _pad_rows(x.detach(), max(sizes))
-    parts = [torch.empty_like(padded) for _ in range(world)]
-    dist.all_gather(parts, padded)
-    return torch.cat([part[:n] for part, n in zip(parts, sizes, strict=True)])
 
 
 def candidate_mask(
@@ -165,23 +102,63 @@ def infonce_loss(
 
 @dataclass
 class Candidates:
-    """The columns each local query is scored against.
+    """The columns each local query is scored against, and what a loss needs of the batch.
 
     Attributes:
         cands: ``[C, D]`` every rank's candidates, row-major (in-batch), or ``[B, 1+N, D]``.
         ids: ``[C]`` (or ``[B, 1+N]``) their corpus ids, -1 for empty slots.
         labels: ``[B]`` column of each query's own positive.
         mask: ``[B, C]`` (or ``[B, 1+N]``) bool from :func:`candidate_mask`.
+        doc_ids: ``[B, 1+N]`` the local batch's own ids.
+        pos_sets: ``[B, P]`` labelled positives per local query (empty when not masked).
+        teacher_scores: ``[B, 1+N]`` the teacher's scores of the own candidates, or ``None``.
+        teacher: ``cand_ids [C] -> [B, C]`` the bound teacher for the local queries, or ``None``.
     """
 
     cands: torch.Tensor
     ids: torch.Tensor
     labels: torch.Tensor
     mask: torch.Tensor
+    doc_ids: torch.Tensor
+    pos_sets: torch.Tensor
+    teacher_scores: torch.Tensor | None = None
+    teacher: object | None = None
 
 
-class InfoNCELoss(nn.Module):
-    """InfoNCE over in-batch (all ranks) and mined negatives, known positives masked.
+class Temperature(nn.Module):
+    """The softmax temperature tau, fixed or learned (stored as log(scale), scale = 1 / tau).
+
+    Args:
+        temperature: initial tau (> 0).
+        learnable: learn tau.
+        min_temperature: lower bound on tau (upper bound on the scale) when learned.
+    """
+
+    def __init__(
+        self, temperature: float = 0.05, learnable: bool = False, min_temperature: float = 0.01
+    ) -> None:
+        super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"loss.temperature must be > 0, got {temperature}")
+        if not 0 < min_temperature <= temperature:
+            raise ValueError(
+                f"need 0 < loss.min_temperature <= loss.temperature, got {min_temperature} "
+                f"and {temperature}"
+            )
+        log_scale = torch.tensor(math.log(1.0 / temperature))
+        if learnable:
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
+        self.max_log_scale = math.log(1.0 / min_temperature)
+
+    def forward(self) -> torch.Tensor:
+        """The scale 1 / tau, with tau clamped at ``min_temperature``."""
+        return self.log_scale.clamp(max=self.max_log_scale).exp()
+
+
+class ContrastiveLoss(nn.Module):
+    """InfoNCE-family loss over in-batch (all ranks) and mined negatives, known positives masked.
 
     Args:
         temperature: softmax temperature tau; logits are ``q . d / tau`` (scale = 1 / tau).
@@ -190,13 +167,14 @@ class InfoNCELoss(nn.Module):
         mask_known_positives: drop candidates that are labelled positives of the query.
         min_temperature: lower bound on tau (upper bound on the scale) when learned.
 
-    Every rank must hold the same number 1+N of candidate slots per query.
+    Every rank must hold the same number 1+N of candidate slots per query. A loss with
+    ``needs_teacher`` owns its teacher: :meth:`bind_teacher` hands it each mining pass's scores.
 
     References:
         InfoNCE, arXiv:1807.03748; learnable temperature (CLIP), arXiv:2103.00020.
     """
 
-    needs_teacher = False  # True: the module passes teacher_scores and teacher (see forward)
+    needs_teacher = False
 
     def __init__(
         self,
@@ -207,21 +185,19 @@ class InfoNCELoss(nn.Module):
         min_temperature: float = 0.01,
     ) -> None:
         super().__init__()
-        if not 0 < min_temperature <= temperature:
-            raise ValueError(f"need 0 < min_temperature <= temperature, got {min_temperature}")
-        log_scale = torch.tensor(math.log(1.0 / temperature))
-        if learnable_temperature:
-            self.log_scale = nn.Parameter(log_scale)
-        else:
-            self.register_buffer("log_scale", log_scale)
-        self.max_log_scale = math.log(1.0 / min_temperature)
+        self.temperature = Temperature(temperature, learnable_temperature, min_temperature)
         self.in_batch_negatives = in_batch_negatives
         self.mask_known_positives = mask_known_positives
+        self.teacher: Teacher | None = None
 
     @property
     def scale(self) -> torch.Tensor:
         """1 / temperature, with the temperature clamped at ``min_temperature``."""
-        return self.log_scale.clamp(max=self.max_log_scale).exp()
+        return self.temperature()
+
+    def bind_teacher(self, teacher: Teacher | None) -> None:
+        """Take the teacher of the current mining pass (kept only by losses that need one)."""
+        self.teacher = teacher if self.needs_teacher else None
 
     def candidates(
         self, docs: torch.Tensor, doc_ids: torch.Tensor, pos_sets: torch.Tensor
@@ -231,7 +207,7 @@ class InfoNCELoss(nn.Module):
         positives = pos_sets if self.mask_known_positives else pos_sets[:, :0]
         if self.in_batch_negatives:
             sizes = gather_sizes(b, docs.device)
-            rank, _ = _world()
+            rank, _ = world()
             cands = gather_with_grad(docs, sizes).flatten(0, 1)  # [C, D], C = B_global * (1+N)
             cand_ids = gather_no_grad(doc_ids, sizes).flatten()  # [C]
             first = sum(sizes[:rank])  # global index of this rank's first query
@@ -240,20 +216,7 @@ class InfoNCELoss(nn.Module):
             cands, cand_ids = docs, doc_ids  # [B, 1+N, D], [B, 1+N]
             labels = torch.zeros(b, dtype=torch.long, device=docs.device)
         mask = candidate_mask(cand_ids, labels, positives)  # [B, C]
-        return Candidates(cands, cand_ids, labels, mask)
-
-    @staticmethod
-    def base_stats(
-        logits: torch.Tensor, cands: Candidates, scale: torch.Tensor
-    ) -> dict[str, float]:
-        """``temperature``, ``masked`` (known positives, padding excluded) and ``acc``."""
-        with torch.no_grad():
-            padded = (cands.ids < 0).expand_as(cands.mask)
-            return {
-                "temperature": float(1.0 / scale),
-                "masked": float((~cands.mask & ~padded).sum()),
-                "acc": float((logits.argmax(1) == cands.labels).float().mean()),
-            }
+        return Candidates(cands, cand_ids, labels, mask, doc_ids, positives)
 
     def forward(
         self,
@@ -261,8 +224,8 @@ class InfoNCELoss(nn.Module):
         docs: torch.Tensor,
         doc_ids: torch.Tensor,
         pos_sets: torch.Tensor,
+        query_index: torch.Tensor | None = None,
         teacher_scores: torch.Tensor | None = None,
-        teacher: TeacherFn | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss and stats for one (local) batch.
 
@@ -271,18 +234,43 @@ class InfoNCELoss(nn.Module):
             docs: ``[B, 1+N, D]`` positive then negatives per query.
             doc_ids: ``[B, 1+N]`` corpus ids, -1 for empty slots.
             pos_sets: ``[B, P]`` labelled positives per query, -1 padded.
-            teacher_scores: ``[B, 1+N]`` a teacher's scores of each query's own candidates;
-                ignored here (accepted so that losses are interchangeable).
-            teacher: ``cand_ids [C] -> [B, C]`` a teacher's scores of any candidate columns;
-                ignored here.
+            query_index: ``[B]`` positions in the train query set (the bound teacher's rows).
+            teacher_scores: ``[B, 1+N]`` the teacher's scores of each query's own candidates.
 
         Returns:
             Scalar loss (mean over local queries) and stats: ``temperature``, ``masked``
-            (candidates masked as known positives, padding excluded) and ``acc`` (share of
-            queries whose positive scores highest).
+            (candidates masked as known positives, padding excluded), ``acc`` (share of
+            queries whose positive scores highest), plus the objective's own.
         """
         cands = self.candidates(docs, doc_ids, pos_sets)
+        cands.teacher_scores = teacher_scores
+        if self.teacher is not None and query_index is not None:
+            teacher, rows = self.teacher, query_index
+            cands.teacher = lambda ids: teacher(rows, ids).to(q.device)  # [C] -> [B, C]
         scale = self.scale
+        loss, logits, extra = self.objective(q, docs, cands, scale)
+        with torch.no_grad():
+            padded = (cands.ids < 0).expand_as(cands.mask)
+            stats = {
+                "temperature": float(1.0 / scale),
+                "masked": float((~cands.mask & ~padded).sum()),
+                "acc": float((logits.argmax(1) == cands.labels).float().mean()),
+            }
+        return loss, {**stats, **extra}
+
+    def objective(
+        self, q: torch.Tensor, docs: torch.Tensor, cands: Candidates, scale: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """The loss, the logits it used (for ``acc``) and extra stats; InfoNCE here."""
         logits = infonce_logits(q, cands.cands, cands.mask, scale)
-        loss = F.cross_entropy(logits, cands.labels)
-        return loss, self.base_stats(logits, cands, scale)
+        return F.cross_entropy(logits, cands.labels), logits, {}
+
+
+class InfoNCELoss(ContrastiveLoss):
+    """InfoNCE over in-batch (all ranks) and mined negatives, known positives masked.
+
+    Arguments as :class:`ContrastiveLoss`.
+
+    References:
+        InfoNCE, arXiv:1807.03748; in-batch negatives (DPR), arXiv:2004.04906.
+    """

@@ -1,19 +1,17 @@
-"""The adaptive miner: picks its hardness every epoch from the student's dev nDCG@10.
+"""The adaptive miner: one knob of a base miner, set every epoch by a climb on the dev nDCG@10.
 
-The dial is the oracle's intelligence ``x`` (:mod:`zelo.mining.oracle`), on a ladder of levels from
-``x = 0`` (noise ranking: random negatives) to ``x = 1`` (the graded order: hidden positives
-first). It is the one dial that moves a miner along the Laffer curve's axis: ``x`` sets the
-measured ``miner/ndcg@10`` to ``r0 + x (1 - r0)`` on any collection, while PercPos or a shift
-change which of a fixed scorer's candidates are kept, not its ranking, so its measured
-intelligence stays put. The oracle reads the full judgments of the *training* queries only.
+The knob is a dotted path into the base miner: ``scorer.<attribute>`` (e.g. the oracle's
+``scorer.intelligence``) or ``rules.<rule>.<parameter>`` (e.g. ``rules.shift.shift``). Its values
+form a ladder of ``levels``, easiest first.
 
 The rule is a hill climb on the ladder (the "bold driver" rule for step sizes, applied to
 hardness): after each epoch, if the dev nDCG@10 rose by more than ``tolerance`` over the epoch
 just trained, take one more step the same way; otherwise turn back and step the other way
-(inwards, at an end of the ladder). It starts at the easiest level and goes harder, so hard
-negatives are kept only while the student still gains from them on the dev split. The miner sees the dev metric the DataModule hands to
-:meth:`AdaptiveMiner.feedback` (the zero-shot value before the first pass, then the value after
-each epoch) and nothing else of the evaluation splits.
+(inwards, at an end of the ladder). It starts at ``start`` and goes harder, so hard negatives are
+kept only while the student still gains from them on the dev split. The miner sees the dev metric
+handed to :meth:`AdaptiveMiner.feedback` (the zero-shot value before the first pass, then the
+value after each epoch) and nothing else of the evaluation splits. Whether it is a method or an
+upper bound depends on its base: over the oracle it reads the training judgments.
 
 References:
     Vogl et al., Accelerating the convergence of the back-propagation method, Biological
@@ -23,13 +21,13 @@ References:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
 
-from zelo.mining.base import MinedNegatives, MiningInput
-from zelo.mining.oracle import OracleScorer
-from zelo.mining.topk import TopKMiner
+from zelo.mining.base import Miner
+from zelo.types import MinedNegatives, MiningInput
 
 log = logging.getLogger(__name__)
 
@@ -63,62 +61,77 @@ def hill_climb(
     return min(max(level + direction, 0), num_levels - 1), direction
 
 
-class AdaptiveMiner(TopKMiner):
-    """Top-k under an oracle whose intelligence a hill climb on the dev nDCG@10 sets each epoch.
+def set_knob(miner: Miner, knob: str, value: float) -> None:
+    """Set ``scorer.<attr>`` or ``rules.<rule>.<param>`` of ``miner`` to ``value``.
+
+    Raises:
+        ValueError: the path names no existing attribute or rule parameter.
+    """
+    head, _, rest = knob.partition(".")
+    if head == "scorer" and rest and "." not in rest and hasattr(miner.scorer, rest):
+        setattr(miner.scorer, rest, type(getattr(miner.scorer, rest))(value))
+        return
+    rule, _, param = rest.partition(".")
+    partial = miner.rules.get(rule) if head == "rules" else None
+    if isinstance(partial, functools.partial) and param in partial.keywords:
+        kw = {**partial.keywords, param: type(partial.keywords[param])(value)}
+        miner.rules[rule] = functools.partial(partial.func, *partial.args, **kw)
+        return
+    raise ValueError(
+        f"miner.knob {knob!r} is neither scorer.<attribute> nor rules.<rule>.<parameter> of the "
+        f"base miner (rules: {sorted(miner.rules)})"
+    )
+
+
+class AdaptiveMiner(Miner):
+    """A base miner whose knob a hill climb on the dev nDCG@10 sets before each pass.
 
     Args:
-        levels: the hardness ladder, oracle intelligences ``x`` in ``[0, 1]``, increasing.
+        base: the miner whose scorer, rules and sampling are used.
+        knob: dotted path of the knob (see :func:`set_knob`).
+        levels: the knob's values, easiest first.
         start: the level of the first mining pass (one of ``levels``).
         tolerance: smallest dev nDCG@10 gain that counts as an improvement.
-        noise: noise distribution of the oracle.
-        seed_offset: added to the mining seed for the noise draws.
-        depth: candidates taken per query (K).
-        sampling: ``"top"``, ``"uniform"`` or ``"simans"`` (see :class:`~zelo.mining.base.Miner`).
-        exclude_positives: drop the query's labelled positives.
-        range_max: sample among the first ``range_max`` kept candidates only (``None``: all).
-        simans_a: SimANS sharpness (``sampling="simans"``).
-        simans_b: SimANS peak offset (``sampling="simans"``).
 
     References:
         Vogl et al., Biological Cybernetics 59 (1988) (the "bold driver" rule).
     """
 
-    name = "adaptive"
-    mine_every_n_epochs = 1  # the DataModule re-mines every epoch, after calling feedback()
+    adaptive = True
 
     def __init__(
         self,
-        levels: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
-        start: float = 0.0,
+        base: Miner,
+        knob: str,
+        levels: Sequence[float],
+        start: float,
         tolerance: float = 0.0,
-        noise: str = "gaussian",
-        seed_offset: int = 0,
-        depth: int = 100,
-        sampling: str = "top",
-        exclude_positives: bool = True,
-        range_max: int | None = None,
-        simans_a: float = 50.0,
-        simans_b: float = 0.0,
     ) -> None:
+        super().__init__(
+            base.scorer,
+            base.rules,
+            base.sampling,
+            base.depth,
+            base.exclude_positives,
+            base.drop_judged,
+            mine_every_n_epochs=1,  # re-mine every epoch, after feedback()
+        )
         self.levels = [float(x) for x in levels]
-        if not self.levels or any(
-            b <= a for a, b in zip(self.levels, self.levels[1:], strict=False)
-        ):
-            raise ValueError(f"miner.levels must be increasing and non-empty, got {self.levels}")
+        if not self.levels or len(set(self.levels)) < len(self.levels):
+            raise ValueError(f"miner.levels must be distinct and non-empty, got {self.levels}")
         if float(start) not in self.levels:
             raise ValueError(f"miner.start must be one of miner.levels, got {start}")
+        self.knob = knob
         self.level = self.levels.index(float(start))
         self.direction = 1
         self.tolerance = tolerance
-        self.noise = noise
-        self.seed_offset = seed_offset
         self._last: tuple[int, float] | None = None  # (epoch, dev nDCG@10) of the last feedback
-        scorer = OracleScorer(self.hardness, noise, seed_offset)  # validates levels and noise
-        super().__init__(scorer, depth, sampling, exclude_positives, range_max, simans_a, simans_b)
+        for value in (*self.levels, self.hardness):  # validates the path and every level
+            set_knob(self, knob, value)
 
     @property
     def hardness(self) -> float:
-        """The oracle intelligence of the next mining pass."""
+        """The knob's value for the next mining pass."""
         return self.levels[self.level]
 
     def feedback(self, epoch: int, value: float) -> None:
@@ -136,9 +149,10 @@ class AdaptiveMiner(TopKMiner):
                 self.level, self.direction, gain, len(self.levels), self.tolerance
             )
             log.info(
-                "adaptive: dev nDCG@10 %.4f (gain %+.4f) -> hardness %.2f for epoch %d",
+                "adaptive: dev nDCG@10 %.4f (gain %+.4f) -> %s = %g for epoch %d",
                 value,
                 gain,
+                self.knob,
                 self.hardness,
                 epoch,
             )
@@ -168,8 +182,8 @@ class AdaptiveMiner(TopKMiner):
         self._last = None if last is None else (int(last[0]), float(last[1]))
 
     def mine(self, inp: MiningInput) -> MinedNegatives:
-        """Mine at the current hardness; the result's ``info`` records the choice."""
-        self.scorer = OracleScorer(self.hardness, self.noise, self.seed_offset)
+        """Mine at the current level; the result's ``info`` records the choice."""
+        set_knob(self, self.knob, self.hardness)
         result = super().mine(inp)
         result.info.update(
             {

@@ -20,7 +20,8 @@ import bm25s
 import numpy as np
 import torch
 
-from zelo.mining.base import MiningInput
+from zelo.mining.base import ScorerBase
+from zelo.types import MiningInput
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def corpus_key(texts: list[str], *params: object) -> str:
     return h.hexdigest()
 
 
-class BM25Scorer:
+class BM25Scorer(ScorerBase):
     """BM25 relevance of documents to queries (lower-cased word tokens, no stemming).
 
     Args:

@@ -16,9 +16,10 @@ import torch
 from tqdm.auto import tqdm
 
 from zelo.errors import ConfigError
-from zelo.mining.base import MiningInput, Scorer
+from zelo.mining.base import ScorerBase
 from zelo.mining.candidates import sort_candidates
 from zelo.mining.hf_models import load_model, resolve_device
+from zelo.types import MiningInput, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def relevance_logit(logits: torch.Tensor) -> torch.Tensor:
     )
 
 
-class CrossEncoderScorer:
+class CrossEncoderScorer(ScorerBase):
     """Reranks a first stage's top ``candidates`` with a cross-encoder.
 
     Args:
@@ -77,6 +78,7 @@ class CrossEncoderScorer:
         self.candidates = candidates
         self.batch_size = batch_size
         self.max_length = max_length
+        self.reads_judgments = first_stage.reads_judgments
 
     def load(self) -> tuple:
         """Model and tokenizer, loaded on first use (instantiating the config loads nothing)."""

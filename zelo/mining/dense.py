@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
 
-from zelo.mining.base import MiningInput
+from zelo.mining.base import ScorerBase
 from zelo.retrieval import KINDS, searcher_for
 from zelo.retrieval.cache import cache_key, cached_encode
+from zelo.types import MiningInput
 
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
@@ -22,7 +24,7 @@ MEMO_SIZE = 4
 SCORE_CHUNK_ELEMENTS = 1 << 22  # gathered document floats per chunk of score(): 16 MiB
 
 
-class DenseScorer:
+class DenseScorer(ScorerBase):
     """Inner-product relevance from an encoder (a fixed teacher, or the student itself).
 
     Args:
@@ -98,6 +100,18 @@ class DenseScorer:
         """Query ``[Q, D]`` and corpus ``[N, D]`` embeddings of the scoring encoder."""
         queries, _, docs = self._keyed_embeddings(inp)
         return queries, docs
+
+    def column_scorer(
+        self, inp: MiningInput
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """Inner products ``(query_index [B], cand_ids [C]) -> [B, C]`` from embeddings taken once."""
+        queries, docs = self.embeddings(inp)
+
+        def columns(query_index: torch.Tensor, cand_ids: torch.Tensor) -> torch.Tensor:
+            out = queries[query_index].float() @ docs[cand_ids.clamp(min=0)].float().T  # [B, C]
+            return out.masked_fill((cand_ids < 0)[None, :], float("nan"))
+
+        return columns
 
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``depth`` documents per query by inner product: ids ``[Q, K]``, scores ``[Q, K]``."""

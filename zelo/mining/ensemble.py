@@ -19,8 +19,10 @@ from dataclasses import dataclass
 
 import torch
 
-from zelo.mining.base import MiningInput, Scorer
-from zelo.mining.candidates import input_key, lookup, sort_candidates, union_rows
+from zelo.mining.base import ScorerBase
+from zelo.mining.candidates import input_key, sort_candidates, union_rows
+from zelo.types import MiningInput, Scorer
+from zelo.utils.tensors import lookup
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def rrf_scores(
     total = torch.zeros(doc_ids.shape)
     for ids, w in zip(lists, weights, strict=True):
         ranks = torch.arange(1, ids.shape[1] + 1, dtype=torch.float32).expand(ids.shape)
-        total = total + lookup(doc_ids, ids, float(w) / (rrf_k + ranks), torch.tensor(0.0))
+        total = total + lookup(doc_ids, ids, (float(w) / (rrf_k + ranks)).float(), 0.0)
     return total
 
 
@@ -80,7 +82,7 @@ class _State:
     stats: list[tuple[torch.Tensor, torch.Tensor]] | None
 
 
-class EnsembleScorer:
+class EnsembleScorer(ScorerBase):
     """Fuses any scorers by reciprocal rank fusion or z-scored score averaging.
 
     Args:
@@ -117,6 +119,7 @@ class EnsembleScorer:
         self.fusion = fusion
         self.rrf_k = rrf_k
         self.candidates = candidates
+        self.reads_judgments = any(s.reads_judgments for s in self.scorers.values())
         self._state: _State | None = None
 
     @property

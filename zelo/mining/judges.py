@@ -19,9 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from zelo.errors import ConfigError
-from zelo.mining.base import MiningInput
 from zelo.mining.hf_models import load_model, resolve_device
-from zelo.mining.random_miner import query_seed
+from zelo.mining.random_scorer import query_seed
+from zelo.types import MiningInput
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class SimulatedJudge:
     """
 
     name = "simulated"
+    reads_judgments = True
 
     def __init__(self, error_rate: float = 0.1, seed: int = 0) -> None:
         if not 0.0 <= error_rate <= 1.0:
@@ -108,6 +109,7 @@ class HFCausalLMJudge:
     """
 
     name = "hf_causal_lm"
+    reads_judgments = False
 
     def __init__(
         self,

@@ -43,10 +43,12 @@ from dataclasses import dataclass
 
 import torch
 
-from zelo.mining.base import MiningInput, Scorer
-from zelo.mining.candidates import input_key, lookup, sort_candidates, union_rows
+from zelo.mining.base import ScorerBase
+from zelo.mining.candidates import input_key, sort_candidates, union_rows
 from zelo.mining.elo import bradley_terry, pairs_from_cycles, to_elo
-from zelo.mining.random_miner import query_seed
+from zelo.mining.random_scorer import query_seed
+from zelo.types import MiningInput, Scorer
+from zelo.utils.tensors import lookup
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def comparison_graph(
     return torch.cat(queries), torch.cat(local), torch.tensor(offsets)
 
 
-class LLMEnsembleScorer:
+class LLMEnsembleScorer(ScorerBase):
     """Pairwise-judge ensemble (zELO) over a first stage's candidates.
 
     Args:
@@ -132,6 +134,9 @@ class LLMEnsembleScorer:
         self.degree = degree
         self.seed = seed
         self.outside_gap = outside_gap
+        self.reads_judgments = first_stage.reads_judgments or any(
+            j.reads_judgments for j in self.judges.values()
+        )
         self.info: dict[str, float] = {}
         self._fit: _Fit | None = None
 
@@ -168,13 +173,16 @@ class LLMEnsembleScorer:
         low = torch.where(pool >= 0, elo, torch.full_like(elo, float("inf"))).amin(dim=1)
         outside = torch.where(torch.isfinite(low), low, torch.zeros_like(low)) - self.outside_gap
         self.info = {
-            "llm/comparisons": float(len(queries)),
-            "llm/judge_calls": float(len(queries) * len(self.judges)),
-            "llm/docs_per_query": float((pool >= 0).sum(dim=1).float().mean()),
+            "llm_comparisons": float(len(queries)),
+            "llm_judge_calls": float(len(queries) * len(self.judges)),
+            "llm_docs_per_query": float((pool >= 0).sum(dim=1).float().mean()),
         }
         log.info("llm_ensemble: %s", self.info)
         self._fit = _Fit(key, pool, ranked, elo.float(), outside.float())
         return self._fit
+
+    def report(self) -> dict[str, float]:
+        return dict(self.info)
 
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first stage's candidates sorted by Elo: ids, scores ``[Q, depth]``."""
@@ -186,4 +194,4 @@ class LLMEnsembleScorer:
         """Elo of ``doc_ids [Q, P]``; never-compared docs get the query's lowest Elo minus
         ``outside_gap``; NaN where ``-1``."""
         fit = self.fit(inp)
-        return lookup(doc_ids, fit.pool, fit.elo, fit.outside)
+        return lookup(doc_ids, fit.pool, fit.elo.float(), fit.outside)

@@ -26,10 +26,11 @@ import math
 
 import torch
 
-from zelo.mining.base import MiningInput
+from zelo.eval.metrics import ideal_dcg, ndcg_from_gains
+from zelo.mining.base import ScorerBase
 from zelo.mining.candidates import input_key, sort_candidates
-from zelo.mining.random_miner import query_seed
-from zelo.mining.topk import TopKMiner
+from zelo.mining.random_scorer import query_seed
+from zelo.types import MiningInput
 
 log = logging.getLogger(__name__)
 
@@ -58,32 +59,14 @@ def noise_matrix(seed: int, num_queries: int, n: int, kind: str = "gaussian") ->
     return out
 
 
-def _discount(k: int) -> torch.Tensor:
-    return 1.0 / torch.log2(torch.arange(k, dtype=torch.float64) + 2.0)  # [k]
-
-
-def ideal_dcg(grades: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """Per-row ideal DCG@k ``[Q]`` of raw grades ``[Q, N]``."""
-    k = min(k, grades.shape[1])
-    return (grades.topk(k, dim=1).values * _discount(k)).sum(dim=1)
-
-
-def mean_ndcg(
-    scores: torch.Tensor, grades: torch.Tensor, k: int = 10, ideal: torch.Tensor | None = None
+def dense_ndcg(
+    scores: torch.Tensor, grades: torch.Tensor, ideal: torch.Tensor, k: int = 10
 ) -> float:
-    """Mean nDCG@k (linear gains, trec_eval ``ndcg_cut``) of ranking each row by ``scores``.
-
-    Args:
-        scores: ``[Q, N]`` ranking scores.
-        grades: ``[Q, N]`` raw grades (the gains).
-        k: cut-off.
-        ideal: precomputed :func:`ideal_dcg` ``[Q]`` (saves a top-k per call).
-    """
+    """Mean nDCG@k of ranking each row of a dense score matrix ``[Q, N]`` against raw grades
+    ``[Q, N]``; ``ideal`` is each row's ideal DCG@k ``[Q]`` (:func:`zelo.eval.metrics.ideal_dcg`)."""
     k = min(k, scores.shape[1])
     top = scores.topk(k, dim=1).indices  # [Q, k]
-    dcg = (torch.gather(grades, 1, top) * _discount(k)).sum(dim=1)
-    ideal = ideal_dcg(grades, k) if ideal is None else ideal
-    ndcg = torch.where(ideal > 0, dcg / ideal.clamp(min=1e-12), torch.zeros_like(dcg))
+    ndcg = ndcg_from_gains(torch.gather(grades, 1, top), ideal, k)
     return float(ndcg.mean()) if len(ndcg) else math.nan
 
 
@@ -102,10 +85,10 @@ def calibrate(
     Returns:
         ``(λ, achieved nDCG@10, r0)``.
     """
-    ideal = ideal_dcg(grades)
+    ideal = ideal_dcg(grades, 10)
 
     def ndcg(lam: float) -> float:
-        return mean_ndcg(lam * gain + (1 - lam) * noise, grades, ideal=ideal)
+        return dense_ndcg(lam * gain + (1 - lam) * noise, grades, ideal)
 
     r0 = ndcg(0.0)
     if x <= 0.0 or x >= 1.0:
@@ -119,8 +102,15 @@ def calibrate(
     return hi, ndcg(hi), r0
 
 
-class OracleScorer:
+class OracleScorer(ScorerBase):
     """Knows the full judgments; ``intelligence`` sets how much of them shows through the noise.
+
+    A control, never a method: it reads the full judgments of the training queries. What it
+    cannot show: its gain is 0 for every non-relevant document, so it ranks the non-relevant
+    documents by noise alone. Its negatives are random documents plus hidden positives, never
+    hard *true* negatives, and a curve along this dial runs from "random" to "false negatives":
+    it falls whatever the student does. The hardness dial (``miner=dial``) walks through a real
+    scorer's near-misses instead.
 
     Args:
         intelligence: x in ``[0, 1]``: 0 ranks by noise alone, 1 by the true grades; in between,
@@ -130,25 +120,35 @@ class OracleScorer:
     """
 
     name = "oracle"
+    reads_judgments = True  # a control: it ranks by the full judgments
     softmax_temperature = 0.05  # relevance gain in [0, 1], on the cosine scale
 
     def __init__(
         self, intelligence: float = 1.0, noise: str = "gaussian", seed_offset: int = 0
     ) -> None:
-        if not 0.0 <= intelligence <= 1.0:
-            raise ValueError(f"miner.intelligence must be in [0, 1], got {intelligence}")
         if noise not in NOISES:
-            raise ValueError(f"miner.noise must be one of {NOISES}, got {noise!r}")
+            raise ValueError(f"miner.scorer.noise must be one of {NOISES}, got {noise!r}")
         self.intelligence = float(intelligence)
         self.noise = noise
         self.seed_offset = seed_offset
         self._memo: tuple[str, torch.Tensor] | None = None
 
+    @property
+    def intelligence(self) -> float:
+        """x in ``[0, 1]``; setting it re-calibrates on the next call."""
+        return self._intelligence
+
+    @intelligence.setter
+    def intelligence(self, x: float) -> None:
+        if not 0.0 <= float(x) <= 1.0:
+            raise ValueError(f"miner.scorer.intelligence must be in [0, 1], got {x}")
+        self._intelligence = float(x)
+
     def scores(self, inp: MiningInput) -> torch.Tensor:
         """Oracle scores ``[Q, N]`` (float64) of every document; memoised per input."""
         if inp.judgments is None:
             raise ValueError("miner=oracle needs the full judgments (MiningInput.judgments)")
-        key = input_key(inp)
+        key = f"{input_key(inp)}|{self.intelligence!r}"
         if self._memo is not None and self._memo[0] == key:
             return self._memo[1]
         n = len(inp.doc_texts)
@@ -178,44 +178,3 @@ class OracleScorer:
         """Oracle scores of ``doc_ids [Q, P]`` (``-1`` padded) -> ``[Q, P]`` (NaN padded)."""
         got = torch.gather(self.scores(inp), 1, doc_ids.clamp(min=0)).float()
         return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))
-
-
-class OracleMiner(TopKMiner):
-    """Naive top-k mining with the :class:`OracleScorer` at a set intelligence.
-
-    Args:
-        intelligence: x in ``[0, 1]`` (``miner.intelligence``).
-        noise: noise distribution of the oracle.
-        seed_offset: added to the mining seed for the noise draws.
-        depth: candidates taken per query (K).
-        sampling: ``"top"``, ``"uniform"`` or ``"simans"`` (see :class:`~zelo.mining.base.Miner`).
-        exclude_positives: drop the query's labelled positives.
-        range_max: sample among the first ``range_max`` kept candidates only (``None``: all).
-        simans_a: SimANS sharpness (``sampling="simans"``).
-        simans_b: SimANS peak offset (``sampling="simans"``).
-    """
-
-    name = "oracle"
-
-    def __init__(
-        self,
-        intelligence: float = 1.0,
-        noise: str = "gaussian",
-        seed_offset: int = 0,
-        depth: int = 100,
-        sampling: str = "top",
-        exclude_positives: bool = True,
-        range_max: int | None = None,
-        simans_a: float = 50.0,
-        simans_b: float = 0.0,
-    ) -> None:
-        scorer = OracleScorer(intelligence, noise, seed_offset)
-        super().__init__(
-            scorer,
-            depth,
-            sampling,
-            exclude_positives,
-            range_max=range_max,
-            simans_a=simans_a,
-            simans_b=simans_b,
-        )

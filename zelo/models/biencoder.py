@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import lightning.pytorch as pl
 import torch
@@ -10,13 +11,15 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from zelo.eval.metrics import evaluate_ranking
+from zelo.keys import EVAL_METRICS, TRAIN_LOSS
+from zelo.losses.infonce import ContrastiveLoss
 from zelo.models.encoders import Encoder, TokenizedTexts
 from zelo.models.optim import build_optimizer, warmup_schedule
 from zelo.retrieval import Searcher, build_searcher
 
 log = logging.getLogger(__name__)
 
-EVAL_KEYS = ("ndcg@10", "recall@100", "mrr@10")
+EVAL_KEYS = EVAL_METRICS
 
 
 class BiEncoderModule(pl.LightningModule):
@@ -24,8 +27,10 @@ class BiEncoderModule(pl.LightningModule):
 
     Args:
         encoder: the student (:class:`zelo.models.encoders.Encoder`).
-        loss: a module ``(q [B, D], docs [B, 1+N, D], doc_ids [B, 1+N], pos_sets [B, P]) ->
-            (loss, stats)``, e.g. :class:`zelo.losses.infonce.InfoNCELoss`.
+        loss: a :class:`zelo.losses.infonce.ContrastiveLoss`: ``(q [B, D], docs [B, 1+N, D],
+            doc_ids [B, 1+N], pos_sets [B, P], query_index [B], teacher_scores [B, 1+N] | None)
+            -> (loss, stats)``; it owns its teacher.
+        corpus: the documents every evaluation ranks (the collection's texts).
         lr: peak learning rate of AdamW (dense parameters).
         weight_decay: AdamW weight decay.
         sparse_lr: learning rate of SparseAdam for sparse embedding tables (default ``lr``).
@@ -38,7 +43,8 @@ class BiEncoderModule(pl.LightningModule):
     def __init__(
         self,
         encoder: Encoder,
-        loss: nn.Module,
+        loss: ContrastiveLoss,
+        corpus: Sequence[str] = (),
         lr: float = 2e-5,
         weight_decay: float = 0.01,
         sparse_lr: float | None = None,
@@ -48,9 +54,10 @@ class BiEncoderModule(pl.LightningModule):
         search_depth: int = 100,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "loss"])
+        self.save_hyperparameters(ignore=["encoder", "loss", "corpus"])
         self.encoder = encoder
         self.loss = loss
+        self.corpus = list(corpus)
         self.eval_suffix = ""  # "_before" while measuring the zero-shot student
         self._metrics = nn.ModuleDict(
             {
@@ -61,7 +68,7 @@ class BiEncoderModule(pl.LightningModule):
         )
         self._corpus: torch.Tensor | None = None
         self._searcher: Searcher | None = None  # built once per evaluation epoch
-        self._corpus_tokens: tuple[int, TokenizedTexts] | None = None  # tokenised once per run
+        self._corpus_tokens: TokenizedTexts | None = None
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encoder(features)
@@ -71,17 +78,24 @@ class BiEncoderModule(pl.LightningModule):
         b, width = doc_ids.shape
         q = self.encoder(batch["query"])  # [B, D]
         docs = self.encoder(batch["docs"]).view(b, width, -1)  # [B, 1+N, D]
-        loss, stats = self.loss(q, docs, doc_ids, batch["pos_sets"], **self._teacher_inputs(batch))
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        loss, stats = self.loss(
+            q,
+            docs,
+            doc_ids,
+            batch["pos_sets"],
+            batch["query_index"],
+            batch.get("teacher_scores"),
+        )
+        self.log(TRAIN_LOSS, loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
         for key, value in stats.items():
             self.log(f"train/{key}", float(value), on_step=True, on_epoch=False, batch_size=b)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, "val", "dev")
+        self._eval_step(batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, "test", "test")
+        self._eval_step(batch, "test")
 
     def configure_optimizers(self) -> dict:
         hp = self.hparams
@@ -120,39 +134,24 @@ class BiEncoderModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_eval("test")
 
-    def _teacher_inputs(self, batch: dict) -> dict:
-        """``teacher_scores`` and ``teacher`` for a loss with ``needs_teacher``; else nothing."""
-        if not getattr(self.loss, "needs_teacher", False):
-            return {}
-        dm, qidx = self.trainer.datamodule, batch["query_index"]
-        bind = getattr(self.loss, "bind_teacher", None)
-        if bind is not None:
-            bind(dm.teacher_scorer)
-        own = dm.teacher_scores(qidx, batch["doc_ids"]).to(batch["doc_ids"].device)  # [B, 1+N]
-        return {
-            "teacher_scores": own,
-            "teacher": lambda ids: dm.teacher_scores(qidx, ids).to(ids.device),  # [C] -> [B, C]
-        }
-
     def _encode_corpus(self) -> None:
-        docs = self.trainer.datamodule.collection.doc_texts
-        if self._corpus_tokens is None or self._corpus_tokens[0] != id(docs):
-            tokens = self.encoder.tokenize_batches(docs, self.hparams.corpus_batch_size)
-            self._corpus_tokens = (id(docs), tokens)
-        self._corpus = self.encoder.encode_tokenized(
-            self._corpus_tokens[1], progress="encode corpus"
-        )
+        if not self.corpus:
+            raise ValueError("BiEncoderModule was built without a corpus to evaluate on")
+        if self._corpus_tokens is None:  # tokenised once per run
+            self._corpus_tokens = self.encoder.tokenize_batches(
+                self.corpus, self.hparams.corpus_batch_size
+            )
+        self._corpus = self.encoder.encode_tokenized(self._corpus_tokens, progress="encode corpus")
 
     def _index_corpus(self) -> None:
         """Encode the corpus and build its searcher, once per evaluation epoch."""
         self._encode_corpus()
         self._searcher = build_searcher(self._corpus, kind="flat")
 
-    def _eval_step(self, batch: dict, prefix: str, split: str) -> None:
-        judgments = self.trainer.datamodule.query_sets[split].judgments
+    def _eval_step(self, batch: dict, prefix: str) -> None:
         q = self.encoder(batch["query"]).float()  # [b, D]
         _, ids = self._searcher.search(q, k=self.hparams.search_depth)  # [b, K]
-        per_query = evaluate_ranking(ids, [judgments[i] for i in batch["query_index"].tolist()])
+        per_query = evaluate_ranking(ids, batch["judgments"])
         for key in EVAL_KEYS:
             values = torch.as_tensor(per_query[key], dtype=torch.float32)
             self._metrics[f"{prefix}_{key.replace('@', '_at_')}"].update(values)

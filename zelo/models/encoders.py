@@ -50,6 +50,14 @@ class Encoder(nn.Module, ABC):
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         """Features -> embeddings ``[B, D]`` (L2-normalised when ``normalize``)."""
 
+    def save_sentence_transformer(self, path: str | os.PathLike) -> Path:
+        """Save as a SentenceTransformer folder (encoders that can be exported override this).
+
+        Raises:
+            NotImplementedError: this encoder cannot be saved that way.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved as a SentenceTransformer")
+
     def describe(self) -> dict:
         """What, besides the weights, changes the embeddings (pooling, lengths, class)."""
         return {
@@ -191,16 +199,3 @@ def write_st_config(path: Path, modules: list[tuple[str, str]], similarity: str)
     (path / "modules.json").write_text(json.dumps(entries, indent=2))
     st_config = {"similarity_fn_name": similarity}
     (path / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2))
-
-
-def __getattr__(name: str):
-    """Concrete encoders live in their own modules; importing them from here still works."""
-    if name == "TransformerEncoder":
-        from zelo.models.transformer import TransformerEncoder
-
-        return TransformerEncoder
-    if name == "StaticEncoder":
-        from zelo.models.static import StaticEncoder
-
-        return StaticEncoder
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

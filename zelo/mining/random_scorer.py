@@ -1,4 +1,4 @@
-"""Random negatives: the no-intelligence baseline ("Random" in DPR's ablation of negative types).
+"""Random scores: the no-intelligence baseline of random negatives ("Random" in DPR's ablation of negative types).
 
 References:
     Karpukhin et al., Dense Passage Retrieval for Open-Domain Question Answering, arXiv:2004.04906.
@@ -11,7 +11,8 @@ import logging
 
 import torch
 
-from zelo.mining.base import Miner, MiningInput, Scorer
+from zelo.mining.base import ScorerBase
+from zelo.types import MiningInput
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def random_row(seed: int, query: int, n: int) -> torch.Tensor:
     return torch.rand(n, generator=generator, dtype=torch.float64)
 
 
-class RandomScorer:
+class RandomScorer(ScorerBase):
     """Seeded random relevance: document ``d`` gets the same score for query ``q`` in
     :meth:`rank` and :meth:`score`, fixed by ``(inp.seed, q, d)`` and the corpus size.
     """
@@ -56,39 +57,3 @@ class RandomScorer:
             if valid.any():
                 out[q, valid] = random_row(inp.seed, q, n)[doc_ids[q, valid]].float()
         return out
-
-
-class RandomMiner(Miner):
-    """N negatives drawn uniformly from the corpus, labelled positives excluded.
-
-    Args:
-        depth: candidates per query (a random ranking of this depth).
-        sampling: ``"top"`` or ``"uniform"`` (equivalent in distribution here).
-        exclude_positives: drop the query's labelled positives.
-        scorer: defaults to :class:`RandomScorer`.
-        range_max: sample among the first ``range_max`` kept candidates (``None``: all).
-        simans_a: SimANS sharpness (``sampling="simans"``, see :class:`~zelo.mining.base.Miner`).
-        simans_b: SimANS peak offset.
-    """
-
-    name = "random"
-
-    def __init__(
-        self,
-        depth: int = 1000,
-        sampling: str = "top",
-        exclude_positives: bool = True,
-        scorer: Scorer | None = None,
-        range_max: int | None = None,
-        simans_a: float = 50.0,
-        simans_b: float = 0.0,
-    ) -> None:
-        super().__init__(
-            scorer or RandomScorer(),
-            depth,
-            sampling,
-            exclude_positives,
-            range_max,
-            simans_a,
-            simans_b,
-        )
