@@ -181,9 +181,10 @@ class FaissSearcher(Searcher):
             index = faiss_index.build_ivf(docs, nlist, seed)
         else:
             index = faiss_index.build_hnsw(docs, hnsw_m)
-        if self.cache_path is not None:
+        if self.cache_path is not None:  # a new index: its sidecar starts afresh
             faiss_index.save_index(index, self.cache_path)
-            self._write_meta({"build_seconds": round(time.perf_counter() - start, 3)})
+            meta = {"build_seconds": round(time.perf_counter() - start, 3)}
+            atomic_write_json(self.cache_path.with_suffix(".json"), meta)
         return index
 
     def _setting(self, k: int) -> str:
@@ -191,34 +192,23 @@ class FaissSearcher(Searcher):
             return f"nprobe={min(self.nprobe, self.index.nlist)}/{self.index.nlist}"
         return f"efSearch={self.ef_search or 2 * k}"
 
-    def _meta_path(self) -> Path | None:
-        return self.cache_path.with_suffix(".json") if self.cache_path else None
-
-    def _read_meta(self) -> dict:
-        path = self._meta_path()
-        try:
-            return json.loads(path.read_text()) if path and path.exists() else {}
-        except (OSError, json.JSONDecodeError):
-            return {}
-
-    def _write_meta(self, update: dict) -> None:
-        if self._meta_path() is not None:
-            meta = {**self._read_meta(), **update}
-            atomic_write_json(self._meta_path(), meta)
-
     def _recall(self, docs: EmbeddingMatrix, seed: int) -> float:
         """recall@100 against flat on sampled documents used as queries (cached per setting)."""
-        setting = self._setting(100)
-        known = self._read_meta().get("recall_at_100", {})
+        meta_path = self.cache_path.with_suffix(".json") if self.cache_path else None
+        try:
+            meta = json.loads(meta_path.read_text()) if meta_path else {}
+        except (OSError, json.JSONDecodeError):
+            meta = {}
+        known, setting = meta.get("recall_at_100", {}), self._setting(100)
         if setting in known:
             return float(known[setting])
         g = torch.Generator().manual_seed(seed + 1)
         sample = docs.rows(torch.randperm(len(docs), generator=g)[:RECALL_QUERIES])
         _, exact = ExactSearcher(docs).search(sample, 100)
-        _, approx = self.search(sample, 100)
-        recall = recall_at(approx, exact)
-        self._write_meta({"recall_at_100": {**known, setting: recall}})
-        return recall
+        known[setting] = recall_at(self.search(sample, 100)[1], exact)
+        if meta_path is not None:
+            atomic_write_json(meta_path, {**meta, "recall_at_100": known})
+        return known[setting]
 
     def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self._gpu and k <= faiss_index.GPU_MAX_K:
