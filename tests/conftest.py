@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
+from zelo.mining.base import ScorerBase
 from zelo.models.encoders import Encoder
 from zelo.schemas import register_configs
 
@@ -109,11 +110,10 @@ def hash_encoder() -> type[HashEncoder]:
     return HashEncoder
 
 
-class FakeScorer:
+class FakeScorer(ScorerBase):
     """Fixed scores ``[Q, N]`` over a tiny corpus; ranks with ties broken by the lower doc id
     (``min(depth, N)`` columns) and counts its ``rank`` calls."""
 
-    reads_judgments = False
     softmax_temperature = 1.0
 
     def __init__(self, table, name: str = "fake") -> None:

@@ -14,6 +14,7 @@ COLLECTION_INFO_FILE = "collection_info.json"
 RESULTS_FILE = "results.csv"
 PLOT_FILE = "laffer.png"
 REPORT_FILE = "laffer.json"
+SURFACE_PLOT_FILE = "surface.png"  # when a sweep varies annotation.keep_positives
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
 STUDENT_DIR = "student"

@@ -95,3 +95,73 @@ def fake_sweep(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_job():
     return write_job
+
+
+DIAL_XS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def dial_metrics(
+    miner: str, seed: int, x: float, twin: bool, keep: int | None = 1, loss: str = "infonce"
+) -> dict:
+    """Metrics of one dial-sweep job: the twin's quality rises with x; the raw miner's false
+    negatives (more of them the sparser the annotation) bend it down, so its peak moves left as
+    ``keep`` falls (x = 1/3 at keep 1, 2/3 at keep 4, the right end with every positive kept);
+    the seeds add a small deterministic jitter."""
+    share = {1: 0.6, 4: 0.3}.get(keep, 0.0)
+    fn = 0.0 if twin else share * x**2
+    jitter = 0.002 * ((seed * 7 + round(x * 100) * 3) % 5 - 2)
+    quality = 0.40 + 0.10 * x - 0.25 * fn + jitter
+    control = {"dial": "scorer:dial", "adaptive_oracle": "scorer:oracle"}.get(miner)
+    if twin:
+        control = "+".join(c for c in ("fn_free_twin", control) if c)
+    return {
+        "run/miner": miner,
+        "run/seed": seed,
+        "run/loss": loss,
+        "run/dataset": "synthetic",
+        "run/adaptive": miner.startswith("adaptive"),
+        "run/control": control,
+        "run/keep_positives": keep,
+        "miner/ndcg@10": 0.05 + 0.9 * x + 0.001 * seed,
+        "mining/fn_rate": fn,
+        "mining/tn_hardness": -0.5 + 0.4 * x,
+        "mining/tn_score_mean": 0.2 + 0.4 * x,
+        "test/ndcg@10": quality,
+        "test/ndcg@10_before": 0.38,
+        "val/ndcg@10": quality - 0.01,
+    }
+
+
+def write_dial_sweep(root: Path, seeds=(0, 1, 2), keeps=(1,), twins=True, xs=DIAL_XS) -> Path:
+    """A dial sweep written by hand: random, top-k, the dial at ``xs`` with their twins (each
+    at every completeness of ``keeps``), the practical adaptive miner and the upper bound."""
+    i = 0
+    points = [("random", None), ("topk", None)] + [("dial", x) for x in xs]
+    for keep in keeps:
+        for miner, x in points:
+            for twin in (False, True) if twins else (False,):
+                for seed in seeds:
+                    over = [f"miner={miner}", f"seed={seed}"]
+                    over += [f"miner.scorer.intelligence={x}"] if x is not None else []
+                    over += ["miner.drop_judged=true"] if twin else []
+                    over += [f"annotation.keep_positives={'null' if keep is None else keep}"]
+                    at = {"random": 0.0, "topk": 0.6}.get(miner, x)
+                    values = json.dumps(dial_metrics(miner, seed, at, twin, keep))
+                    write_job(root, f"{i}_job", over, values)
+                    i += 1
+    for miner, at in (("adaptive", 0.4), ("adaptive_oracle", 0.55)):
+        for seed in seeds:
+            metrics = dial_metrics(miner, seed, at, False, keeps[0])
+            write_job(root, f"{i}_job", [f"miner={miner}", f"seed={seed}"], json.dumps(metrics))
+            i += 1
+    return root
+
+
+@pytest.fixture
+def dial_sweep(tmp_path: Path) -> Path:
+    return write_dial_sweep(tmp_path / "dial")
+
+
+@pytest.fixture
+def make_dial_sweep():
+    return write_dial_sweep

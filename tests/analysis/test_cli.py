@@ -46,6 +46,11 @@ def test_cli_writes_the_three_files(fake_sweep: Path) -> None:
     assert fit["peak_label"] == "oracle(x=0.5)" and fit["peak_beats_both_ends"]
     assert {"optimum", "ci", "coefficients", "statement"} <= set(fit)
     assert [row["label"] for row in report["summary"]] == ["random", "oracle(x=0.5)", "topk"]
+    oracle = report["summary"][1]
+    assert oracle["control"] == "scorer:oracle" and oracle["control_flag"]
+    assert not oracle["upper_bound"] and not report["summary"][0]["control_flag"]
+    assert report["fn_decomposition"] == [] and report["twin_fits"] == {}
+    assert report["surface"] == {}
     assert "Interior maximum" in proc.stderr
     assert not (fake_sweep / "wandb").exists()
     assert not [p for p in fake_sweep.iterdir() if p.name.endswith(".tmp")]

@@ -80,3 +80,35 @@ def test_adaptive_against_best_fixed_per_loss():
     assert out["infonce"]["difference_se"] == pytest.approx(math.sqrt(0.005**2 + 0.003**2))
     assert out["masked"]["best_fixed_label"] == "oracle100"
     assert out["masked"]["difference"] == pytest.approx(-0.03)
+
+
+def test_upper_bound_is_reported_apart_from_the_practical_miner():
+    df = _summary()
+    df["control"] = None
+    df.loc[df["label"] == "oracle100", "control"] = "scorer:oracle"
+    bound = {
+        "loss": "infonce",
+        "label": "adaptive_oracle",
+        "miner": "adaptive_oracle",
+        "adaptive": True,
+        "control": "scorer:oracle",
+        "n_seeds": 3,
+        "intelligence_mean": 0.7,
+        "test_ndcg10_mean": 0.40,
+        "test_ndcg10_se": 0.004,
+    }
+    df = pd.concat([df, pd.DataFrame([bound])], ignore_index=True)
+    # masked: its best fixed point oracle100 is a CONTROL, so random (0.29) is the best fixed
+    out = {r["loss"]: r for r in adaptive_vs_best_fixed(df)}
+    assert out["masked"]["best_fixed_label"] == "random"
+    assert out["masked"]["difference"] == pytest.approx(-0.01)
+    assert out["masked"]["upper_bound_label"] is None
+    r = out["infonce"]
+    assert r["adaptive_label"] == "adaptive" and r["difference"] == pytest.approx(0.01)
+    assert r["upper_bound_label"] == "adaptive_oracle"
+    assert r["upper_bound_difference"] == pytest.approx(0.10)
+    assert r["upper_bound_difference_se"] == pytest.approx(0.005)
+    only_bound = df[df["label"] != "adaptive"]
+    (r,) = [x for x in adaptive_vs_best_fixed(only_bound) if x["loss"] == "infonce"]
+    assert r["adaptive_label"] is None and r["difference"] is None
+    assert r["upper_bound_label"] == "adaptive_oracle"

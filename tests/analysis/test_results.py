@@ -128,3 +128,35 @@ def test_latest_sweep_is_the_newest_folder(tmp_path: Path, make_job) -> None:
         os.utime(root, (1_000_000 + i, 1_000_000 + i))
     assert latest_sweep(tmp_path) == new
     assert latest_sweep(tmp_path / "multiruns" / "a" / "0_job" / ".hydra") is None
+
+
+def test_completeness_and_hardness_columns(tmp_path: Path, make_job) -> None:
+    import json
+    import math
+
+    base = {"run/miner": "dial", "run/seed": 0, "test/ndcg@10": 0.4, "mining/tn_hardness": -0.2}
+    cases = [  # (metrics.json's run/keep_positives, the override) -> keep_positives column
+        ({"run/keep_positives": 4}, "annotation.keep_positives=4"),
+        ({"run/keep_positives": None}, "annotation.keep_positives=null"),
+        ({}, "annotation.keep_positives=null"),  # older runs: the override says
+        ({}, None),
+    ]
+    for i, (extra, override) in enumerate(cases):
+        overrides = ["miner=dial", "seed=0"] + ([override] if override else [])
+        make_job(tmp_path, f"{i}_job", overrides, json.dumps({**base, **extra}))
+    df = collect_results(tmp_path).sort_values("job")
+    keep = list(df["keep_positives"])
+    assert keep[:3] == [4.0, math.inf, math.inf] and math.isnan(keep[3])
+    assert list(df["tn_hardness"]) == [-0.2] * 4
+    assert set(df["label"]) == {"dial"}  # completeness is a column, never part of the label
+
+
+def test_drop_judged_false_stays_out_of_labels() -> None:
+    df = pd.DataFrame(
+        {
+            "miner": ["dial", "dial"],
+            "miner.scorer.intelligence": ["0.5", "0.5"],
+            "miner.drop_judged": ["False", "True"],
+        }
+    )
+    assert list(make_labels(df)) == ["dial(x=0.5)", "dial(x=0.5,drop_judged=True)"]

@@ -88,7 +88,7 @@ def test_rank_keeps_first_stage_candidates_and_scores_positives_and_outsiders(fa
     out = scorer.score(inp, torch.tensor(outsider)[:, None])[:, 0]
     fit = scorer.fit(inp)
     torch.testing.assert_close(out, fit.elo.masked_fill(fit.pool < 0, float("inf")).amin(1) - 400)
-    assert scorer.info["llm/judge_calls"] == scorer.info["llm/comparisons"]
+    assert scorer.info["llm_judge_calls"] == scorer.info["llm_comparisons"]
 
 
 def test_seeded_determinism(fake_scorer):

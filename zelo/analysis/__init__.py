@@ -1,15 +1,20 @@
-"""Analysis of sweeps: results table, Laffer-curve fit, figures, and the files a sweep ends with.
+"""Analysis of sweeps: results table, Laffer-curve fit, FN-free decomposition, completeness
+surface, figures, the files a sweep ends with, and the results page.
 
 ``python -m zelo.analysis SWEEP_DIR`` (or the Hydra callback ``hydra/callbacks=laffer``) writes
-``results.csv``, ``laffer.png`` and ``laffer.json`` into the sweep folder.
+``results.csv``, ``laffer.png`` and ``laffer.json`` (and ``surface.png`` when the sweep varies
+``annotation.keep_positives``) into the sweep folder; ``python -m zelo.analysis --report DIR ...``
+writes ``docs/RESULTS.md``.
 """
 
 from __future__ import annotations
 
 from zelo.analysis.compare import adaptive_vs_best_fixed, right_side_recovery
+from zelo.analysis.decompose import fn_decomposition
 from zelo.analysis.laffer import fit_laffer, peak_verdict, summarise
-from zelo.analysis.plots import figure_png, plot_laffer, plot_traces
-from zelo.analysis.report import fit_by_loss, write_outputs
+from zelo.analysis.page import write_page
+from zelo.analysis.plots import figure_png, plot_laffer, plot_surface, plot_traces
+from zelo.analysis.report import analyse, fit_by_loss, write_outputs
 from zelo.analysis.results import (
     SweepStatus,
     collect_results,
@@ -17,21 +22,27 @@ from zelo.analysis.results import (
     job_dirs,
     latest_sweep,
 )
+from zelo.analysis.surface import analyse_surface
 
 __all__ = [
     "SweepStatus",
     "adaptive_vs_best_fixed",
+    "analyse",
+    "analyse_surface",
     "collect_results",
     "collect_traces",
     "figure_png",
     "fit_by_loss",
     "fit_laffer",
+    "fn_decomposition",
     "job_dirs",
     "latest_sweep",
     "peak_verdict",
     "plot_laffer",
+    "plot_surface",
     "plot_traces",
     "right_side_recovery",
     "summarise",
     "write_outputs",
+    "write_page",
 ]

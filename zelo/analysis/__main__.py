@@ -1,4 +1,6 @@
-"""``python -m zelo.analysis SWEEP_DIR [--no-wandb]``: write results.csv, laffer.png, laffer.json."""
+"""``python -m zelo.analysis SWEEP_DIR [--no-wandb]``: write results.csv, laffer.png, laffer.json
+into a sweep; ``python -m zelo.analysis --report DIR [DIR ...] [--out docs/RESULTS.md]``: the
+results page of several sweeps."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import logging
 import sys
 
+from zelo.analysis.page import DEFAULT_PAGE, NotASweepError, write_page
 from zelo.analysis.report import write_outputs
 
 log = logging.getLogger("zelo.analysis")
@@ -16,7 +19,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m zelo.analysis",
         description="Analyse a sweep folder: results table, Laffer-curve fit, figures.",
     )
-    parser.add_argument("sweep_dir", help="the Hydra sweep folder (hydra.sweep.dir)")
+    parser.add_argument("sweep_dir", nargs="?", help="the Hydra sweep folder (hydra.sweep.dir)")
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        metavar="DIR",
+        help="write the results page of these sweep folders (they are only read)",
+    )
+    parser.add_argument(
+        "--out",
+        default=str(DEFAULT_PAGE),
+        help=f"the results page --report writes (default: {DEFAULT_PAGE}); figures go beside it",
+    )
     parser.add_argument("--no-wandb", action="store_true", help="do not log the summary run to W&B")
     parser.add_argument(
         "--n-boot",
@@ -29,13 +43,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="W&B project (default: the jobs' logger.wandb.project, else zelo)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.sweep_dir is None) == (args.report is None):
+        parser.error("give either SWEEP_DIR or --report DIR [DIR ...]")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the analysis; return the exit status (2 when the folder does not exist)."""
+    """Run the analysis or write the results page; return the exit status (2 when a folder does
+    not exist or is not a sweep)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    if args.report:
+        try:
+            write_page(args.report, args.out, n_boot=args.n_boot)
+        except NotASweepError as err:
+            log.error("%s; nothing written", err)
+            return 2
+        return 0
     try:
         report = write_outputs(
             args.sweep_dir, use_wandb=not args.no_wandb, n_boot=args.n_boot, project=args.project

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 class LafferCallback(Callback):
-    """Writes ``results.csv``, ``laffer.png`` and ``laffer.json`` into the sweep folder.
+    """Writes ``results.csv``, ``laffer.png``, ``laffer.json`` (and ``surface.png``) into the sweep.
 
     Enabled with ``hydra/callbacks=laffer``. A failed analysis is logged and never fails the
     sweep; rerun it with ``python -m zelo.analysis <sweep_dir>``.

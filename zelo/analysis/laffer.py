@@ -13,26 +13,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zelo.analysis.kinds import add_flags
+
 log = logging.getLogger(__name__)
 
-SUMMARY_METRICS = ("test_ndcg10", "intelligence", "fn_rate", "test_ndcg10_before")
+SUMMARY_METRICS = ("test_ndcg10", "intelligence", "fn_rate", "tn_hardness", "test_ndcg10_before")
+GROUP_KEYS = ("loss", "keep_positives", "label")
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard error over seeds of each point (label, per loss when there is one).
+    """Mean and standard error over seeds of each point (label, per loss and completeness).
 
     Args:
         df: the results table (one row per job).
 
     Returns:
-        One row per (loss, label): ``miner``, ``n_seeds``, and ``<metric>_mean`` /
-        ``<metric>_se`` for test nDCG@10, intelligence, FN rate and zero-shot nDCG@10. The standard
-        error is ``std(ddof=1) / sqrt(n)``, NaN for a single seed. Sorted by loss, intelligence.
+        One row per (loss, keep_positives, label), the keys present in ``df``: ``miner``, the
+        run's ``adaptive`` and ``control`` records, the flags ``twin``, ``control_flag`` and
+        ``upper_bound`` (:mod:`zelo.analysis.kinds`), ``n_seeds``, and ``<metric>_mean`` /
+        ``<metric>_se`` for test nDCG@10, intelligence, FN rate, true-negative hardness and
+        zero-shot nDCG@10. The standard error is ``std(ddof=1) / sqrt(n)``, NaN for a single
+        seed. Sorted by loss, completeness, intelligence.
     """
-    keys = [k for k in ("loss", "label") if k in df.columns]
+    keys = [k for k in GROUP_KEYS if k in df.columns]
     metrics = [m for m in SUMMARY_METRICS if m in df.columns]
     flags = [c for c in ("adaptive", "control") if c in df.columns]
-    columns = [*keys, "miner", *flags, "n_seeds"]
+    columns = [*keys, "miner", *flags, "twin", "control_flag", "upper_bound", "n_seeds"]
     columns += [f"{m}_{s}" for m in metrics for s in ("mean", "se")]
     if df.empty:
         return pd.DataFrame(columns=columns)
@@ -46,8 +52,8 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     for m in metrics:
         out[f"{m}_mean"] = grouped[m].mean()
         out[f"{m}_se"] = grouped[m].sem()
-    out = out.reset_index()
-    order = [k for k in ("loss", "intelligence_mean", "label") if k in out.columns]
+    out = add_flags(out.reset_index())
+    order = [k for k in ("loss", "keep_positives", "intelligence_mean", "label") if k in out]
     return out.sort_values(order, kind="mergesort").reset_index(drop=True)[columns]
 
 

@@ -1,4 +1,6 @@
-"""Figures of a sweep: the Laffer curve, the FN rate, the false-negative monitor's traces.
+"""Figures of a sweep: the completeness surface, the false-negative monitor's traces, PNG bytes.
+
+The Laffer figure itself lives in :mod:`zelo.analysis.laffer_plot` (re-exported here).
 
 Figures are built with :class:`matplotlib.figure.Figure` and rendered by the Agg canvas, so
 nothing here touches pyplot's global state (notebooks keep their own backend).
@@ -9,73 +11,91 @@ from __future__ import annotations
 import io
 import logging
 import math
+import textwrap
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from zelo.analysis.laffer import summarise
-from zelo.analysis.results import is_adaptive
+from zelo.analysis.kinds import keep_text
+from zelo.analysis.laffer_plot import plot_laffer
 
 log = logging.getLogger(__name__)
 
+__all__ = ["figure_png", "plot_laffer", "plot_surface", "plot_traces", "surface_matrix"]
 
-def plot_laffer(df: pd.DataFrame, fits: dict[str, dict[str, Any]] | None = None) -> Figure:
-    """Student test nDCG@10 (left) and FN rate (right) against measured miner intelligence.
+
+def surface_matrix(cells: pd.DataFrame, column: str = "test_ndcg10_mean") -> pd.DataFrame:
+    """Cells as a matrix: completeness levels (sparsest first) x labels (by mean intelligence).
 
     Args:
-        df: the results table (one row per job).
-        fits: :func:`zelo.analysis.laffer.fit_laffer` results keyed by loss; each fitted curve,
-            its optimum and the optimum's CI (shaded) are drawn in the loss's colour.
+        cells: the surface's cells of one loss (``keep_positives``, ``label``,
+            ``intelligence_mean`` and ``column``).
+        column: the value to lay out.
 
     Returns:
-        The figure: mean ± SE per label, labelled by point; an adaptive miner's point as a star
-        at the intelligence of its last mining pass; a dashed line at the zero-shot level.
+        ``[levels, labels]``, NaN where a cell has no job.
     """
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    order = cells.groupby("label")["intelligence_mean"].mean().sort_values(kind="mergesort")
+    matrix = cells.pivot_table(index="keep_positives", columns="label", values=column, dropna=False)
+    return matrix.reindex(columns=list(order.index)).sort_index()
+
+
+def plot_surface(surface: dict[str, dict[str, Any]]) -> Figure:
+    """Heat map per loss: completeness (y) x point label (x, by intelligence) -> test nDCG@10.
+
+    Each cell is annotated with mean ± SE over seeds; each level's optimum is outlined; the
+    claim's statement is the title.
+
+    Args:
+        surface: :func:`zelo.analysis.surface.analyse_surface`'s record.
+    """
+    losses = list(surface)
+    width = max(7.0, 1.3 * max(len(set(c["label"] for c in s["cells"])) for s in surface.values()))
+    fig = Figure(figsize=(width, 4.2 * max(1, len(losses)) + 0.8), layout="constrained")
     FigureCanvasAgg(fig)
-    ax_q, ax_fn = fig.subplots(1, 2)
-    if df.empty:
-        for ax in (ax_q, ax_fn):
-            ax.text(0.5, 0.5, "no finished job yet", ha="center", va="center")
-        return fig
-    summary = summarise(df)
-    fits = fits or {}
-    for i, (loss, part) in enumerate(_by_loss(summary)):
-        color = f"C{i}"
-        name = str(loss) if len(fits) > 1 or len(summary["loss"].unique()) > 1 else None
-        moving = is_adaptive(part)
-        _points(ax_q, part[~moving], "test_ndcg10", color, name)
-        _points(ax_fn, part[~moving], "fn_rate", color, name)
-        _fitted(ax_q, fits.get(str(loss)), color, name)
-        if moving.any():
-            star = {"fmt": "*", "markersize": 14, "markeredgecolor": "black"}
-            label = f"{name}: adaptive (last pass)" if name else "adaptive (last pass)"
-            _points(ax_q, part[moving], "test_ndcg10", color, label, **star)
-            _points(ax_fn, part[moving], "fn_rate", color, label, **star)
-    zero_shot = pd.to_numeric(df["test_ndcg10_before"], errors="coerce").mean()
-    if not math.isnan(zero_shot):
-        ax_q.axhline(zero_shot, ls="--", color="grey", lw=1, label=f"zero-shot {zero_shot:.3f}")
-    ax_q.set(
-        xlabel="miner intelligence (miner nDCG@10)",
-        ylabel="student test nDCG@10",
-        title="Student quality against miner intelligence",
-    )
-    ax_fn.set(
-        xlabel="miner intelligence (miner nDCG@10)",
-        ylabel="false-negative rate of negatives",
-        title="False negatives handed to the loss",
-    )
-    if summary["loss"].nunique() > 1:  # one legend beside both panels, off the points
-        fig.set_size_inches(15, 5.2)
-        fig.legend(*ax_q.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
-        return fig
-    ax_q.legend(fontsize=8)
-    if ax_fn.get_legend_handles_labels()[0]:
-        ax_fn.legend(fontsize=8)
+    axes = np.atleast_1d(fig.subplots(max(1, len(losses)), 1))
+    for ax, loss in zip(axes, losses, strict=False):
+        _heat_map(fig, ax, loss, surface[loss])
+    claims = [f"{loss}: {s['claim']['statement']}" for loss, s in surface.items()]
+    wrapped = "\n".join(w for c in claims for w in textwrap.wrap(c, int(width * 15)))
+    fig.suptitle(wrapped or "no surface", fontsize=8, ha="left", x=0.01)
     return fig
+
+
+def _heat_map(fig: Figure, ax: Any, loss: str, record: dict[str, Any]) -> None:
+    cells = pd.DataFrame(record["cells"])
+    means, ses = surface_matrix(cells), surface_matrix(cells, "test_ndcg10_se")
+    image = ax.imshow(means.to_numpy(float), origin="lower", aspect="auto", cmap="viridis")
+    fig.colorbar(image, ax=ax, label="student test nDCG@10 (mean over seeds)")
+    intelligence = surface_matrix(cells, "intelligence_mean").mean(axis=0)
+    ax.set_xticks(range(len(means.columns)))
+    ax.set_xticklabels(
+        [f"{label}\n{x:.2f}" for label, x in intelligence.items()], fontsize=7, rotation=30
+    )
+    ax.set_yticks(range(len(means.index)), [keep_text(k) for k in means.index])
+    ax.set(
+        xlabel="point (measured miner intelligence below its name)",
+        ylabel="labelled positives per query",
+        title=f"{loss}: mean ± SE over seeds; optimum of each level outlined",
+    )
+    lo, hi = np.nanmin(means.to_numpy(float)), np.nanmax(means.to_numpy(float))
+    for i, keep in enumerate(means.index):
+        for j, label in enumerate(means.columns):
+            mean, se = means.loc[keep, label], ses.loc[keep, label]
+            if math.isnan(mean):
+                continue
+            dark = hi > lo and (mean - lo) / (hi - lo) < 0.5
+            text = f"{mean:.4f}\n± {se:.4f}" if not math.isnan(se) else f"{mean:.4f}\n(1 seed)"
+            colour = "white" if dark else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
+    for optimum in record["optima"]:
+        i = list(means.index).index(optimum["keep_positives"])
+        j = list(means.columns).index(optimum["optimum_label"])
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
 
 
 def plot_traces(traces: pd.DataFrame, labels: dict[str, str] | None = None) -> Figure:
@@ -111,56 +131,3 @@ def figure_png(fig: Figure, dpi: int = 120) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
-
-def _by_loss(summary: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
-    if "loss" not in summary.columns:
-        return [(None, summary)]
-    return [(loss, part) for loss, part in summary.groupby("loss", dropna=False, sort=True)]
-
-
-def _points(
-    ax: Any, part: pd.DataFrame, metric: str, color: str, name: str | None, **style: Any
-) -> None:
-    part = part.dropna(subset=["intelligence_mean", f"{metric}_mean"])
-    ax.errorbar(
-        part["intelligence_mean"],
-        part[f"{metric}_mean"],
-        yerr=part[f"{metric}_se"],
-        xerr=part["intelligence_se"],
-        **{"fmt": "o", **style},
-        color=color,
-        capsize=3,
-        label=name,
-    )
-    for _, row in part.iterrows():
-        ax.annotate(
-            str(row["label"]),
-            (row["intelligence_mean"], row[f"{metric}_mean"]),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=7,
-        )
-
-
-def _fitted(ax: Any, fit: dict[str, Any] | None, color: str, name: str | None) -> None:
-    """The fitted curve, its optimum (dotted) and the optimum's CI (shaded). With several losses
-    (``name`` given) one legend entry stands for all three, so the legend stays short."""
-    if not fit or not fit.get("fitted"):
-        return
-
-    def label(text: str) -> str:
-        return "_nolegend_" if name else text
-
-    if name:
-        ax.plot([], [], color=color, lw=1.5, label=f"{name}: fit, optimum (dotted), 95% CI")
-    lo, hi = fit["x_range"]
-    xs = np.linspace(lo, hi, 200)
-    ys = np.polynomial.polynomial.polyval(xs, fit["coefficients"])
-    ax.plot(xs, ys, color=color, lw=1.5, label=label(f"degree-{fit['degree']} fit"))
-    ci_lo, ci_hi = fit["ci"]
-    if not (math.isnan(ci_lo) or math.isnan(ci_hi)):
-        ax.axvspan(ci_lo, ci_hi, color=color, alpha=0.12, label=label("optimum 95% CI"))
-    ax.axvline(
-        fit["optimum"], color=color, lw=1, ls=":", label=label(f"optimum {fit['optimum']:.3f}")
-    )

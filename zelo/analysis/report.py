@@ -1,4 +1,4 @@
-"""``write_outputs(sweep_dir)``: results.csv, laffer.png and laffer.json in the sweep folder.
+"""``write_outputs(sweep_dir)``: results.csv, laffer.png, laffer.json (and surface.png) in a sweep.
 
 Every file is written atomically (temporary file in the same folder, then ``os.replace``), so a
 reader never sees half a file and rerunning the analysis on a growing sweep is safe.
@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
+from matplotlib.figure import Figure
 
 from zelo.analysis.compare import (
     adaptive_vs_best_fixed,
@@ -21,10 +23,13 @@ from zelo.analysis.compare import (
     describe_recovery,
     right_side_recovery,
 )
+from zelo.analysis.decompose import describe_decomposition, fn_decomposition
+from zelo.analysis.kinds import curve_names, is_twin, keep_text
 from zelo.analysis.laffer import fit_laffer, summarise
-from zelo.analysis.plots import figure_png, plot_laffer
+from zelo.analysis.plots import figure_png, plot_laffer, plot_surface
 from zelo.analysis.results import SweepStatus, collect_results, is_adaptive, job_dirs
-from zelo.keys import CONFIG_FILE, PLOT_FILE, REPORT_FILE, RESULTS_FILE
+from zelo.analysis.surface import analyse_surface
+from zelo.keys import CONFIG_FILE, PLOT_FILE, REPORT_FILE, RESULTS_FILE, SURFACE_PLOT_FILE
 from zelo.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -32,20 +37,72 @@ log = logging.getLogger(__name__)
 DEFAULT_PROJECT = "zelo"
 
 
-def fit_by_loss(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """:func:`fit_laffer` on each loss's jobs, keyed by loss name (``unknown`` when unrecorded).
+def fit_by_loss(
+    df: pd.DataFrame, n_boot: int = 1000, seed: int = 0, twin: bool = False
+) -> dict[str, dict[str, Any]]:
+    """:func:`fit_laffer` on each curve's jobs, keyed by curve name: the loss (``unknown`` when
+    unrecorded), with ``keep=K`` appended when the sweep varies the annotation completeness.
 
     Jobs of an adaptive miner (:func:`zelo.analysis.results.is_adaptive`) are left out: their
-    intelligence moved during training, so they are no point of a fixed miner's curve.
+    intelligence moved during training, so they are no point of a fixed miner's curve. The
+    FN-free twins form their own curves (``twin=True``) and are left out of the raw ones.
     """
     if df.empty:
         return {}
-    df = df[~is_adaptive(df)]
-    losses = df["loss"].fillna("unknown").astype(str)
+    df = df[~is_adaptive(df) & (is_twin(df) == twin)]
+    curves = curve_names(df)
     return {
-        loss: fit_laffer(df[losses == loss], n_boot=n_boot, seed=seed)
-        for loss in sorted(losses.unique())
+        curve: fit_laffer(df[curves == curve], n_boot=n_boot, seed=seed)
+        for curve in sorted(curves.unique())
     }
+
+
+@dataclass
+class Analysis:
+    """A sweep's analysis in memory: the results table, laffer.json's content, the figures."""
+
+    results: pd.DataFrame
+    report: dict[str, Any]
+    figures: dict[str, Figure] = field(default_factory=dict)  # file name -> figure
+
+
+def analyse(sweep_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> Analysis:
+    """Read a (possibly unfinished) sweep and compute everything its files hold; write nothing.
+
+    Raises:
+        FileNotFoundError: ``sweep_dir`` is no folder.
+    """
+    root = Path(sweep_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no sweep folder at {root}")
+    status = SweepStatus()
+    df = collect_results(root, status)
+    fits = fit_by_loss(df, n_boot=n_boot, seed=seed)
+    twin_fits = fit_by_loss(df, n_boot=n_boot, seed=seed, twin=True)
+    summary = summarise(df)
+    surface = analyse_surface(df, n_boot=n_boot, seed=seed)
+    report = {
+        "sweep": root.name,
+        "n_jobs": len(df),
+        "pending": status.pending,
+        "corrupt": status.corrupt,
+        "fits": fits,
+        # the FN-free twins' curves: CONTROLS (they read the full judgments)
+        "twin_fits": twin_fits,
+        # each loss against plain InfoNCE at the most intelligent miners (the right side)
+        "loss_comparison": right_side_recovery(summary),
+        # each curve's practical adaptive miner against its best fixed miner; upper bound apart
+        "adaptive_comparison": adaptive_vs_best_fixed(summary),
+        # per miner with a twin: hardness benefit (twin - random) and FN damage (raw - twin)
+        "fn_decomposition": fn_decomposition(df).to_dict(orient="records"),
+        # per completeness level: the optimum and its bootstrap CI; the claim tested
+        "surface": surface,
+        "summary": _with_completeness(summary).to_dict(orient="records"),
+    }
+    figures = {PLOT_FILE: plot_laffer(df, fits, twin_fits)}
+    if surface:
+        figures[SURFACE_PLOT_FILE] = plot_surface(surface)
+    return Analysis(df, report, figures)
 
 
 def write_outputs(
@@ -56,7 +113,8 @@ def write_outputs(
     project: str | None = None,
 ) -> dict[str, Any]:
     """Analyse a (possibly unfinished) sweep and write ``results.csv``, ``laffer.png``,
-    ``laffer.json`` into it; optionally log the same to W&B as a summary run of the sweep's group.
+    ``laffer.json`` (and ``surface.png`` when it varies the annotation completeness) into it;
+    optionally log the same to W&B as a summary run of the sweep's group.
 
     Args:
         sweep_dir: the Hydra sweep folder.
@@ -69,46 +127,47 @@ def write_outputs(
         The content of ``laffer.json``.
     """
     root = Path(sweep_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no sweep folder at {root}")
-    status = SweepStatus()
-    df = collect_results(root, status)
-    fits = fit_by_loss(df, n_boot=n_boot, seed=seed)
-    summary = summarise(df)
-    report = {
-        "sweep": root.name,
-        "n_jobs": len(df),
-        "pending": status.pending,
-        "corrupt": status.corrupt,
-        "fits": fits,
-        # each loss against plain InfoNCE at the most intelligent miners (the right side)
-        "loss_comparison": right_side_recovery(summary),
-        # each loss's adaptive miner against its best fixed miner
-        "adaptive_comparison": adaptive_vs_best_fixed(summary),
-        "summary": summary.to_dict(orient="records"),
-    }
+    result = analyse(root, n_boot=n_boot, seed=seed)
+    df, report = result.results, result.report
     atomic_write_text(root / RESULTS_FILE, df.to_csv(index=False, lineterminator="\n"))
-    atomic_write_bytes(root / PLOT_FILE, figure_png(plot_laffer(df, fits)))
-    atomic_write_json(root / REPORT_FILE, _finite(report))
-    for loss, fit in fits.items():
-        log.info("%s: %s", loss, fit["statement"])
-    for record in report["loss_comparison"]:
-        log.info("%s", describe_recovery(record))
-    for record in report["adaptive_comparison"]:
-        log.info("%s", describe_adaptive(record))
+    for name, fig in result.figures.items():
+        atomic_write_bytes(root / name, figure_png(fig))
+    atomic_write_json(root / REPORT_FILE, finite(report))
+    _log_report(report)
     log.info(
-        "%d job(s) analysed, %d pending or failed, %d corrupt; wrote %s, %s, %s in %s",
+        "%d job(s) analysed, %d pending or failed, %d corrupt; wrote %s, %s in %s",
         len(df),
-        len(status.pending),
-        len(status.corrupt),
+        len(report["pending"]),
+        len(report["corrupt"]),
         RESULTS_FILE,
-        PLOT_FILE,
-        REPORT_FILE,
+        ", ".join([*result.figures, REPORT_FILE]),
         root,
     )
     if use_wandb:
         log_to_wandb(root, df, report, project or sweep_project(root))
     return report
+
+
+def _log_report(report: dict[str, Any]) -> None:
+    for curve, fit in report["fits"].items():
+        log.info("%s: %s", curve, fit["statement"])
+    for curve, fit in report["twin_fits"].items():
+        log.info("%s, FN-free twin (CONTROL): %s", curve, fit["statement"])
+    for record in report["fn_decomposition"]:
+        log.info("%s", describe_decomposition(record))
+    for loss, record in report["surface"].items():
+        log.info("surface %s: %s", loss, record["claim"]["statement"])
+    for record in report["loss_comparison"]:
+        log.info("%s", describe_recovery(record))
+    for record in report["adaptive_comparison"]:
+        log.info("%s", describe_adaptive(record))
+
+
+def _with_completeness(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with ``completeness`` in words (``all`` where JSON's null would be ambiguous)."""
+    if "keep_positives" not in summary.columns:
+        return summary
+    return summary.assign(completeness=summary["keep_positives"].map(keep_text))
 
 
 def log_to_wandb(root: Path, df: pd.DataFrame, report: dict[str, Any], project: str) -> None:
@@ -135,7 +194,7 @@ def log_to_wandb(root: Path, df: pd.DataFrame, report: dict[str, Any], project: 
         for loss, fit in report["fits"].items():
             for key in ("optimum", "ci", "peak_beats_both_ends", "statement", "peak_label"):
                 if key in fit:
-                    run.summary[f"laffer/{loss}/{key}"] = _finite(fit[key])
+                    run.summary[f"laffer/{loss}/{key}"] = finite(fit[key])
     finally:
         wandb.finish()
 
@@ -161,12 +220,12 @@ def sweep_project(root: Path) -> str:
     return DEFAULT_PROJECT
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
     """``obj`` with NaN/inf floats replaced by ``None`` (strict JSON) and numpy scalars unwrapped."""
     if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
+        return {str(k): finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):

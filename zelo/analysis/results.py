@@ -22,6 +22,9 @@ from zelo.keys import FN_RATE, METRICS_FILE, MINER_NDCG, RESULTS_FILE, RUN_ADAPT
 
 log = logging.getLogger(__name__)
 
+# labelled positives kept per training query; null in metrics.json (inf here) keeps them all
+KEEP_POSITIVES = "run/keep_positives"
+
 
 # results column <- metrics.json key
 METRIC_COLUMNS = {
@@ -32,8 +35,11 @@ METRIC_COLUMNS = {
     "seed": "run/seed",
     "intelligence": MINER_NDCG,
     "fn_rate": FN_RATE,
+    "tn_hardness": "mining/tn_hardness",
+    "tn_score_mean": "mining/tn_score_mean",
     "adaptive": RUN_ADAPTIVE,
     "control": RUN_CONTROL,
+    "keep_positives": KEEP_POSITIVES,
     "test_ndcg10": "test/ndcg@10",
     "test_ndcg10_before": "test/ndcg@10_before",
     "test_recall100": "test/recall@100",
@@ -45,13 +51,17 @@ FIXED_COLUMNS = ["job", "label", *METRIC_COLUMNS]
 # overrides that never describe the point: machine paths, Hydra's own settings, the seed
 SKIP_OVERRIDE_PREFIXES = ("paths.", "hydra.")
 SKIP_OVERRIDE_KEYS = {"seed"}
-# overrides kept out of labels (they have their own columns; summaries group by loss)
-NOT_IN_LABEL = {"miner", "loss", "teacher"}
+# overrides kept out of labels (they have their own columns; summaries group by loss and
+# annotation completeness)
+KEEP_OVERRIDE = "annotation.keep_positives"
+NOT_IN_LABEL = {"miner", "loss", "teacher", KEEP_OVERRIDE}
 # teachers that leave the loss's name alone (none taken, or the miner's own scorer)
 DEFAULT_TEACHERS = ("none", "miner")
+# settings left out of labels at these values: their default, the control switched off
+OFF = {"miner.drop_judged": "false"}
 # short names used in labels: oracle(x=0.5)
 LABEL_ABBREVIATIONS = {"intelligence": "x"}
-SORT_COLUMNS = ["loss", "label", "seed", "job"]
+SORT_COLUMNS = ["loss", "keep_positives", "label", "seed", "job"]
 
 
 @dataclass
@@ -108,9 +118,11 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
     Columns: ``job`` (folder relative to the sweep), ``label`` (the point: miner plus its
     settings), ``miner``, ``loss`` (with ``[teacher]`` appended when a ``teacher`` option replaced
     the miner's scorer as the loss's teacher), ``dataset``, ``model``, ``seed``, ``intelligence``
-    (``miner/ndcg@10``), ``fn_rate`` (``mining/fn_rate``), the test/val metrics, ``wall_s``
+    (``miner/ndcg@10``), ``fn_rate`` (``mining/fn_rate``), ``tn_hardness`` (``mining/tn_hardness``:
+    mean reference score of the mined true negatives minus the positive's), ``keep_positives``
+    (labelled positives per training query, ``inf`` for all), the test/val metrics, ``wall_s``
     (``time/total_s``), then one column per override key (``miner.intelligence``,
-    ``miner/scorer``, ...). Rows are sorted by loss, label, seed and job, and nothing in them
+    ``miner/scorer``, ...). Rows are sorted by loss, completeness, label, seed and job, and nothing in them
     depends on where or when the analysis runs, so rerunning it on a sweep gives the same table.
     ``wall_s`` is the one column expected to differ between two executions of the same sweep:
     a check that a resumed or repeated sweep reproduces its results compares every other column.
@@ -162,7 +174,9 @@ def make_labels(df: pd.DataFrame) -> pd.Series:
 
     ``miner=oracle miner.intelligence=0.5`` gives ``oracle(x=0.5)``; a plain ``miner=topk`` gives
     ``topk``. Other overrides (``data.num_negatives``) enter, by their full key, only when they
-    vary across the sweep.
+    vary across the sweep. A setting at its default that only switches a control on
+    (``miner.drop_judged=false``) is left out, so the raw miner's label is the same whether or
+    not its twin's sweep named it: ``dial(x=0.5)`` and its twin ``dial(drop_judged=true,x=0.5)``.
     """
     override_cols = [c for c in df.columns if c not in FIXED_COLUMNS]
     varying = [c for c in override_cols if df[c].astype(str).nunique(dropna=False) > 1]
@@ -170,7 +184,8 @@ def make_labels(df: pd.DataFrame) -> pd.Series:
     keys += [c for c in varying if c not in keys and c not in NOT_IN_LABEL]
 
     def name(row: pd.Series) -> str:
-        parts = [f"{_short(k)}={row[k]}" for k in keys if _present(row[k])]
+        shown = [k for k in keys if _present(row[k]) and str(row[k]).lower() != OFF.get(k)]
+        parts = [f"{_short(k)}={row[k]}" for k in shown]
         return f"{row['miner']}({','.join(parts)})" if parts else str(row["miner"])
 
     return df.apply(name, axis=1) if len(df) else pd.Series(dtype=str)
@@ -229,12 +244,32 @@ def _row(name: str, metrics: dict[str, Any], overrides: dict[str, str]) -> dict[
         row[column] = math.nan if value is None else value
     if not _present(row["miner"]):
         row["miner"] = overrides.get("miner", "unknown")
+    row["keep_positives"] = completeness(metrics, overrides)
     teacher = metrics.get("run/teacher")
     if _present(row["loss"]) and _present(teacher) and teacher not in DEFAULT_TEACHERS:
         row["loss"] = f"{row['loss']}[{teacher}]"  # its own curve: infonce_masked[oracle]
     for key, value in overrides.items():
         row.setdefault(key, value)
     return row
+
+
+def completeness(metrics: dict[str, Any], overrides: dict[str, str]) -> float:
+    """Labelled positives kept per training query: ``run/keep_positives``, else the
+    ``annotation.keep_positives`` override; ``inf`` when every positive is kept (null), NaN when
+    neither says."""
+    if KEEP_POSITIVES in metrics:
+        value: Any = metrics[KEEP_POSITIVES]
+    elif KEEP_OVERRIDE in overrides:
+        value = overrides[KEEP_OVERRIDE]
+    else:
+        return math.nan
+    if value is None or str(value).lower() in ("null", "none", "all"):
+        return math.inf
+    try:
+        return float(value)
+    except ValueError:
+        log.warning("unreadable annotation.keep_positives %r: treated as unknown", value)
+        return math.nan
 
 
 def _job_key(name: str) -> tuple[int, str]:

@@ -1,0 +1,136 @@
+"""docs/RESULTS.md generated from sweep folders: sections, command, figures, errors, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zelo.analysis.__main__ import main
+from zelo.analysis.page import (
+    NotASweepError,
+    build_page,
+    reproduce_command,
+    section_names,
+    write_page,
+)
+
+MULTIRUN = """hydra:
+  overrides:
+    hydra:
+    - hydra.mode=MULTIRUN
+    task:
+    - experiment=laffer_surface
+    - dataset=synthetic
+    - +tags=[a b]
+  job:
+    name: train
+"""
+
+
+@pytest.fixture
+def sweeps(tmp_path: Path, make_dial_sweep) -> list[Path]:
+    """Two sweeps sharing a folder name: a dial sweep and a completeness surface."""
+    xs = (0.0, 0.5, 1.0)
+    dial = make_dial_sweep(tmp_path / "laffer" / "synthetic", seeds=(0, 1), xs=xs)
+    surface = tmp_path / "laffer_surface" / "synthetic"
+    make_dial_sweep(surface, seeds=(0, 1), keeps=(1, None), twins=False, xs=xs)
+    for root in (dial, surface):
+        (root / "multirun.yaml").write_text(MULTIRUN)
+    return [dial, surface]
+
+
+def test_reproduce_command() -> None:
+    import yaml
+
+    config = yaml.safe_load(MULTIRUN)
+    assert reproduce_command(config) == (
+        "python train.py -m experiment=laffer_surface dataset=synthetic '+tags=[a b]'"
+    )
+    config["hydra"]["overrides"]["hydra"].append("hydra.sweep.dir=out/x")
+    assert reproduce_command(config).endswith(" hydra.sweep.dir=out/x")
+
+
+def test_section_names_resolve_clashes(tmp_path: Path) -> None:
+    roots = [tmp_path / "laffer" / "synthetic", tmp_path / "laffer_losses" / "synthetic"]
+    roots.append(tmp_path / "x" / "nf corpus")
+    assert section_names(roots) == ["laffer-synthetic", "laffer_losses-synthetic", "nf-corpus"]
+    assert section_names([tmp_path / "a", tmp_path / "a"]) == [f"{tmp_path.name}-a"] + [
+        f"{tmp_path.name}-a-2"
+    ]
+
+
+def test_page_has_a_section_per_sweep_and_reruns_to_the_same_bytes(
+    sweeps: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "docs" / "RESULTS.md"
+    write_page(sweeps, out, n_boot=50)
+    first = {p: p.read_bytes() for p in sorted(out.parent.rglob("*")) if p.is_file()}
+    write_page(sweeps, out, n_boot=50)
+    assert {p: p.read_bytes() for p in sorted(out.parent.rglob("*")) if p.is_file()} == first
+    assert not (sweeps[0] / "laffer.json").exists()  # the sweeps are only read
+    text = out.read_text()
+    assert text.startswith("# Results\n") and "--n-boot 50" in text
+    for name in ("laffer-synthetic", "laffer_surface-synthetic"):
+        assert f"\n## {name}\n" in text and f"](#{name})" in text
+        assert f"](results/{name}.png)" in text
+        assert (out.parent / "results" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert text.count("python train.py -m experiment=laffer_surface dataset=synthetic") == 2
+    dial, surface = text.split("\n## laffer_surface-synthetic\n")
+    assert "### FN-free decomposition" in dial and "paired / paired" in dial
+    assert "| dial(x=0.5) | CONTROL |" in dial.replace("| 3 |", "|").replace("| 2 |", "|")
+    assert "adaptive_oracle" in dial and "UPPER BOUND" in dial
+    assert "Interior maximum" in dial  # the verdict
+    assert "### FN-free decomposition" not in surface  # no twins there
+    assert (
+        "### Annotation completeness" in surface
+        and "results/laffer_surface-synthetic-surface.png" in surface
+    )
+    assert (out.parent / "results" / "laffer_surface-synthetic-surface.png").exists()
+    assert "| labelled positives | optimum |" in surface and "| all |" in surface
+    assert "(claim: the optimum moves to lower intelligence" in surface
+
+
+def test_not_a_sweep_names_the_folder_and_writes_nothing(
+    sweeps: list[Path], tmp_path: Path, caplog
+) -> None:
+    out = tmp_path / "docs" / "RESULTS.md"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert main(["--report", str(sweeps[0]), str(plain), "--out", str(out)]) == 2
+    assert f"{plain} is not a sweep folder: no multirun.yaml" in caplog.text
+    assert not out.parent.exists()
+    with pytest.raises(NotASweepError, match="no such folder"):
+        build_page([tmp_path / "missing"], out)
+    (plain / "multirun.yaml").write_text("hydra: {}\n")
+    with pytest.raises(NotASweepError, match="cannot read hydra.overrides.task"):
+        build_page([plain], out)
+    (plain / "multirun.yaml").write_text(MULTIRUN)
+    with pytest.raises(NotASweepError, match="no finished job"):
+        build_page([plain], out)
+
+
+def test_cli_needs_a_sweep_or_report() -> None:
+    with pytest.raises(SystemExit):
+        main([])
+
+
+def test_tables_show_missing_values_as_dashes() -> None:
+    from zelo.analysis.page_tables import decomposition_table, markdown_table, pm
+
+    assert pm(0.41234, 0.0012) == "0.4123 ± 0.0012" and pm(0.4, float("nan")) == "0.4000 (1 seed)"
+    assert pm(None, None) == "–"
+    assert markdown_table(["a|b"], [["1"]]) == "| a\\|b |\n| --- |\n| 1 |"
+    record = {
+        "curve": "infonce", "label": "topk", "intelligence": 0.6, "fn_rate": 0.2,
+        "tn_hardness": float("nan"), "twin_tn_hardness": None, "raw_mean": 0.4, "raw_se": 0.01,
+        "twin_mean": 0.45, "twin_se": 0.01, "random_label": None, "random_mean": float("nan"),
+        "random_se": float("nan"), "hardness_benefit": float("nan"),
+        "hardness_benefit_se": float("nan"), "benefit_se_method": float("nan"),
+        "fn_damage": -0.05, "fn_damage_se": 0.005, "damage_se_method": "paired",
+    }  # fmt: skip
+    row = decomposition_table([record]).splitlines()[-1]
+    assert row == (
+        "| topk | 0.600 | 0.200 | – / – | 0.4000 ± 0.0100 | 0.4500 ± 0.0100 | – | – | "
+        "-0.0500 ± 0.0050 | – / paired |"
+    )
