@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 TRAIN_ARGS ?= -m experiment=laffer
 
 train: setup
-	$(PY) train.py $(TRAIN_ARGS)
+	$(VENV)/bin/zelo-train $(TRAIN_ARGS)
 	@echo "results: outputs/laffer/synthetic/ (results.csv, laffer.png, laffer.json; one folder per job)"
 
 test: setup

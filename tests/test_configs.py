@@ -22,8 +22,14 @@ def options(group: str) -> list[str]:
 
 
 EXTRA = {
-    "dataset": {"beir": ["dataset.path=${paths.data_dir}/scifact"]},
-    "model": {"hf": ["model.encoder.name_or_path=${zelo_minilm:}"]},
+    "dataset": {
+        "beir": ["dataset.path=${paths.data_dir}/scifact"],
+        "pairs": ["dataset.path=${paths.root_dir}/tests/st/data/pairs.jsonl"],
+    },
+    "model": {
+        "hf": ["model.encoder.name_or_path=${zelo_minilm:}"],
+        "st": ["model.path=${zelo_minilm:}"],
+    },
 }
 
 
@@ -64,7 +70,7 @@ def test_dataset_options_compose(make_cfg, option: str) -> None:
     cfg = make_cfg(f"dataset={option}", *EXTRA["dataset"].get(option, []))
     assert set(cfg.dataset.splits) == {"train", "dev", "test"}
     if "path" in cfg.dataset.source:
-        assert Path(cfg.dataset.source.path).is_dir(), cfg.dataset.source.path
+        assert Path(cfg.dataset.source.path).exists(), cfg.dataset.source.path
 
 
 @pytest.mark.parametrize("group", ["callbacks", "logger"])

@@ -61,3 +61,16 @@ def test_notebook_runs_on_a_tiny_sweep(tiny_sweep: Path) -> None:
     assert "4 finished, 0 pending" in text
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the Laffer figure and the FN-monitor traces
+
+
+@pytest.mark.slow
+def test_nbconvert_executes_the_notebook_as_the_readme_says(tiny_sweep: Path, tmp_path: Path):
+    jupyter = Path(sys.executable).parent / "jupyter"
+    cmd = [str(jupyter), "nbconvert", "--to", "notebook", "--execute", str(NOTEBOOK),
+           "--output-dir", str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "ZELO_SWEEP_DIR": str(tiny_sweep), "WANDB_MODE": "offline"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = nbformat.read(tmp_path / NOTEBOOK.name, as_version=4)
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 2

@@ -16,6 +16,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 import zelo
+from zelo.resolvers import config_groups, run_tags
+
+CONF_DIR = str(zelo.PACKAGE_ROOT.parent / "conf")
+"""The config folder of the apps (``zelo-train``, ``zelo-mine``): ``conf/`` of the repository."""
 
 
 def repo_root() -> str:
@@ -52,6 +56,8 @@ RESOLVERS = {
     "zelo_sweep_group": sweep_group,
     "zelo_wandb_offline": wandb_offline,
     "zelo_minilm": minilm_path,
+    "zelo_config_groups": config_groups,
+    "zelo_run_tags": run_tags,
 }
 
 
@@ -85,6 +91,7 @@ class PathsConfig:
 class DatasetConfig:
     name: str = MISSING
     path: str | None = None
+    corpus: str | None = None  # dataset=pairs: the optional separate corpus
     source: Any = MISSING
     splits: dict[str, str | None] = field(default_factory=dict)
     split_seed: int = MISSING
@@ -115,6 +122,25 @@ class TrainConfig:
     trainer: Any = MISSING
     callbacks: Any = None
     logger: Any = None
+
+
+@dataclass
+class MineConfig:
+    """The root config of ``zelo-mine`` (``conf/mine.yaml``)."""
+
+    task_name: str = MISSING
+    seed: int = MISSING
+    output_dir: str = MISSING
+    output_format: str = MISSING
+    num_negatives: int = MISSING
+    split: str = MISSING
+    max_queries: int | None = None
+    overwrite: bool = False
+    annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    miner: Any = MISSING
+    teacher: Any = None  # a scorer config for the FN estimate; None: the miner's scorer
 
 
 @dataclass
@@ -234,6 +260,24 @@ class BiEncoderConfig:
     search_depth: int = MISSING
 
 
+@dataclass
+class STModelConfig:
+    """``model=st``: a SentenceTransformer folder as the student (:func:`zelo.st.models.st_student`)."""
+
+    _target_: str = "zelo.st.models.st_student"
+    path: str = MISSING
+    max_length: int | None = None
+    query_max_length: int | None = None
+    normalize: bool | None = None
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    sparse_lr: float | None = None
+    warmup_ratio: float = MISSING
+    decay: str = MISSING
+    corpus_batch_size: int = MISSING
+    search_depth: int = MISSING
+
+
 MINER_OPTIONS = (
     "random", "topk", "bm25", "cross_encoder", "ensemble", "llm_ensemble", "oracle", "dial",
     "shifted", "abs", "marginpos", "percpos",
@@ -254,6 +298,7 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     ("loss", "debiased"): DebiasedLossConfig,
     ("loss", "distill"): DistillLossConfig,
     **{("model", m): BiEncoderConfig for m in ("static", "minilm", "hf", "tiny")},
+    ("model", "st"): STModelConfig,
 }
 """(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``."""
 
@@ -269,5 +314,6 @@ def register_configs() -> None:
     register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="mine_schema", node=MineConfig)
     for (group, option), node in OPTION_SCHEMAS.items():
         cs.store(group=f"schema/{group}", name=option, node=node)

@@ -13,7 +13,7 @@ from zelo.analysis.compare import adaptive_vs_best_fixed, right_side_recovery
 from zelo.analysis.decompose import fn_decomposition
 from zelo.analysis.laffer import fit_laffer, peak_verdict, summarise
 from zelo.analysis.page import write_page
-from zelo.analysis.plots import figure_png, plot_laffer, plot_surface, plot_traces
+from zelo.analysis.plots import figure_png, plot_laffer, plot_surface
 from zelo.analysis.report import analyse, fit_by_loss, write_outputs
 from zelo.analysis.results import (
     SweepStatus,
@@ -23,9 +23,11 @@ from zelo.analysis.results import (
     latest_sweep,
 )
 from zelo.analysis.surface import analyse_surface
+from zelo.analysis.traces import TRACE_PREFIXES, plot_traces, seed_means
 
 __all__ = [
     "SweepStatus",
+    "TRACE_PREFIXES",
     "adaptive_vs_best_fixed",
     "analyse",
     "analyse_surface",
@@ -42,6 +44,7 @@ __all__ = [
     "plot_surface",
     "plot_traces",
     "right_side_recovery",
+    "seed_means",
     "summarise",
     "write_outputs",
     "write_page",

@@ -1,6 +1,6 @@
-"""``python -m zelo.analysis SWEEP_DIR [--no-wandb]``: write results.csv, laffer.png, laffer.json
-into a sweep; ``python -m zelo.analysis --report DIR [DIR ...] [--out docs/RESULTS.md]``: the
-results page of several sweeps."""
+"""``zelo-analyse SWEEP_DIR [--no-wandb]`` (or ``python -m zelo.analysis``): write results.csv,
+laffer.png, laffer.json into a sweep; ``zelo-analyse --report DIR [DIR ...] [--out
+docs/RESULTS.md]``: the results page of several sweeps."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ log = logging.getLogger("zelo.analysis")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m zelo.analysis",
+        prog="zelo-analyse",
         description="Analyse a sweep folder: results table, Laffer-curve fit, figures.",
     )
     parser.add_argument("sweep_dir", nargs="?", help="the Hydra sweep folder (hydra.sweep.dir)")

@@ -1,4 +1,4 @@
-"""Figures of a sweep: the completeness surface, the false-negative monitor's traces, PNG bytes.
+"""Figures of a sweep: the completeness surface and PNG bytes (the monitor's traces: ``traces.py``).
 
 The Laffer figure itself lives in :mod:`zelo.analysis.laffer_plot` (re-exported here).
 
@@ -25,7 +25,7 @@ from zelo.analysis.laffer_plot import plot_laffer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["figure_png", "plot_laffer", "plot_surface", "plot_traces", "surface_matrix"]
+__all__ = ["figure_png", "plot_laffer", "plot_surface", "surface_matrix"]
 
 
 def surface_matrix(cells: pd.DataFrame, column: str = "test_ndcg10_mean") -> pd.DataFrame:
@@ -96,34 +96,6 @@ def _heat_map(fig: Figure, ax: Any, loss: str, record: dict[str, Any]) -> None:
         i = list(means.index).index(optimum["keep_positives"])
         j = list(means.columns).index(optimum["optimum_label"])
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
-
-
-def plot_traces(traces: pd.DataFrame, labels: dict[str, str] | None = None) -> Figure:
-    """One panel per ``fn/`` or ``mining/`` metric of the CSV logs, one line per job.
-
-    Args:
-        traces: the long table of :func:`zelo.analysis.results.collect_traces`.
-        labels: job folder -> label, for the legend (job names otherwise).
-    """
-    metrics = sorted(traces["metric"].unique()) if not traces.empty else []
-    cols = min(3, max(1, len(metrics)))
-    rows = max(1, math.ceil(len(metrics) / cols))
-    fig = Figure(figsize=(4.5 * cols, 3.2 * rows), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    if not metrics:
-        axes[0].text(0.5, 0.5, "no fn/ or mining/ columns in the CSV logs", ha="center")
-        return fig
-    labels = labels or {}
-    for ax, metric in zip(axes, metrics, strict=False):
-        for job, part in traces[traces["metric"] == metric].groupby("job", sort=True):
-            part = part.sort_values("step")
-            ax.plot(part["step"], part["value"], marker="o", ms=3, label=labels.get(job, job))
-        ax.set(title=metric, xlabel="step")
-    for ax in axes[len(metrics) :]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize=7)
-    return fig
 
 
 def figure_png(fig: Figure, dpi: int = 120) -> bytes:

@@ -1,0 +1,127 @@
+"""``zelo-mine``: a sentence-transformers dataset with zelo's columns and a summary, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zelo.errors import ConfigError, ZeloError
+from zelo.st.export import SUMMARY_FILE, mine_to_dataset
+from zelo.st.formats import FORMATS
+
+REPO = Path(__file__).resolve().parents[2]
+ST_COLUMNS = {
+    "triplet": ["anchor", "positive", "negative"],
+    "n-tuple": ["anchor", "positive", "negative_1", "negative_2", "negative_3"],
+    "labeled-pair": ["anchor", "positive", "label"],
+    "labeled-list": ["anchor", "positive", "labels"],
+}
+
+
+def load(path: Path):
+    import datasets
+
+    return datasets.load_from_disk(str(path))
+
+
+def test_percpos_on_a_beir_like_split(make_mine_cfg) -> None:
+    cfg = make_mine_cfg("miner=percpos", "miner/scorer=bm25", "annotation.keep_positives=1")
+    summary = mine_to_dataset(cfg)
+    out = Path(cfg.output_dir)
+    assert json.loads((out / SUMMARY_FILE).read_text())["rows"] == summary["rows"]
+    ds = load(out)
+    assert ds.column_names[:3] == ST_COLUMNS["triplet"]
+    assert summary["columns"]["st"] == ST_COLUMNS["triplet"]
+    assert len(ds) == summary["rows"] == round(summary["queries"] * summary["mining/num_negatives"])
+    # one labelled positive per query: one triplet per negative, so the flags give the rates
+    fn = ds["zelo_fn"]
+    assert summary["hidden_judgments"] > 0 and any(fn)
+    assert sum(fn) / len(fn) == pytest.approx(summary["mining/fn_rate"])
+    assert summary["fn/teacher_rate"] == 0.0  # PercPos drops what its scorer rates near s+
+    assert summary["mining/dropped_perc_pos"] > 0 and 0 < summary["miner/ndcg@10"] <= 1
+    scores = zip(ds["zelo_negative_score"], ds["zelo_positive_score"], strict=True)
+    assert all(neg < 0.95 * pos for neg, pos in scores)
+    assert not [p for p in out.parent.iterdir() if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_output_format_loads_with_st_columns_first(make_mine_cfg, fmt: str) -> None:
+    cfg = make_mine_cfg("miner=random", f"output_format={fmt}")
+    summary = mine_to_dataset(cfg)
+    ds = load(Path(cfg.output_dir))
+    assert ds.column_names[: len(ST_COLUMNS[fmt])] == ST_COLUMNS[fmt]
+    assert summary["columns"]["st"] == ST_COLUMNS[fmt] and len(ds) == summary["rows"] > 0
+
+
+def test_an_existing_output_is_kept_unless_overwrite(make_mine_cfg) -> None:
+    cfg = make_mine_cfg("miner=random")
+    first = mine_to_dataset(cfg)
+    with pytest.raises(ConfigError, match="exists; choose another or set overwrite=true"):
+        mine_to_dataset(make_mine_cfg("miner=random", "output_format=n-tuple"))
+    assert load(Path(cfg.output_dir)).column_names[:3] == ST_COLUMNS["triplet"]
+    second = mine_to_dataset(make_mine_cfg("miner=random", "num_negatives=1", "overwrite=true"))
+    assert second["rows"] < first["rows"]
+
+
+def test_no_row_left_is_an_error_and_writes_nothing(make_mine_cfg) -> None:
+    cfg = make_mine_cfg("miner=random", "num_negatives=70", "output_format=n-tuple")  # 64 docs
+    with pytest.raises(ZeloError, match="no row to write: 14 of 14 queries ran short"):
+        mine_to_dataset(cfg)
+    assert not Path(cfg.output_dir).exists()
+
+
+def test_pairs_with_a_corpus_and_an_st_scorer(make_mine_cfg, pairs_dir: Path, tiny_st) -> None:
+    cfg = make_mine_cfg(
+        "dataset=pairs", f"dataset.path={pairs_dir / 'pairs'}",
+        f"dataset.corpus={pairs_dir / 'corpus'}", "miner=topk", "miner/scorer=st",
+        f"miner.scorer.path={tiny_st}", "num_negatives=2", "output_format=n-tuple",
+    )  # fmt: skip
+    summary = mine_to_dataset(cfg)
+    ds = load(Path(cfg.output_dir))
+    assert summary["columns"]["st"] == ["query", "answer", "negative_1", "negative_2"]
+    assert len(ds) == 5  # one row per input pair
+    for row in ds:
+        assert row["answer"] not in (row["negative_1"], row["negative_2"])
+        if row["query"] == "heat flow":  # its other positive is never its negative
+            assert {"conduction of heat", "convection currents"}.isdisjoint(
+                {row["negative_1"], row["negative_2"]}
+            )
+    assert summary["queries"] == 4 and summary["positives"] == 5
+
+
+def zelo_mine(*args: str, module: bool = False) -> subprocess.CompletedProcess:
+    exe = (
+        [sys.executable, "-m", "zelo.mine"]
+        if module
+        else [str(Path(sys.executable).parent / "zelo-mine")]
+    )
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    return subprocess.run(
+        [*exe, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_console_script_reports_bad_input_in_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "mined"
+    proc = zelo_mine("dataset=synthetic_tiny", "miner=random", "split=validation",
+                     f"output_dir={out}", f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+    assert proc.returncode == 2
+    err = proc.stdout + proc.stderr
+    assert "split=validation: synthetic has qrels splits ['dev', 'test', 'train']" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.slow
+def test_python_dash_m_runs_the_app(tmp_path: Path, cache_dir: Path) -> None:
+    out = tmp_path / "mined"
+    proc = zelo_mine("dataset=synthetic_tiny", "miner=topk", f"output_dir={out}",
+                     f"paths.cache_dir={cache_dir}", f"hydra.run.dir={tmp_path / 'run'}",
+                     module=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '"miner/ndcg@10"' in proc.stdout  # the summary, printed
+    assert (tmp_path / "run" / "mine.log").exists() and (out / SUMMARY_FILE).exists()

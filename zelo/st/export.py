@@ -1,0 +1,180 @@
+"""``mine_to_dataset(cfg)``: mine one split, measure the pass, write a sentence-transformers
+training dataset plus ``zelo_summary.json``, atomically (the folder appears whole or not at all)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from zelo.data.splits import build_query_set
+from zelo.errors import ConfigError, ZeloError
+from zelo.eval.false_negatives import relevance_of
+from zelo.eval.measure import mining_stats
+from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns
+from zelo.types import Collection, MinedNegatives, MiningInput, QuerySet
+from zelo.utils.scores import at_or_above, reference_score
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FILE = "zelo_summary.json"
+CONFIG_FILE = "zelo_config.yaml"
+
+
+def check_output(out: Path, overwrite: bool) -> None:
+    """Fail before any work when ``output_dir`` exists and may not be replaced."""
+    if out.exists() and not overwrite:
+        raise ConfigError(f"output_dir {out} exists; choose another or set overwrite=true")
+
+
+def query_set(cfg: DictConfig, collection: Collection) -> QuerySet:
+    """The queries of ``cfg.split`` with the annotation view (``cfg.annotation``) applied."""
+    if cfg.split not in collection.qrels:
+        raise ConfigError(
+            f"split={cfg.split}: {collection.name} has qrels splits {sorted(collection.qrels)}"
+        )
+    qs = build_query_set(
+        collection,
+        collection.qrels[cfg.split],
+        keep_positives=cfg.annotation.keep_positives,
+        strategy=cfg.annotation.strategy,
+        seed=cfg.seed,
+    )
+    return qs if cfg.max_queries is None else qs.head(int(cfg.max_queries))
+
+
+def fn_flags(
+    mined: MinedNegatives, qs: QuerySet, inp: MiningInput, teacher: Any
+) -> dict[str, torch.Tensor]:
+    """Per negative ``[Q, N]``: ``fn`` (the split's judgments grade it relevant) and
+    ``fn_teacher`` (the teacher, else the miner's scorer, rates it at or above the positive)."""
+    if teacher is None:
+        neg, pos = mined.neg_scores, mined.pos_scores
+    else:
+        neg = teacher.score(inp, mined.neg_ids).float()  # [Q, N]
+        pos = teacher.score(inp, inp.positives_padded()).float()  # [Q, P]
+    return {
+        "fn": relevance_of(mined.neg_ids, qs.judgments) > 0,
+        # the rule of fn/teacher_rate and the loss's guide: at or above the (least) positive
+        "fn_teacher": at_or_above(neg.where(mined.neg_ids >= 0, torch.nan), reference_score(pos)),
+    }
+
+
+def mined_view(
+    collection: Collection, qs: QuerySet, mined: MinedNegatives, flags: dict[str, torch.Tensor]
+) -> MinedView:
+    """The pass as plain lists, with the input's anchor/positive column names."""
+    columns = tuple(collection.info.get("columns") or ("anchor", "positive"))
+    return MinedView(
+        query_ids=qs.query_ids,
+        query_texts=qs.query_texts,
+        doc_ids=collection.doc_ids,
+        doc_texts=collection.doc_texts,
+        positives=qs.positives,
+        pos_scores=mined.pos_scores.tolist(),
+        neg_ids=mined.neg_ids.tolist(),
+        neg_scores=mined.neg_scores.tolist(),
+        flags={k: v.tolist() for k, v in flags.items()},
+        columns=columns,  # type: ignore[arg-type]
+    )
+
+
+def summarise(
+    cfg: DictConfig, qs: QuerySet, mined: MinedNegatives, flags: dict[str, torch.Tensor]
+) -> dict[str, Any]:
+    """The pass's figures (keys as in a training run's ``metrics.json``) and its provenance."""
+    from zelo.pipeline import choice
+
+    stats = mining_stats(mined, qs.judgments, qs.positives)
+    valid = mined.neg_ids >= 0
+    teacher = flags["fn_teacher"][valid]
+    stats["fn/teacher_rate"] = float(teacher.float().mean()) if teacher.numel() else math.nan
+    return {
+        **stats,
+        "run/miner": choice(cfg, "miner"),
+        "run/teacher": choice(cfg, "teacher") if cfg.get("teacher") else "miner",
+        "run/dataset": str(cfg.dataset.name),
+        "run/split": str(cfg.split),
+        "run/seed": int(cfg.seed),
+        "queries": len(qs),
+        "positives": sum(len(p) for p in qs.positives),
+        "hidden_judgments": sum(len(h) for h in qs.hidden),
+        "output_format": str(cfg.output_format),
+        "num_negatives": int(cfg.num_negatives),
+    }
+
+
+def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
+    """Mine ``cfg.split`` of ``cfg.dataset`` with ``cfg.miner`` and save the ST dataset.
+
+    Returns:
+        The summary, also written as ``<output_dir>/zelo_summary.json``.
+    """
+    out = Path(cfg.output_dir)
+    check_output(out, cfg.overwrite)
+    if cfg.output_format not in FORMATS:
+        raise ConfigError(f"output_format must be one of {FORMATS}, got {cfg.output_format!r}")
+    if cfg.num_negatives < 1:
+        raise ConfigError(f"num_negatives must be >= 1, got {cfg.num_negatives}")
+    collection = instantiate(cfg.dataset.source)
+    qs = query_set(cfg, collection)
+    miner = instantiate(cfg.miner)
+    teacher = instantiate(cfg.teacher) if cfg.get("teacher") else None
+    inp = MiningInput(
+        qs.query_texts, collection.doc_texts, qs.positives, cfg.num_negatives, cfg.seed,
+        judgments=qs.judgments,
+    )  # fmt: skip
+    start = time.perf_counter()
+    mined = miner.mine(inp)
+    seconds = time.perf_counter() - start
+    flags = fn_flags(mined, qs, inp, teacher)
+    rows = build_rows(mined_view(collection, qs, mined, flags), cfg.output_format)
+    n_rows = len(next(iter(rows.values())))
+    if n_rows == 0:
+        raise ZeloError(
+            f"no row to write: {mined.num_short} of {len(qs)} queries ran short of "
+            f"num_negatives={cfg.num_negatives} after the rules (dropped {mined.dropped}); "
+            "lower num_negatives, raise miner.depth or loosen the miner's rule"
+        )
+    summary = summarise(cfg, qs, mined, flags)
+    summary.update({"mining/seconds": seconds, "rows": n_rows})
+    summary["columns"] = {"st": st_columns(list(rows)), "zelo": _zelo(list(rows))}
+    save_dataset(rows, out, summary, OmegaConf.to_yaml(cfg, resolve=True))
+    log.info("mined %s into %s; summary:\n%s", collection.name, out, _json(summary))
+    return summary
+
+
+def save_dataset(rows: dict[str, list], out: Path, summary: dict[str, Any], config: str) -> None:
+    """``Dataset.from_dict(rows).save_to_disk`` into a temporary sibling folder, the summary and
+    the config beside the data, then one rename onto ``out`` (replacing it)."""
+    import datasets
+
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        datasets.Dataset.from_dict(rows).save_to_disk(str(tmp))
+        (tmp / SUMMARY_FILE).write_text(_json(summary) + "\n")
+        (tmp / CONFIG_FILE).write_text(config)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _zelo(columns: list[str]) -> list[str]:
+    return [c for c in columns if c.startswith(ZELO_PREFIX)]
+
+
+def _json(summary: dict[str, Any]) -> str:
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}
+    return json.dumps(clean, indent=2, sort_keys=True)

@@ -1,0 +1,159 @@
+"""Any SentenceTransformer folder as a zelo encoder: the student (``model=st``) or a dense scorer
+(``miner/scorer=st``). A student trained this way is saved back as a SentenceTransformer folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zelo.errors import ConfigError
+from zelo.models.encoders import Encoder
+
+if TYPE_CHECKING:
+    from zelo.mining.dense import DenseScorer
+    from zelo.models.biencoder import BiEncoderModule
+
+log = logging.getLogger(__name__)
+
+
+def load_sentence_transformer(path: str | os.PathLike, device: str = "cpu") -> nn.Module:
+    """``SentenceTransformer(path)`` from a local folder (never downloads).
+
+    Raises:
+        ConfigError: ``path`` is not a SentenceTransformer folder (no ``modules.json``).
+    """
+    folder = Path(path)
+    if not (folder / "modules.json").is_file():
+        raise ConfigError(f"{folder} is not a SentenceTransformer folder (no modules.json)")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder), device=device, local_files_only=True)
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A SentenceTransformer model (any module stack) behind zelo's :class:`Encoder` interface.
+
+    Args:
+        path: a local SentenceTransformer folder (``modules.json`` inside), e.g. a zelo student.
+        max_length: token limit for documents; ``None``: the model's ``max_seq_length`` (256 when
+            it has none, as static embeddings).
+        query_max_length: token limit for queries (defaults to ``max_length``).
+        normalize: L2-normalise the output; ``None``: when the model's similarity is cosine (zelo
+            searches by inner product, so cosine models need unit vectors).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        max_length: int | None = None,
+        query_max_length: int | None = None,
+        normalize: bool | None = None,
+    ) -> None:
+        model = load_sentence_transformer(path)
+        own = model.max_seq_length
+        limit = max_length or (int(own) if isinstance(own, int) else 256)
+        if normalize is None:
+            normalize = model.similarity_fn_name == "cosine"
+        super().__init__(limit, query_max_length, normalize)
+        self.path = str(path)
+        self.model = model
+        log.info("SentenceTransformer %s as encoder (dim=%d)", self.path, self.dim)
+
+    @property
+    def dim(self) -> int:
+        # renamed in sentence-transformers 5; the old name still works there, with a warning
+        dim = getattr(self.model, "get_embedding_dimension", None)
+        return int(dim() if dim else self.model.get_sentence_embedding_dimension())
+
+    def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
+        first = self.model[0]
+        old = getattr(first, "max_seq_length", None)
+        settable = isinstance(old, int)  # static embeddings truncate in their own tokenizer
+        if settable:
+            first.max_seq_length = max_length or self.max_length
+        try:
+            features = self.model.preprocess(list(texts))
+        finally:
+            if settable:
+                first.max_seq_length = old
+        return {k: v for k, v in features.items() if isinstance(v, torch.Tensor)}
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        emb = self.model(dict(features))["sentence_embedding"]  # [B, D]
+        return F.normalize(emb, p=2, dim=-1) if self.normalize else emb
+
+    def describe(self) -> dict:
+        return {**super().describe(), "path": self.path}
+
+    def save_sentence_transformer(self, path: str | os.PathLike) -> Path:
+        """Save the (trained) model as a SentenceTransformer folder with its own module stack."""
+        path = Path(path)
+        self.model.save(str(path), create_model_card=False)
+        log.info("saved sentence-transformers model to %s", path)
+        return path
+
+
+def st_student(
+    path: str,
+    loss: nn.Module,
+    corpus: Sequence[str] = (),
+    max_length: int | None = None,
+    query_max_length: int | None = None,
+    normalize: bool | None = None,
+    lr: float = 2e-5,
+    weight_decay: float = 0.01,
+    sparse_lr: float | None = None,
+    warmup_ratio: float = 0.1,
+    decay: str = "linear",
+    corpus_batch_size: int = 64,
+    search_depth: int = 100,
+) -> BiEncoderModule:
+    """The student of ``model=st``: a SentenceTransformer folder trained by zelo's bi-encoder.
+
+    Args:
+        path: the SentenceTransformer folder to start from.
+        loss: the training loss (from the ``loss`` group).
+        corpus: the collection's documents (given by the pipeline, as to every student).
+        max_length, query_max_length, normalize: see :class:`SentenceTransformerEncoder`.
+        lr, weight_decay, sparse_lr, warmup_ratio, decay, corpus_batch_size, search_depth: see
+            :class:`zelo.models.biencoder.BiEncoderModule`.
+    """
+    from zelo.models.biencoder import BiEncoderModule
+
+    encoder = SentenceTransformerEncoder(path, max_length, query_max_length, normalize)
+    return BiEncoderModule(
+        encoder,
+        loss,
+        corpus,
+        lr=lr,
+        weight_decay=weight_decay,
+        sparse_lr=sparse_lr,
+        warmup_ratio=warmup_ratio,
+        decay=decay,
+        corpus_batch_size=corpus_batch_size,
+        search_depth=search_depth,
+    )
+
+
+def st_scorer(
+    path: str,
+    max_length: int | None = None,
+    batch_size: int = 64,
+    cache_dir: str | None = None,
+    index: str = "flat",
+    use_gpu: str | bool = "auto",
+    device: str = "auto",
+) -> DenseScorer:
+    """The dense scorer of ``miner/scorer=st``: exact inner-product search with a
+    SentenceTransformer folder's embeddings (see :class:`zelo.mining.dense.DenseScorer`)."""
+    from zelo.mining.dense import DenseScorer
+
+    encoder = SentenceTransformerEncoder(path, max_length)
+    return DenseScorer(encoder, batch_size, cache_dir, index, use_gpu, device)
