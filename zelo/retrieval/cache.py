@@ -24,7 +24,7 @@ from zelo.retrieval.embeddings import NpyRowWriter
 from zelo.utils.io import atomic_write_json
 
 if TYPE_CHECKING:
-    from zelo.models.encoders import Encoder
+    from zelo.types import TextEncoder as Encoder
 
 log = logging.getLogger(__name__)
 

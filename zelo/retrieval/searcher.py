@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from zelo.retrieval import faiss_index
+import zelo.retrieval.faiss_index as faiss_index
 from zelo.retrieval.embeddings import BLOCK_ROWS, EmbeddingMatrix
 from zelo.retrieval.exact import exact_search, top_ordered
 from zelo.utils.io import atomic_write_json
