@@ -3,7 +3,7 @@
 zelo side: ``load_beir`` (document = title + " " + text), ``TransformerEncoder("minilm")`` at max
 length 256 for documents and queries (MTEB uses the model's ``max_seq_length``, 256, for both),
 corpus and query embeddings through the on-disk cache (``cached_encode``), exact top-100 search
-(``zelo.mining.index.search``) and ``evaluate_ranking``: the calls a training run's evaluation
+(``zelo.retrieval.build_searcher``) and ``evaluate_ranking``: the calls a training run's evaluation
 makes. Reference side, computed in the same process from the raw BEIR files: sentence-transformers
 ``encode`` (normalised), cosine top-100, ``pytrec_eval`` ``ndcg_cut.10`` on the graded test
 qrels. Both sides cache their embeddings, so a rerun only pays for the model loads.
@@ -37,9 +37,9 @@ def zelo_ndcg(name: str, cache_dir: Path) -> tuple[list[float], list[str], float
     from zelo.data.beir import load_beir
     from zelo.data.splits import build_query_set
     from zelo.eval.metrics import evaluate_ranking
-    from zelo.mining.cache import cached_encode
-    from zelo.mining.index import search
     from zelo.models.transformer import TransformerEncoder
+    from zelo.retrieval import build_searcher
+    from zelo.retrieval.cache import cached_encode
 
     start = time.perf_counter()
     collection = load_beir(DATA_DIR / name)
@@ -47,7 +47,7 @@ def zelo_ndcg(name: str, cache_dir: Path) -> tuple[list[float], list[str], float
     encoder = TransformerEncoder("minilm", max_length=MAX_LENGTH)
     docs = cached_encode(encoder, collection.doc_texts, cache_dir, batch_size=64, progress="docs")
     queries = cached_encode(encoder, qset.query_texts, cache_dir, batch_size=64, is_query=True)
-    _, ids = search(queries, docs, k=DEPTH)
+    _, ids = build_searcher(docs).search(queries, DEPTH)
     per_query = evaluate_ranking(ids, qset.judgments)["ndcg@10"]
     return per_query, qset.query_ids, time.perf_counter() - start
 
@@ -73,7 +73,7 @@ def _st_encode(model, texts: list[str], cache_dir: Path, tag: str):
     import numpy as np
     import torch
 
-    from zelo.mining.cache import cache_key
+    from zelo.retrieval.cache import cache_key
 
     path = cache_dir / f"st-{cache_key(tag, texts, False)}.npy"
     if path.exists():

@@ -1,8 +1,10 @@
-"""Shared fixtures: the composed test config (``debug=tiny``) with paths under ``tmp_path``."""
+"""Shared fixtures: the composed test config (``debug=tiny``) with paths under ``tmp_path``, and a
+tiny deterministic encoder that counts its calls."""
 
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +14,10 @@ from hydra import compose, initialize
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
+from torch import nn
 
 from zelo.mining.base import ScorerBase
+from zelo.models.encoders import Encoder
 from zelo.schemas import register_configs
 
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -63,6 +67,47 @@ def make_cfg(tmp_path: Path, cache_dir: Path) -> Iterator:
 @pytest.fixture
 def cfg_tiny(make_cfg) -> DictConfig:
     return make_cfg()
+
+
+class HashEncoder(Encoder):
+    """Hashed bag of words -> normalised mean of embeddings; counts calls to :meth:`encode`."""
+
+    def __init__(self, dim: int = 8, buckets: int = 64, seed: int = 0) -> None:
+        super().__init__(max_length=32)
+        self.emb = nn.Embedding(buckets + 1, dim, padding_idx=0)
+        with torch.no_grad():
+            self.emb.weight[1:] = torch.randn(
+                buckets, dim, generator=torch.Generator().manual_seed(seed)
+            )
+        self.buckets = buckets
+        self.calls = 0
+
+    @property
+    def dim(self) -> int:
+        return self.emb.embedding_dim
+
+    def tokenize(self, texts, max_length=None):
+        rows = [
+            [1 + zlib.crc32(w.encode()) % self.buckets for w in t.split()][:max_length]
+            for t in texts
+        ]
+        width = max([len(r) for r in rows] + [1])
+        return {"input_ids": torch.tensor([r + [0] * (width - len(r)) for r in rows])}
+
+    def forward(self, features):
+        ids = features["input_ids"]
+        summed = self.emb(ids).sum(1) / (ids > 0).sum(1, keepdim=True).clamp(min=1)
+        return nn.functional.normalize(summed, dim=-1)
+
+    def encode(self, texts, batch_size=64, is_query=False, progress=False):
+        self.calls += 1
+        return super().encode(texts, batch_size, is_query, progress)
+
+
+@pytest.fixture
+def hash_encoder() -> type[HashEncoder]:
+    """The :class:`HashEncoder` class: call it for a fresh encoder (``hash_encoder(seed=1)``)."""
+    return HashEncoder
 
 
 class FakeScorer(ScorerBase):

@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from zelo.mining import index
 from zelo.models.transformer import TransformerEncoder
 from zelo.pipeline import train
+from zelo.retrieval import build_searcher, faiss_index
 
 pytestmark = pytest.mark.gpu
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -35,11 +35,13 @@ def test_gpu_training_run(make_cfg, tmp_path) -> None:
 
 
 @cuda
-def test_faiss_gpu_or_logged_fallback(caplog: pytest.LogCaptureFixture) -> None:
+def test_exact_search_on_cuda_and_ivf_gpu_or_logged_fallback(caplog, monkeypatch) -> None:
+    monkeypatch.setattr(faiss_index, "_cpu_fallback_logged", False)
     q, d = torch.randn(8, 16), torch.randn(100, 16)
-    with caplog.at_level(logging.INFO, logger="zelo.mining.index"):
-        scores, ids = index.search(q, d, k=5, use_gpu="auto")
     exact = (q @ d.T).topk(5).indices
-    assert torch.equal(ids, exact)
-    if not index.faiss_info()["gpus"]:
-        assert index._cpu_fallback_logged  # it says so (once) when it falls back to the CPU
+    assert torch.equal(build_searcher(d, use_gpu="auto").search(q, k=5)[1], exact)
+    with caplog.at_level(logging.INFO, logger="zelo.retrieval.faiss_index"):
+        ivf = build_searcher(d, "ivf", use_gpu="auto", nprobe=100)
+    assert torch.equal(ivf.search(q, k=5)[1], exact)  # every list probed: exact
+    if not faiss_index.faiss_info()["gpus"]:
+        assert "approximate search on the CPU" in caplog.text

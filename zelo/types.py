@@ -83,7 +83,13 @@ class QuerySet:
 
 
 class TextEncoder(Protocol):
-    """What a self-mining scorer needs of the student (:class:`zelo.models.encoders.Encoder`)."""
+    """What scorers and the embedding cache need of an encoder
+    (:class:`zelo.models.encoders.Encoder`)."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def describe(self) -> dict: ...
 
     def fingerprint(self) -> str: ...
 

@@ -22,9 +22,9 @@ from zelo.data.beir import load_beir
 from zelo.data.datamodule import RetrievalDataModule
 from zelo.data.splits import build_query_sets, resolve_splits
 from zelo.losses.infonce import InfoNCELoss
-from zelo.mining.cache import cached_encode
 from zelo.models.biencoder import BiEncoderModule
 from zelo.models.transformer import TransformerEncoder
+from zelo.retrieval.cache import cached_encode
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("ZELO_DATA_DIR", REPO.parent / "shared" / "data"))

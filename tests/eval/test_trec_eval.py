@@ -53,13 +53,13 @@ def bm25_run(c: Collection, qids: list[str]) -> tuple[torch.Tensor, torch.Tensor
 
 
 def static_run(c: Collection, qids: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    from zelo.mining.index import search
     from zelo.models.static import StaticEncoder
+    from zelo.retrieval import build_searcher
 
     encoder = StaticEncoder()
     docs = encoder.encode(c.doc_texts, batch_size=512)
     queries = encoder.encode([c.query_texts[c.query_index[q]] for q in qids], is_query=True)
-    return search(queries, docs, k=DEPTH)
+    return build_searcher(docs).search(queries, DEPTH)
 
 
 RUNS = {"bm25": bm25_run, "static": static_run}

@@ -11,8 +11,8 @@ from zelo.eval.false_negatives import relevance_of
 from zelo.eval.measure import hardness_stats, mining_stats
 from zelo.mining.base import Miner
 from zelo.mining.bm25 import BM25Scorer
-from zelo.mining.dial import DialScorer, bisect, standardise_rows
-from zelo.mining.oracle import OracleScorer
+from zelo.mining.dial import DialScorer, standardise_rows
+from zelo.mining.oracle import OracleScorer, bisect
 from zelo.types import MiningInput
 
 NAN = float("nan")

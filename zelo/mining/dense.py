@@ -1,4 +1,4 @@
-"""Dense scorer: an encoder embeds queries and corpus, FAISS finds the nearest documents."""
+"""Dense scorer: an encoder embeds queries and corpus, a searcher finds the nearest documents."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from zelo.mining import index as faiss_index
 from zelo.mining.base import ScorerBase
-from zelo.mining.cache import cache_key, cached_encode
+from zelo.retrieval import KINDS, searcher_for
+from zelo.retrieval.cache import cache_key, cached_encode
 from zelo.types import MiningInput
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # embedding matrices kept in memory: corpus and queries of the last two encoder states
 MEMO_SIZE = 4
+SCORE_CHUNK_ELEMENTS = 1 << 22  # gathered document floats per chunk of score(): 16 MiB
 
 
 class DenseScorer(ScorerBase):
@@ -31,7 +32,8 @@ class DenseScorer(ScorerBase):
             (``MiningInput.student``), i.e. self-mining.
         batch_size: texts per forward pass when encoding.
         cache_dir: on-disk embedding cache shared across runs (``None``: off).
-        index: FAISS index kind for :func:`zelo.mining.index.search`.
+        index: search kind (:func:`zelo.retrieval.searcher_for`): ``flat`` (exact), ``ivf``,
+            ``hnsw``; an ``ivf``/``hnsw`` index is trained once and cached in ``cache_dir``.
         use_gpu: ``"auto"``, ``True`` or ``False`` for the search.
         device: where a fixed scoring encoder runs: ``"auto"`` (CUDA when available), ``"cpu"``,
             ``"cuda"``. The student (``encoder=None``) stays where the trainer put it.
@@ -49,8 +51,8 @@ class DenseScorer(ScorerBase):
         use_gpu: str | bool = "auto",
         device: str = "auto",
     ) -> None:
-        if index not in faiss_index.KINDS:
-            raise ValueError(f"index must be one of {faiss_index.KINDS}, got {index!r}")
+        if index not in KINDS:
+            raise ValueError(f"index must be one of {KINDS}, got {index!r}")
         self.encoder = encoder
         self.batch_size = batch_size
         self.cache_dir = cache_dir
@@ -73,25 +75,30 @@ class DenseScorer(ScorerBase):
 
     def _embed(
         self, encoder: Encoder, fingerprint: str, texts: list[str], is_query: bool
-    ) -> torch.Tensor:
-        """Embeddings ``[len(texts), D]``, memoised per (encoder fingerprint, side, texts)."""
+    ) -> tuple[str, torch.Tensor]:
+        """Key and embeddings ``[len(texts), D]``, memoised per (fingerprint, side, texts)."""
         key = cache_key(fingerprint, texts, is_query)
         if key in self._memo:
             self._memo.move_to_end(key)
-            return self._memo[key]
+            return key, self._memo[key]
         label = "encode queries" if is_query else "encode corpus"
         emb = cached_encode(encoder, texts, self.cache_dir, self.batch_size, is_query, label)
         self._memo[key] = emb
         while len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)
-        return emb
+        return key, emb
+
+    def _keyed_embeddings(self, inp: MiningInput) -> tuple[torch.Tensor, str, torch.Tensor]:
+        """Query embeddings ``[Q, D]``, the corpus key and corpus embeddings ``[N, D]``."""
+        encoder = self._encoder_for(inp)
+        fingerprint = encoder.fingerprint()
+        doc_key, docs = self._embed(encoder, fingerprint, inp.doc_texts, is_query=False)
+        _, queries = self._embed(encoder, fingerprint, inp.query_texts, is_query=True)
+        return queries, doc_key, docs
 
     def embeddings(self, inp: MiningInput) -> tuple[torch.Tensor, torch.Tensor]:
         """Query ``[Q, D]`` and corpus ``[N, D]`` embeddings of the scoring encoder."""
-        encoder = self._encoder_for(inp)
-        fingerprint = encoder.fingerprint()
-        docs = self._embed(encoder, fingerprint, inp.doc_texts, is_query=False)
-        queries = self._embed(encoder, fingerprint, inp.query_texts, is_query=True)
+        queries, _, docs = self._keyed_embeddings(inp)
         return queries, docs
 
     def column_scorer(
@@ -108,15 +115,27 @@ class DenseScorer(ScorerBase):
 
     def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``depth`` documents per query by inner product: ids ``[Q, K]``, scores ``[Q, K]``."""
-        queries, docs = self.embeddings(inp)
-        scores, ids = faiss_index.search(
-            queries, docs, depth, kind=self.index, use_gpu=self.use_gpu
+        queries, doc_key, docs = self._keyed_embeddings(inp)
+        searcher = searcher_for(
+            docs, doc_key, kind=self.index, use_gpu=self.use_gpu, cache_dir=self.cache_dir
         )
+        scores, ids = searcher.search(queries, depth)
         return ids, scores
 
-    def score(self, inp: MiningInput, doc_ids: torch.Tensor) -> torch.Tensor:
-        """Inner products for ``doc_ids [Q, P]`` (``-1`` padded) -> ``[Q, P]`` (NaN padded)."""
+    def score(
+        self, inp: MiningInput, doc_ids: torch.Tensor, chunk: int | None = None
+    ) -> torch.Tensor:
+        """Inner products for ``doc_ids [Q, P]`` (``-1`` padded) -> ``[Q, P]`` (NaN padded).
+
+        Rows are scored in chunks of ``chunk`` queries (default: about
+        :data:`SCORE_CHUNK_ELEMENTS` gathered floats), never as one ``[Q, P, D]`` tensor.
+        """
         queries, docs = self.embeddings(inp)
         safe = doc_ids.clamp(min=0)
-        out = torch.einsum("qd,qpd->qp", queries, docs[safe])  # [Q, P]
+        out = torch.empty(doc_ids.shape, dtype=torch.float32)  # [Q, P]
+        step = chunk or max(1, SCORE_CHUNK_ELEMENTS // max(doc_ids.shape[1] * docs.shape[1], 1))
+        for q0 in range(0, len(doc_ids), step):
+            rows = slice(q0, q0 + step)
+            gathered = docs[safe[rows]].float()  # [c, P, D]
+            out[rows] = torch.bmm(gathered, queries[rows].float().unsqueeze(2)).squeeze(2)
         return torch.where(doc_ids >= 0, out, torch.full_like(out, float("nan")))

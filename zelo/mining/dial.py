@@ -24,14 +24,19 @@ References:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import torch
 
 from zelo.eval.metrics import ideal_dcg
-from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import input_key, sort_candidates
-from zelo.mining.oracle import NOISES, dense_ndcg, grade_matrix, noise_matrix
+from zelo.mining.candidates import input_key
+from zelo.mining.oracle import (
+    NOISES,
+    DialBase,
+    bisect,
+    dense_ndcg,
+    grade_matrix,
+    noise_matrix,
+)
 from zelo.types import MiningInput, Scorer
 
 log = logging.getLogger(__name__)
@@ -52,15 +57,6 @@ def standardise_rows(ids: torch.Tensor, scores: torch.Tensor, n: int) -> torch.T
     out = floor.expand(len(ids), n + 1).clone()  # [Q, N + 1]: padding lands in the last column
     out.scatter_(1, ids.masked_fill(~valid, n), z.masked_fill(~valid, 0.0))
     return out[:, :n]
-
-
-def bisect(fn: Callable[[float], float], target: float, iters: int = 24) -> float:
-    """The smallest ``t`` in ``[0, 1]`` (to ``2**-iters``) with ``fn(t) >= target``; ``fn`` rising."""
-    lo, hi = 0.0, 1.0
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if fn(mid) < target else (lo, mid)
-    return hi
 
 
 class DialCalibration:
@@ -118,7 +114,7 @@ class DialCalibration:
         return out, figures
 
 
-class DialScorer(ScorerBase):
+class DialScorer(DialBase):
     """CONTROL: noise, a base scorer and the full judgments on one calibrated knob.
 
     Args:
@@ -130,7 +126,6 @@ class DialScorer(ScorerBase):
     """
 
     name = "dial"
-    reads_judgments = True  # the calibration and the top segment read the full judgments
     softmax_temperature = 1.0  # z-scores
 
     def __init__(
@@ -153,17 +148,6 @@ class DialScorer(ScorerBase):
         self._figures: dict[str, float] = {}
         self._calibration: tuple[str, DialCalibration] | None = None
         self._memo: tuple[str, torch.Tensor] | None = None
-
-    @property
-    def intelligence(self) -> float:
-        """x in ``[0, 1]``; setting it re-calibrates on the next call."""
-        return self._intelligence
-
-    @intelligence.setter
-    def intelligence(self, x: float) -> None:
-        if not 0.0 <= float(x) <= 1.0:
-            raise ValueError(f"miner.scorer.intelligence must be in [0, 1], got {x}")
-        self._intelligence = float(x)
 
     def calibration(self, inp: MiningInput) -> DialCalibration:
         """The input's segments (base ranking, noise, grades), computed once per input."""
@@ -202,14 +186,3 @@ class DialScorer(ScorerBase):
 
     def report(self) -> dict[str, float]:
         return dict(self._figures)
-
-    def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-``depth`` documents per query by dial score: ids, scores ``[Q, depth]``."""
-        scores = self.scores(inp)
-        top, ids = scores.topk(min(depth, scores.shape[1]), dim=1)
-        return sort_candidates(ids, top, depth)
-
-    def score(self, inp: MiningInput, doc_ids: torch.Tensor) -> torch.Tensor:
-        """Dial scores of ``doc_ids [Q, P]`` (``-1`` padded) -> ``[Q, P]`` (NaN padded)."""
-        got = torch.gather(self.scores(inp), 1, doc_ids.clamp(min=0)).float()
-        return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))

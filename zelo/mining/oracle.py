@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -70,6 +71,15 @@ def dense_ndcg(
     return float(ndcg.mean()) if len(ndcg) else math.nan
 
 
+def bisect(fn: Callable[[float], float], target: float, iters: int = 24) -> float:
+    """The smallest ``t`` in ``[0, 1]`` (to ``2**-iters``) with ``fn(t) >= target``; ``fn`` rising."""
+    lo, hi = 0.0, 1.0
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if fn(mid) < target else (lo, mid)
+    return hi
+
+
 def calibrate(
     gain: torch.Tensor, noise: torch.Tensor, grades: torch.Tensor, x: float, iters: int = 24
 ) -> tuple[float, float, float]:
@@ -94,15 +104,44 @@ def calibrate(
     if x <= 0.0 or x >= 1.0:
         lam = float(x >= 1.0)
         return lam, ndcg(lam), r0
-    target = r0 + x * (1.0 - r0)
-    lo, hi = 0.0, 1.0
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ndcg(mid) < target else (lo, mid)
-    return hi, ndcg(hi), r0
+    lam = bisect(ndcg, r0 + x * (1.0 - r0), iters)
+    return lam, ndcg(lam), r0
 
 
-class OracleScorer(ScorerBase):
+class DialBase(ScorerBase):
+    """A calibrated dial over dense scores ``[Q, N]``: the ``intelligence`` knob, and ``rank`` /
+    ``score`` read off :meth:`scores` (which subclasses implement, memoised per input and knob)."""
+
+    reads_judgments = True  # the calibration reads the full judgments: a control
+
+    @property
+    def intelligence(self) -> float:
+        """x in ``[0, 1]``; setting it re-calibrates on the next call."""
+        return self._intelligence
+
+    @intelligence.setter
+    def intelligence(self, x: float) -> None:
+        if not 0.0 <= float(x) <= 1.0:
+            raise ValueError(f"miner.scorer.intelligence must be in [0, 1], got {x}")
+        self._intelligence = float(x)
+
+    def scores(self, inp: MiningInput) -> torch.Tensor:
+        """Scores ``[Q, N]`` (float64) of every document."""
+        raise NotImplementedError
+
+    def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-``depth`` documents per query by score: ids, scores ``[Q, depth]``."""
+        scores = self.scores(inp)
+        top, ids = scores.topk(min(depth, scores.shape[1]), dim=1)
+        return sort_candidates(ids, top, depth)
+
+    def score(self, inp: MiningInput, doc_ids: torch.Tensor) -> torch.Tensor:
+        """Scores of ``doc_ids [Q, P]`` (``-1`` padded) -> ``[Q, P]`` (NaN padded)."""
+        got = torch.gather(self.scores(inp), 1, doc_ids.clamp(min=0)).float()
+        return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))
+
+
+class OracleScorer(DialBase):
     """Knows the full judgments; ``intelligence`` sets how much of them shows through the noise.
 
     A control, never a method: it reads the full judgments of the training queries. What it
@@ -120,7 +159,6 @@ class OracleScorer(ScorerBase):
     """
 
     name = "oracle"
-    reads_judgments = True  # a control: it ranks by the full judgments
     softmax_temperature = 0.05  # relevance gain in [0, 1], on the cosine scale
 
     def __init__(
@@ -132,17 +170,6 @@ class OracleScorer(ScorerBase):
         self.noise = noise
         self.seed_offset = seed_offset
         self._memo: tuple[str, torch.Tensor] | None = None
-
-    @property
-    def intelligence(self) -> float:
-        """x in ``[0, 1]``; setting it re-calibrates on the next call."""
-        return self._intelligence
-
-    @intelligence.setter
-    def intelligence(self, x: float) -> None:
-        if not 0.0 <= float(x) <= 1.0:
-            raise ValueError(f"miner.scorer.intelligence must be in [0, 1], got {x}")
-        self._intelligence = float(x)
 
     def scores(self, inp: MiningInput) -> torch.Tensor:
         """Oracle scores ``[Q, N]`` (float64) of every document; memoised per input."""
@@ -166,15 +193,3 @@ class OracleScorer(ScorerBase):
         out = lam * gain + (1 - lam) * noise
         self._memo = (key, out)
         return out
-
-    def rank(self, inp: MiningInput, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-``depth`` documents per query by oracle score: ids, scores ``[Q, depth]``."""
-        scores = self.scores(inp)
-        k = min(depth, scores.shape[1])
-        top, ids = scores.topk(k, dim=1)
-        return sort_candidates(ids, top, depth)
-
-    def score(self, inp: MiningInput, doc_ids: torch.Tensor) -> torch.Tensor:
-        """Oracle scores of ``doc_ids [Q, P]`` (``-1`` padded) -> ``[Q, P]`` (NaN padded)."""
-        got = torch.gather(self.scores(inp), 1, doc_ids.clamp(min=0)).float()
-        return torch.where(doc_ids >= 0, got, torch.full_like(got, float("nan")))

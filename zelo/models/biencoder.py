@@ -13,9 +13,9 @@ from torchmetrics import MeanMetric
 from zelo.eval.metrics import evaluate_ranking
 from zelo.keys import EVAL_METRICS, TRAIN_LOSS
 from zelo.losses.infonce import ContrastiveLoss
-from zelo.mining.index import search
 from zelo.models.encoders import Encoder, TokenizedTexts
 from zelo.models.optim import build_optimizer, warmup_schedule
+from zelo.retrieval import Searcher, build_searcher
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class BiEncoderModule(pl.LightningModule):
         self.train_loss_mean = MeanMetric()
         self.train_loss_mean.persistent(True)
         self._corpus: torch.Tensor | None = None
+        self._searcher: Searcher | None = None  # built once per evaluation epoch
         self._corpus_tokens: TokenizedTexts | None = None
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -132,10 +133,10 @@ class BiEncoderModule(pl.LightningModule):
             self.train_loss_mean.reset()
 
     def on_validation_epoch_start(self) -> None:
-        self._encode_corpus()
+        self._index_corpus()
 
     def on_test_epoch_start(self) -> None:
-        self._encode_corpus()
+        self._index_corpus()
 
     def on_validation_epoch_end(self) -> None:
         self._log_eval("val")
@@ -152,9 +153,14 @@ class BiEncoderModule(pl.LightningModule):
             )
         self._corpus = self.encoder.encode_tokenized(self._corpus_tokens, progress="encode corpus")
 
+    def _index_corpus(self) -> None:
+        """Encode the corpus and build its searcher, once per evaluation epoch."""
+        self._encode_corpus()
+        self._searcher = build_searcher(self._corpus, kind="flat")
+
     def _eval_step(self, batch: dict, prefix: str) -> None:
-        q = self.encoder(batch["query"]).float().cpu()  # [b, D]
-        _, ids = search(q, self._corpus, k=self.hparams.search_depth)  # [b, K]
+        q = self.encoder(batch["query"]).float()  # [b, D]
+        _, ids = self._searcher.search(q, k=self.hparams.search_depth)  # [b, K]
         per_query = evaluate_ranking(ids, batch["judgments"])
         for key in EVAL_KEYS:
             values = torch.as_tensor(per_query[key], dtype=torch.float32)
@@ -168,6 +174,7 @@ class BiEncoderModule(pl.LightningModule):
             )
             metric.reset()
         self._corpus = None
+        self._searcher = None
 
 
 def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> float:

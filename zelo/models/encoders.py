@@ -68,7 +68,29 @@ class Encoder(nn.Module, ABC):
         }
 
     def fingerprint(self) -> str:
-        """Hash of the weights and :meth:`describe`: equal fingerprints encode texts identically."""
+        """Hash of the weights and :meth:`describe`: equal fingerprints encode texts identically.
+
+        Computed once per encoder state: it is kept until a tensor of the state dict is replaced
+        or changed in place (its storage or autograd version counter moves) or ``describe()``
+        changes.
+        """
+        state = self._state_token()
+        memo = self.__dict__.get("_fingerprint_memo")
+        if memo is not None and memo[0] == state:
+            return memo[1]
+        fingerprint = self._hash_state()
+        self.__dict__["_fingerprint_memo"] = (state, fingerprint)
+        return fingerprint
+
+    def _state_token(self) -> tuple:
+        """Cheap identity of the current weights and settings (no tensor data is read)."""
+        tensors = tuple(
+            (name, t.data_ptr(), t._version, t.dtype, tuple(t.shape), str(t.device))
+            for name, t in self.state_dict(keep_vars=True).items()
+        )
+        return repr(sorted(self.describe().items())), tensors
+
+    def _hash_state(self) -> str:
         h = hashlib.sha256(repr(sorted(self.describe().items())).encode())
         for name, tensor in sorted(self.state_dict().items()):
             h.update(name.encode())

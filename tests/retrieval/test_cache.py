@@ -3,9 +3,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
-from zelo.mining.cache import cache_key, cached_encode
+from zelo.retrieval import cache
+from zelo.retrieval.cache import cache_key, cached_encode
 
 TEXTS = ["the cat sat", "a dog ran far", "", "cat and dog"]
 
@@ -58,3 +60,30 @@ def test_no_cache_dir_always_encodes(tmp_path, hash_encoder):
     cached_encode(enc, TEXTS, None)
     cached_encode(enc, TEXTS, None)
     assert enc.calls == 2
+
+
+def test_chunked_encoding_resumes_after_a_kill(tmp_path, hash_encoder, monkeypatch):
+    monkeypatch.setattr(cache, "CHUNK_ROWS", 3)
+    texts = [f"text number {i} {'word ' * (i % 4)}" for i in range(10)]
+    ref = hash_encoder().encode(texts)
+
+    class Killed(Exception):
+        pass
+
+    dying = hash_encoder()
+    original = dying.encode
+
+    def encode_then_die(chunk, *args, **kwargs):
+        if dying.calls == 2:  # two chunks written, killed in the third
+            raise Killed
+        return original(chunk, *args, **kwargs)
+
+    dying.encode = encode_then_die
+    with pytest.raises(Killed):
+        cached_encode(dying, texts, tmp_path)
+    assert not list(tmp_path.glob("*.npy")) and list(tmp_path.glob("*.partial"))
+    resumed = hash_encoder()
+    emb = cached_encode(resumed, texts, tmp_path)
+    assert resumed.calls == 2  # the chunks of rows 6-8 and 9 only
+    torch.testing.assert_close(emb, ref)
+    assert not list(tmp_path.glob("*.partial*")) and len(list(tmp_path.glob("*.npy"))) == 1

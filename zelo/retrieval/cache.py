@@ -3,12 +3,14 @@
 An entry is ``<cache_dir>/<key>.npy`` (float32 ``[len(texts), D]``) plus a ``<key>.json``
 sidecar that says what made it. The key hashes the encoder's fingerprint (weights and settings),
 the query/document side and every text, so a changed encoder or corpus never hits a stale entry.
+A miss is encoded in chunks streamed to disk (:class:`~zelo.retrieval.embeddings.NpyRowWriter`):
+a killed encoding resumes from its last chunk, and only one chunk is held in memory until the
+finished file is read back once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import time
 from datetime import datetime, timezone
@@ -18,12 +20,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from zelo.utils.io import atomic_write_bytes, atomic_write_json
+from zelo.retrieval.embeddings import NpyRowWriter
+from zelo.utils.io import atomic_write_json
 
 if TYPE_CHECKING:
-    from zelo.models.encoders import Encoder
+    from zelo.types import TextEncoder as Encoder
 
 log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 16384  # texts encoded per chunk written to disk
 
 
 def cache_key(fingerprint: str, texts: list[str], is_query: bool) -> str:
@@ -56,17 +61,25 @@ def _load(path: Path, count: int, dim: int) -> torch.Tensor | None:
     return torch.from_numpy(arr)
 
 
-def _save(path: Path, emb: torch.Tensor, encoder: Encoder, meta: dict) -> None:
-    """Write the array, then its sidecar (``meta`` plus what the encoder says about itself)."""
-    buf = io.BytesIO()
-    np.save(buf, emb.numpy().astype(np.float32, copy=False), allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
+def _encode_to(
+    path: Path, encoder: Encoder, texts: list[str], batch_size: int, is_query: bool, progress
+) -> None:
+    """Encode ``texts`` in chunks of :data:`CHUNK_ROWS` into ``path``, resuming a killed run."""
+    writer = NpyRowWriter(path, len(texts), encoder.dim)
+    for start in range(writer.rows_done, len(texts), CHUNK_ROWS):
+        chunk = texts[start : start + CHUNK_ROWS]
+        writer.write(encoder.encode(chunk, batch_size, is_query=is_query, progress=progress))
+    writer.finish()
+
+
+def _write_sidecar(path: Path, encoder: Encoder, count: int, meta: dict) -> None:
+    """The ``.json`` beside an entry: ``meta`` plus what the encoder says about itself."""
     atomic_write_json(
         path.with_suffix(".json"),
         {
             "encoder": encoder.describe(),
-            "count": int(emb.shape[0]),
-            "dim": int(emb.shape[1]),
+            "count": count,
+            "dim": int(encoder.dim),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **meta,
         },
@@ -94,7 +107,7 @@ def cached_encode(
     Returns:
         ``[len(texts), D]`` float32 on CPU.
     """
-    if cache_dir is None:
+    if cache_dir is None or not texts:
         return encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)
     start = time.perf_counter()
     fingerprint = encoder.fingerprint()
@@ -111,14 +124,16 @@ def cached_encode(
                 time.perf_counter() - start,
             )
             return emb
-    emb = encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)
-    emb = emb.detach().to("cpu", torch.float32).contiguous()
-    seconds = time.perf_counter() - start
-    meta = {"fingerprint": fingerprint, "is_query": is_query, "encode_seconds": round(seconds, 3)}
     try:
-        _save(path, emb, encoder, meta)
+        _encode_to(path, encoder, texts, batch_size, is_query, progress)
     except OSError as err:
         log.warning("embedding cache: could not write %s (%s): continuing uncached", path, err)
-        return emb
+        return encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)
+    seconds = time.perf_counter() - start
+    meta = {"fingerprint": fingerprint, "is_query": is_query, "encode_seconds": round(seconds, 3)}
+    _write_sidecar(path, encoder, len(texts), meta)
     log.info("embedding cache miss: encoded %d %s in %.1f s -> %s", len(texts), side, seconds, path)
+    emb = _load(path, len(texts), encoder.dim)
+    if emb is None:
+        raise RuntimeError(f"embedding cache: {path} was written but cannot be read back")
     return emb
