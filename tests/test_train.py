@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,13 @@ def test_fast_dev_run_smoke(make_cfg, tmp_path: Path) -> None:
 
 def test_tiny_run_writes_metrics_and_config(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg("miner=topk", "trainer.max_epochs=2")
-    metrics = train(cfg)
+    umask = os.umask(0o022)
+    try:
+        metrics = train(cfg)
+    finally:
+        os.umask(umask)
+    for name in ("metrics.json", "config.yaml", "collection_info.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name  # teammates can read
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     for key in REQUIRED:
@@ -86,11 +93,12 @@ def test_missing_data_dir_is_one_clear_error(tmp_path: Path) -> None:
         text=True,
         timeout=300,
     )
-    assert proc.returncode != 0
+    assert proc.returncode == 2  # bad input: one line, even though Hydra wraps the error
     err = proc.stdout + proc.stderr
-    assert f"{tmp_path}/nowhere/nfcorpus" in err
+    errors = [line for line in err.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and f"{tmp_path}/nowhere/nfcorpus" in errors[0], err[-2000:]
     assert "ZELO_DATA_DIR" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "HYDRA_FULL_ERROR" not in err
     assert not (out / "metrics.json").exists()
 
 
@@ -121,3 +129,41 @@ def test_every_miner_runs_end_to_end(make_cfg, tmp_path: Path, option: str) -> N
     for key in ("test/ndcg@10", "miner/ndcg@10", "mining/fn_rate", "train/loss"):
         assert metrics[key] is not None and math.isfinite(metrics[key]), key
     assert metrics["mining/num_negatives"] > 0
+
+
+def write_test_only_beir(folder: Path) -> Path:
+    """The tiny synthetic collection as a BEIR folder whose qrels/ hold a test split only."""
+    from zelo.data.synthetic import generate_collection
+
+    c = generate_collection(num_docs=64, num_queries=24, num_topics=4, subtopics_per_topic=2)
+    (folder / "qrels").mkdir(parents=True)
+    docs = [{"_id": d, "text": t} for d, t in zip(c.doc_ids, c.doc_texts, strict=True)]
+    queries = [{"_id": q, "text": t} for q, t in zip(c.query_ids, c.query_texts, strict=True)]
+    for name, records in (("corpus.jsonl", docs), ("queries.jsonl", queries)):
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+    rows = [
+        f"{q}\t{d}\t{g}"
+        for split in c.qrels.values()
+        for q, j in split.items()
+        for d, g in j.items()
+    ]
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(rows))
+    return folder
+
+
+def test_a_test_only_beir_folder_trains(make_cfg, tmp_path: Path) -> None:
+    folder = write_test_only_beir(tmp_path / "beir_toy")
+    metrics = train(
+        make_cfg(
+            "dataset=beir",
+            f"dataset.path={folder}",
+            "miner=random",
+            "callbacks=none",
+            "dataset.split_seed=3",
+        )
+    )
+    assert metrics["run/dataset"] == "beir"
+    splits = json.loads((tmp_path / "collection_info.json").read_text())["splits"]
+    assert splits["seeded"] is True and splits["seed"] == 3
+    assert splits["train"]["from"] == "rest of test" and splits["train"]["queries"] > 0
+    assert sum(splits[s]["queries"] for s in ("train", "dev", "test")) == 24

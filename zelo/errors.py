@@ -4,8 +4,34 @@ from __future__ import annotations
 
 
 class ZeloError(Exception):
-    """Bad input the user can fix; the message names the file, line or config key."""
+    """Bad input the user can fix; the message names the file, line or config key.
+
+    ``exit_code`` is the process's exit status when this error ends a run.
+    """
+
+    exit_code = 2
 
 
 class ConfigError(ZeloError, ValueError):
     """A config value that cannot work (the message names the key)."""
+
+
+class TrainingDiverged(ZeloError):
+    """The loss, a gradient norm or a weight became NaN or infinite: the run is worthless."""
+
+    exit_code = 3
+
+
+def zelo_cause(err: BaseException | None) -> ZeloError | None:
+    """The :class:`ZeloError` behind ``err``, also when a library wrapped it.
+
+    Hydra's ``instantiate`` re-raises a constructor's error as ``InstantiationException`` with the
+    original as ``__cause__``; this walks the cause/context chain to find ours.
+    """
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, ZeloError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None

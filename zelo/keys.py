@@ -1,7 +1,7 @@
 """Metric keys and file names that more than one module reads or writes: their one home.
 
-Metric keys follow ``split/name``. A run folder holds :data:`METRICS_FILE` (written last, atomically)
-and :data:`CONFIG_FILE`; a sweep folder gets :data:`RESULTS_FILE`, :data:`PLOT_FILE` and
+Metric keys follow ``split/name``. A run folder holds :data:`METRICS_FILE` (written last, atomically;
+:data:`FAILED_FILE` instead when the run failed) and :data:`CONFIG_FILE`; a sweep folder gets :data:`RESULTS_FILE`, :data:`PLOT_FILE` and
 :data:`REPORT_FILE` from the analysis.
 """
 
@@ -18,6 +18,9 @@ SURFACE_PLOT_FILE = "surface.png"  # when a sweep varies annotation.keep_positiv
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
 STUDENT_DIR = "student"
+FAILED_FILE = "failed.json"  # a failed job's error, instead of METRICS_FILE
+LOCK_FILE = ".lock"  # held while a process trains the job
+RUN_ID_FILE = "wandb_run_id"  # the job's (or a sweep summary's) W&B run id
 
 # the miner's intelligence and the false-negative rate of its negatives: the study's two axes
 MINER_NDCG = "miner/ndcg@10"

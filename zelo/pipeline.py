@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -23,7 +22,6 @@ from zelo.keys import (
     COLLECTION_INFO_FILE,
     CONFIG_FILE,
     FN_RATE,
-    LAST_CHECKPOINT,
     METRICS_FILE,
     MINER_NDCG,
     RUN_ADAPTIVE,
@@ -34,6 +32,17 @@ from zelo.keys import (
     ZERO_SHOT,
 )
 from zelo.mining.base import Miner
+from zelo.run import signals
+from zelo.run.job import (
+    close_loggers,
+    finished,
+    job_slot,
+    keep_student,
+    resume_checkpoint,
+    run_callbacks,
+)
+from zelo.run.logs import quiet_logs
+from zelo.run.validation import validate_config
 from zelo.types import Scorer
 from zelo.utils.io import atomic_write_json, atomic_write_text
 
@@ -43,7 +52,12 @@ log = logging.getLogger(__name__)
 def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
     """Instantiate the collection, query sets, miner, loss, student and DataModule from ``cfg``."""
     collection = instantiate(cfg.dataset.source)
-    splits = resolve_splits(collection, **cfg.dataset.splits, seed=cfg.dataset.split_seed)
+    splits = resolve_splits(
+        collection,
+        **cfg.dataset.splits,
+        seed=cfg.dataset.split_seed,
+        draw_missing=cfg.dataset.get("draw_missing_splits", False),
+    )
     data = dict(cfg.data)
     query_sets = build_query_sets(
         collection,
@@ -81,49 +95,54 @@ def instantiate_list(group: DictConfig | None) -> list[Any]:
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run one training job and return its flat metrics dict (also written to ``metrics.json``)."""
+    """Run one training job and return its flat metrics dict (also written to ``metrics.json``).
+
+    A finished job is skipped, and so is a job another live process holds (``{}`` is returned).
+    """
     out_dir = Path(cfg.paths.output_dir)
-    metrics_path = out_dir / METRICS_FILE
-    if metrics_path.exists() and cfg.get("skip_if_done", True):
-        log.info("%s exists: job already done, skipping", metrics_path)
-        return json.loads(metrics_path.read_text())
+    if (done := finished(cfg, out_dir)) is not None:
+        return done
+    quiet_logs()
+    with job_slot(out_dir) as lock:
+        if not lock.held:
+            return {}
+        if (done := finished(cfg, out_dir)) is not None:  # finished while we waited for the lock
+            return done
+        validate_config(cfg)  # before any data is loaded
+        return _train(cfg, out_dir)
+
+
+def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     atomic_write_text(out_dir / CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
+    signals.phase("loading data and building the run")
     module, datamodule = build(cfg)
     # loader facts and the split actually used (seeded or not), beside config.yaml
     atomic_write_json(out_dir / COLLECTION_INFO_FILE, datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer,
-        logger=loggers or False,
-        callbacks=[
-            *instantiate_list(cfg.get("callbacks")),
-            BindTeacher(),
-            MinerFeedback(datamodule.miner),
-        ],
-        # re-mining happens when Lightning asks the DataModule for a new train loader
-        reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
-    )
+    run_cbs = run_callbacks(cfg, out_dir)
+    trainer = make_trainer(cfg, datamodule, loggers, run_cbs)
+    error: BaseException | None = None
     try:
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        signals.phase("the zero-shot evaluation")
         before = evaluate(trainer, module, datamodule, suffix="_before")
         fit_start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg, out_dir))
+        signals.phase("training (between batches)")
+        trainer.fit(module, datamodule=datamodule, **resume_checkpoint(cfg, out_dir))
         fit_seconds = time.perf_counter() - fit_start
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-        after = evaluate(
-            trainer, module, datamodule, suffix=""
-        )  # final weights, also when resumed at the end
-        metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after})
+        # a resumed job keeps the metrics and mining passes of the run it continues
+        fitted, passes = run_cbs[-1].carry_over(fitted, [p.stats for p in datamodule.passes])
+        signals.phase("the final evaluation")
+        after = evaluate(trainer, module, datamodule, suffix="")  # final weights
+        metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after}, passes)
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
-        if cfg.get("save_student", True):
-            save_student(module.encoder, out_dir / STUDENT_DIR)
-        atomic_write_json(metrics_path, metrics)
-        if not cfg.get("keep_checkpoints", False):
-            shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
+        if trainer.is_global_zero:  # one writer; the other ranks of a DDP job return the same
+            write_results(cfg, module, metrics, out_dir)
         log.info(
             "test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
             metrics[TEST_NDCG],
@@ -131,19 +150,41 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             out_dir,
         )
         return metrics
+    except BaseException as err:
+        error = err
+        raise
     finally:
-        close_loggers(loggers)
+        close_loggers(loggers, error)
 
 
-def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> str | None:
-    """``ckpt_path`` if given, else the job's own ``checkpoints/last.ckpt`` left by a killed run."""
-    if cfg.get("ckpt_path"):
-        return str(cfg.ckpt_path)
-    last = out_dir / CHECKPOINT_DIR / LAST_CHECKPOINT
-    if cfg.get("resume", True) and last.exists():
-        log.info("resuming the interrupted job from %s", last)
-        return str(last)
-    return None
+def make_trainer(
+    cfg: DictConfig, datamodule: RetrievalDataModule, loggers: list[Any], run_cbs: list[Any]
+) -> pl.Trainer:
+    """The trainer: the configured callbacks, the run-state ones, then the job's own
+    (divergence guard, checkpoint)."""
+    return instantiate(
+        cfg.trainer,
+        logger=loggers or False,
+        callbacks=[
+            *instantiate_list(cfg.get("callbacks")),
+            BindTeacher(),
+            MinerFeedback(datamodule.miner),
+            *run_cbs,
+        ],
+        # re-mining happens when Lightning asks the DataModule for a new train loader
+        reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
+    )
+
+
+def write_results(
+    cfg: DictConfig, module: pl.LightningModule, metrics: dict[str, Any], out_dir: Path
+) -> None:
+    """The student (when kept), then ``metrics.json`` (last, atomically); the checkpoints go."""
+    if keep_student(cfg):
+        save_student(module.encoder, out_dir / STUDENT_DIR)
+    atomic_write_json(out_dir / METRICS_FILE, metrics)
+    if not cfg.get("keep_checkpoints", False):
+        shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def save_student(encoder: Any, path: Path) -> None:
@@ -185,24 +226,28 @@ def collect_metrics(
     datamodule: RetrievalDataModule,
     before: dict[str, float],
     after: dict[str, float],
+    passes: list[dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """The flat dict a run leaves behind: test/val metrics, the loss, the miner's figures.
 
     Args:
         before: zero-shot metrics (keys end in ``_before``).
         after: the trainer's metrics after fitting plus the final test metrics.
+        passes: every mining pass's stats, oldest first, across resumes (default: this
+            process's passes).
     """
+    if passes is None:
+        passes = [p.stats for p in datamodule.passes]
     metrics: dict[str, Any] = {**before}
     for key, value in after.items():
         if key.startswith(("val/", "test/")):
             metrics[key] = value
     metrics[TRAIN_LOSS] = after.get(f"{TRAIN_LOSS}_epoch", math.nan)
-    if datamodule.passes:
-        metrics.update(datamodule.passes[-1].stats)
-        first = datamodule.passes[0].stats
-        metrics[f"{MINER_NDCG}_first"] = first.get(MINER_NDCG, math.nan)
-        metrics[f"{FN_RATE}_first"] = first.get(FN_RATE, math.nan)
-        metrics["mining/passes"] = len(datamodule.passes)
+    if passes:
+        metrics.update(passes[-1])
+        metrics[f"{MINER_NDCG}_first"] = passes[0].get(MINER_NDCG, math.nan)
+        metrics[f"{FN_RATE}_first"] = passes[0].get(FN_RATE, math.nan)
+        metrics["mining/passes"] = len(passes)
     metrics["trainer/epochs"] = trainer.current_epoch
     metrics["trainer/global_step"] = trainer.global_step
     metrics["run/seed"] = int(cfg.seed)
@@ -251,22 +296,6 @@ def choice(cfg: DictConfig, group: str) -> str:
     node = cfg.get(group)
     target = node.get("_target_", "") if node is not None else ""
     return str(target).rsplit(".", 1)[-1] or "unknown"
-
-
-def close_loggers(loggers: list[Any]) -> None:
-    """Finalise every logger; finish the W&B run so the next job of a sweep starts a new one."""
-    for lg in loggers:
-        try:
-            lg.finalize("success")
-        except Exception:  # a broken logger must not hide the run's own error
-            log.exception("could not finalise %s", type(lg).__name__)
-    try:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
-    except ImportError:
-        pass
 
 
 def _clean(v: Any) -> Any:

@@ -95,6 +95,12 @@ class DatasetConfig:
     source: Any = MISSING
     splits: dict[str, str | None] = field(default_factory=dict)
     split_seed: int = MISSING
+    draw_missing_splits: bool = False  # a named split absent from qrels/ is drawn, not an error
+
+
+@dataclass
+class CheckpointConfig:
+    every_n_minutes: float | None = MISSING
 
 
 @dataclass
@@ -109,7 +115,9 @@ class TrainConfig:
     skip_if_done: bool = True
     resume: bool = True
     keep_checkpoints: bool = False
-    save_student: bool = True
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    save_student: bool | None = None
+    allow_no_negatives: bool = False
     annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)

@@ -139,3 +139,51 @@ def test_real_nfcorpus() -> None:
     assert ["MED-118", "MED-2651"] in c.info["duplicate_doc_groups"]
     assert {g for q in c.qrels["test"].values() for g in q.values()} == {1, 2}
     assert {g for q in c.qrels["train"].values() for g in q.values()} == {1}
+
+
+def test_corrupt_gzip_names_file_and_line(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "toy", gz=("corpus.jsonl",))
+    gz_path = folder / "corpus.jsonl.gz"
+    data = gz_path.read_bytes()
+    gz_path.write_bytes(data[: len(data) - 12])  # truncated: no end-of-stream trailer
+    with pytest.raises(DataError) as err:
+        load_beir(folder)
+    assert f"{gz_path}, line " in str(err.value)
+    assert "corrupt or truncated gzip" in str(err.value)
+    gz_path.write_bytes(b"this is not gzip at all\n")
+    with pytest.raises(DataError, match=r"corpus.jsonl.gz, line 1: corrupt or truncated gzip"):
+        load_beir(folder)
+
+
+def test_non_utf8_input_names_file_line_and_byte(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "toy")
+    bad = b'{"_id": "q3", "text": "caf\xe9"}\n'  # latin-1, not UTF-8
+    (folder / "queries.jsonl").write_bytes(jsonl(QUERIES).encode() + bad)
+    with pytest.raises(DataError) as err:
+        load_beir(folder)
+    msg = str(err.value)
+    column = bad.index(b"\xe9") + 1  # 27
+    assert msg.startswith(
+        f"{folder / 'queries.jsonl'}, line 3: not UTF-8 (byte 0xe9 at column {column})"
+    )
+    assert len(msg) < 250  # no dump of the file's text
+
+
+def test_bom_on_the_first_line_is_accepted(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "toy")
+    (folder / "queries.jsonl").write_bytes(b"\xef\xbb\xbf" + jsonl(QUERIES).encode())
+    assert load_beir(folder).query_texts == ["cats", "dogs"]
+
+
+def test_empty_corpus_says_so(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "toy", {"corpus.jsonl": "\n"})
+    with pytest.raises(DataError, match=r"corpus.jsonl: no documents \(the file is empty\)"):
+        load_beir(folder)
+
+
+def test_explicit_path_names_its_key_and_no_download(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        load_beir(tmp_path / "mine", name="beir", path_key="dataset.path")
+    msg = str(err.value)
+    assert str(tmp_path / "mine") in msg and "dataset.path" in msg
+    assert "download" not in msg and "ZELO_DATA_DIR" not in msg

@@ -111,3 +111,13 @@ def test_unknown_split_lists_present_ones() -> None:
     c = make_collection({"train": many("a", 5), "test": many("c", 3)})
     with pytest.raises(DataError, match=r"'validation'.*\['test', 'train'\]"):
         resolve_splits(c, dev="validation")
+
+
+def test_draw_missing_treats_absent_named_splits_as_drawn() -> None:
+    c = make_collection({"test": many("c", 30)})
+    drawn = resolve_splits(c, train="train", dev=None, seed=0, draw_missing=True)
+    expected = resolve_splits(make_collection({"test": many("c", 30)}), train=None, dev=None)
+    assert drawn == expected  # the same seeded split as train=None
+    assert c.info["splits"]["seeded"] is True
+    with pytest.raises(DataError, match="'train'"):
+        resolve_splits(c, train="train", dev=None)  # without it: still an error

@@ -30,6 +30,7 @@ from zelo.analysis.plots import figure_png, plot_laffer, plot_surface
 from zelo.analysis.results import SweepStatus, collect_results, is_adaptive, job_dirs
 from zelo.analysis.surface import analyse_surface
 from zelo.keys import CONFIG_FILE, PLOT_FILE, REPORT_FILE, RESULTS_FILE, SURFACE_PLOT_FILE
+from zelo.run.wandb_ids import drop_offline_copies, folder_run_id
 from zelo.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def analyse(sweep_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> Analysi
         "n_jobs": len(df),
         "pending": status.pending,
         "corrupt": status.corrupt,
+        "failed": status.failed,
         "fits": fits,
         # the FN-free twins' curves: CONTROLS (they read the full judgments)
         "twin_fits": twin_fits,
@@ -135,8 +137,9 @@ def write_outputs(
     atomic_write_json(root / REPORT_FILE, finite(report))
     _log_report(report)
     log.info(
-        "%d job(s) analysed, %d pending or failed, %d corrupt; wrote %s, %s in %s",
+        "%d job(s) analysed, %d failed, %d running or stopped, %d corrupt; wrote %s, %s in %s",
         len(df),
+        len(report["failed"]),
         len(report["pending"]),
         len(report["corrupt"]),
         RESULTS_FILE,
@@ -173,24 +176,32 @@ def _with_completeness(summary: pd.DataFrame) -> pd.DataFrame:
 def log_to_wandb(root: Path, df: pd.DataFrame, report: dict[str, Any], project: str) -> None:
     """Log the figure, the results table and each loss's optimum as one W&B analysis run.
 
+    Its id is kept in the sweep folder (``wandb_run_id``), so analysing again replaces the run
+    (online: continues it; offline: the earlier local copy is deleted) instead of adding one.
     The run joins the sweep's group (the sweep folder's name, as the jobs' runs do) and writes
     under ``<sweep>/wandb/``; it is offline unless ``WANDB_MODE=online``.
     """
     import wandb
 
+    run_id = folder_run_id(root)  # one summary run per sweep: a re-analysis replaces it
+    drop_offline_copies(root / "wandb", run_id)
     run = wandb.init(
         project=project,
+        id=run_id,
+        resume="allow",
         group=root.name,
         name="laffer-summary",
         job_type="analysis",
         dir=str(root),
         mode=wandb_mode(),
+        settings=wandb.Settings(silent=True),
     )
     try:
         table = wandb.Table(dataframe=df.astype(object).where(df.notna(), None))
         run.log({"laffer": wandb.Image(str(root / PLOT_FILE)), "results": table})
         run.summary["n_jobs"] = report["n_jobs"]
         run.summary["n_pending"] = len(report["pending"])
+        run.summary["n_failed"] = len(report["failed"])
         for loss, fit in report["fits"].items():
             for key in ("optimum", "ci", "peak_beats_both_ends", "statement", "peak_label"):
                 if key in fit:

@@ -1,8 +1,10 @@
 """Read a sweep folder into tables: one row per finished job, plus per-step CSV-log traces.
 
-A job folder is any folder under the sweep holding ``.hydra/overrides.yaml`` or ``metrics.json``.
-Jobs without ``metrics.json`` (still running, killed, or failed) and jobs whose ``metrics.json``
-cannot be read are listed in the log and in :class:`SweepStatus`, never turned into rows.
+A job folder is any folder under the sweep holding ``.hydra/overrides.yaml``, ``metrics.json``
+or ``failed.json``.
+Jobs without ``metrics.json`` (failed: their ``failed.json`` says why; or still running, or
+killed) and jobs whose ``metrics.json`` cannot be read are listed in the log and in
+:class:`SweepStatus`, never turned into rows, so they are never plotted.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from zelo.keys import FN_RATE, METRICS_FILE, MINER_NDCG, RESULTS_FILE, RUN_ADAPTIVE, RUN_CONTROL
+from zelo.keys import (
+    FAILED_FILE,
+    FN_RATE,
+    METRICS_FILE,
+    MINER_NDCG,
+    RESULTS_FILE,
+    RUN_ADAPTIVE,
+    RUN_CONTROL,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,7 @@ class SweepStatus:
 
     pending: list[str] = field(default_factory=list)
     corrupt: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # job -> its error
 
 
 def job_dirs(sweep_dir: str | Path) -> list[Path]:
@@ -77,6 +88,7 @@ def job_dirs(sweep_dir: str | Path) -> list[Path]:
     root = Path(sweep_dir)
     found = {p.parent.parent for p in root.rglob("overrides.yaml") if p.parent.name == ".hydra"}
     found |= {p.parent for p in root.rglob(METRICS_FILE)}
+    found |= {p.parent for p in root.rglob(FAILED_FILE)}
     return sorted(found, key=lambda p: _job_key(p.relative_to(root).as_posix()))
 
 
@@ -112,6 +124,14 @@ def read_metrics(job_dir: Path) -> dict[str, Any] | None:
     return metrics
 
 
+def read_failure(job_dir: Path) -> str:
+    """The error a failed job recorded in ``failed.json``."""
+    try:
+        return str(json.loads((job_dir / FAILED_FILE).read_text()).get("error"))
+    except (OSError, ValueError, AttributeError):
+        return f"unreadable {FAILED_FILE}"
+
+
 def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) -> pd.DataFrame:
     """One row per job of ``sweep_dir`` that has a readable ``metrics.json``.
 
@@ -140,6 +160,9 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
     for job in job_dirs(root):
         name = job.relative_to(root).as_posix()
         metrics = read_metrics(job)
+        if metrics is None and (job / FAILED_FILE).exists():
+            status.failed[name] = read_failure(job)
+            continue
         if metrics is None:
             target = status.corrupt if (job / METRICS_FILE).exists() else status.pending
             target.append(name)
@@ -147,11 +170,13 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
         rows.append(_row(name, metrics, read_overrides(job)))
     if status.pending:
         log.info(
-            "%d job(s) without %s (pending or failed): %s",
+            "%d job(s) without %s (running or stopped): %s",
             len(status.pending),
             METRICS_FILE,
             ", ".join(status.pending),
         )
+    for name, error in status.failed.items():
+        log.warning("failed job %s (not plotted): %s", name, error)
     df = pd.DataFrame(rows, columns=None if rows else FIXED_COLUMNS)
     if df.empty:
         return df

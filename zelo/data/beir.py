@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -25,7 +26,7 @@ class DataError(ZeloError, ValueError):
     """A collection is missing or malformed."""
 
 
-def load_beir(path: str | Path, name: str | None = None) -> Collection:
+def load_beir(path: str | Path, name: str | None = None, path_key: str | None = None) -> Collection:
     """Read a BEIR folder into a :class:`Collection`, with every qrels split found.
 
     Document text is ``(title + " " + text).strip()``; query text is ``text``. Qrels rows with
@@ -35,6 +36,9 @@ def load_beir(path: str | Path, name: str | None = None) -> Collection:
     Args:
         path: the collection folder (holding ``corpus.jsonl`` or ``corpus.jsonl.gz``).
         name: short name for logs; defaults to the folder name.
+        path_key: the config key ``path`` came from (``dataset.path``), named in the error when
+            the folder is missing; ``None`` (a collection found under the data folder) names
+            ``ZELO_DATA_DIR`` and the download command instead.
 
     Returns:
         The collection. ``info`` holds ``num_docs``, ``num_queries``, per split ``qrels_rows``
@@ -51,9 +55,15 @@ def load_beir(path: str | Path, name: str | None = None) -> Collection:
     corpus_path = _find(folder, "corpus.jsonl")
     queries_path = _find(folder, "queries.jsonl")
     if not folder.is_dir() or corpus_path is None or queries_path is None:
-        raise DataError(_missing_message(folder, name))
+        raise DataError(_missing_message(folder, name, path_key))
     doc_ids, doc_texts = _read_records(corpus_path, with_title=True)
     query_ids, query_texts = _read_records(queries_path, with_title=False)
+    for what, ids, file in (
+        ("documents", doc_ids, corpus_path),
+        ("queries", query_ids, queries_path),
+    ):
+        if not ids:
+            raise DataError(f"{file}: no {what} (the file is empty)")
     doc_index = {d: i for i, d in enumerate(doc_ids)}
     query_index = {q: i for i, q in enumerate(query_ids)}
     qrels: dict[str, Qrels] = {}
@@ -104,8 +114,13 @@ def doc_stats(doc_ids: list[str], doc_texts: list[str]) -> dict:
     }
 
 
-def _missing_message(folder: Path, name: str) -> str:
+def _missing_message(folder: Path, name: str, path_key: str | None = None) -> str:
     what = "folder not found" if not folder.is_dir() else "no corpus.jsonl or queries.jsonl"
+    if path_key is not None:  # the user named the folder: no data-dir or download hint
+        return (
+            f"dataset {name!r}: {what} at {folder} (from {path_key}). Set {path_key} to a BEIR "
+            "folder holding corpus.jsonl[.gz], queries.jsonl[.gz] and qrels/<split>.tsv."
+        )
     return (
         f"dataset {name!r}: {what} at {folder}. Set ZELO_DATA_DIR (or paths.data_dir=...) to a "
         f"folder holding {name}/corpus.jsonl, or run `python -m zelo.data.download {name}`."
@@ -120,19 +135,44 @@ def _find(folder: Path, filename: str) -> Path | None:
     return None
 
 
-def _open(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Non-blank lines with their 1-based line numbers, line ending removed."""
+    """Non-blank lines with their 1-based line numbers, line ending removed.
+
+    Raises:
+        DataError: a line is not UTF-8, or a ``.gz`` file is truncated or corrupt (the message
+            names the file and the line).
+    """
+    lineno = 0
     with _open(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            line = line.rstrip("\r\n")
+        raw_lines = iter(fh)
+        while True:
+            try:
+                raw = next(raw_lines)
+            except StopIteration:
+                return
+            except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+                raise DataError(
+                    f"{path}, line {lineno + 1}: corrupt or truncated gzip data ({err})"
+                ) from None
+            lineno += 1
+            line = _decode(raw, path, lineno).rstrip("\r\n")
             if line.strip():
                 yield lineno, line
+
+
+def _decode(raw: bytes, path: Path, lineno: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}, line {lineno}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
+            f"{err.start + 1}); re-encode the file as UTF-8"
+        ) from None
+    return text.removeprefix("\ufeff") if lineno == 1 else text
 
 
 def _read_records(path: Path, with_title: bool) -> tuple[list[str], list[str]]:

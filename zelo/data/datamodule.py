@@ -21,6 +21,7 @@ from zelo.eval.false_negatives import relevance_of
 from zelo.eval.measure import hardness_stats, mining_stats
 from zelo.keys import FN_RATE, MINER_NDCG
 from zelo.mining.base import Miner
+from zelo.run.resumable import ResumableDataLoader
 from zelo.types import Collection, MiningInput, MiningPass, QuerySet, Scorer
 
 if TYPE_CHECKING:
@@ -157,13 +158,14 @@ class RetrievalDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         if self._mining_due(epoch):
-            # a resumed run redoes the pass that was scheduled, with that pass's seed
+            # a resumed run redoes the pass that was scheduled, with that pass's seed (a run that
+            # mines once mined at epoch 0)
             k = self.remine_every_n_epochs
-            self.mine(epoch if self.passes or not k else epoch - epoch % k)
+            self.mine(epoch if self.passes else epoch - epoch % k if k else 0)
         mining_pass = self.passes[-1]
         train = self.query_sets["train"]
         examples = TrainExamples(train, mining_pass.mined)
-        return DataLoader(
+        return ResumableDataLoader(
             examples,
             batch_size=self.batch_size,
             sampler=EpochShuffleSampler(len(examples), self.seed),

@@ -22,6 +22,7 @@ def resolve_splits(
     seed: int = 0,
     dev_fraction: float = 0.2,
     test_fraction: float = 0.3,
+    draw_missing: bool = False,
 ) -> dict[str, Qrels]:
     """Map the collection's qrels splits to ``train``/``dev``/``test``, drawing missing ones.
 
@@ -39,6 +40,8 @@ def resolve_splits(
         seed: seeds every drawn split.
         dev_fraction: share of the pool that becomes dev when dev is drawn.
         test_fraction: share of the test queries kept for test when train is drawn.
+        draw_missing: a named train or dev split absent from the collection is drawn as if it
+            were None (logged), instead of an error.
 
     Returns:
         ``{"train": Qrels, "dev": Qrels, "test": Qrels}``.
@@ -48,6 +51,8 @@ def resolve_splits(
     """
     if test is None:
         raise DataError(f"{collection.name}: a test split is required")
+    if draw_missing:
+        train, dev = _absent_as_none(collection, train, dev)
     for split in (train, dev, test):
         if split is not None and split not in collection.qrels:
             raise DataError(
@@ -69,6 +74,25 @@ def resolve_splits(
     }
     log.info("%s: splits %s", collection.name, collection.info["splits"])
     return out
+
+
+def _absent_as_none(
+    collection: Collection, train: str | None, dev: str | None
+) -> tuple[str | None, str | None]:
+    """``train``/``dev`` with each split the collection lacks replaced by None (to be drawn)."""
+    out = []
+    for role, split in (("train", train), ("dev", dev)):
+        if split is not None and split not in collection.qrels:
+            log.info(
+                "%s: no %r qrels split (present: %s); the %s split is drawn, seeded",
+                collection.name,
+                split,
+                sorted(collection.qrels),
+                role,
+            )
+            split = None
+        out.append(split)
+    return out[0], out[1]
 
 
 def _draw(

@@ -66,6 +66,10 @@ class BiEncoderModule(pl.LightningModule):
                 for k in EVAL_KEYS
             }
         )
+        # the epoch's mean training loss lives in the module's state, so a checkpoint taken
+        # mid-epoch carries it and a resumed epoch reports the mean over all its batches
+        self.train_loss_mean = MeanMetric()
+        self.train_loss_mean.persistent(True)
         self._corpus: torch.Tensor | None = None
         self._searcher: Searcher | None = None  # built once per evaluation epoch
         self._corpus_tokens: TokenizedTexts | None = None
@@ -86,7 +90,9 @@ class BiEncoderModule(pl.LightningModule):
             batch["query_index"],
             batch.get("teacher_scores"),
         )
-        self.log(TRAIN_LOSS, loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=b)
+        self.train_loss_mean.update(loss.detach(), weight=b)
+        self.log(f"{TRAIN_LOSS}_step", loss, on_step=True, prog_bar=True, batch_size=b)
+        self.log(f"{TRAIN_LOSS}_epoch", self.train_loss_mean, on_step=False, on_epoch=True)
         for key, value in stats.items():
             self.log(f"train/{key}", float(value), on_step=True, on_epoch=False, batch_size=b)
         return loss
@@ -121,6 +127,10 @@ class BiEncoderModule(pl.LightningModule):
         if gradient_clip_algorithm not in (None, "norm"):
             raise ValueError("sparse-aware clipping supports gradient_clip_algorithm='norm' only")
         clip_grad_norm([p.grad for p in self.parameters() if p.grad is not None], gradient_clip_val)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        if batch_idx == 0:  # also after resuming from a checkpoint taken at an epoch end
+            self.train_loss_mean.reset()
 
     def on_validation_epoch_start(self) -> None:
         self._index_corpus()

@@ -1,0 +1,105 @@
+"""The frame around one training job: its lock, its signal handlers, its failure record, the
+callbacks that checkpoint and guard it, where it resumes from, and how its loggers close."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from zelo.keys import METRICS_FILE
+from zelo.run import signals
+from zelo.run.checkpoint import TrainingCheckpoint, last_checkpoint, usable_checkpoint
+from zelo.run.guard import FiniteGuard
+from zelo.run.lock import JobLock, primary_process, who
+from zelo.run.outcome import clear_failure, exit_code, in_sweep, record_failure
+from zelo.run.signals import handle_signals
+from zelo.run.wandb_ids import finish_wandb
+
+log = logging.getLogger(__name__)
+
+
+def finished(cfg: DictConfig, out_dir: Path) -> dict[str, Any] | None:
+    """The job's metrics when it is done (and done jobs are skipped), else ``None``."""
+    metrics_path = out_dir / METRICS_FILE
+    if not (metrics_path.exists() and cfg.get("skip_if_done", True)):
+        return None
+    log.info("%s exists: job already done, skipping", metrics_path)
+    return json.loads(metrics_path.read_text())
+
+
+@contextmanager
+def job_slot(out_dir: Path) -> Iterator[JobLock]:
+    """Hold ``out_dir`` for this process while the job runs.
+
+    Yields the lock; when another live process holds the folder, ``lock.held`` is false and the
+    caller skips the job. While held: SIGTERM/SIGINT stop the job cleanly, an earlier
+    ``failed.json`` is cleared, and an error leaves a new one.
+    """
+    lock = JobLock(out_dir)
+    if not lock.acquire():
+        log.warning("%s is being trained by %s: skipping it here", out_dir, who(lock.holder))
+        yield lock
+        return
+    try:
+        with handle_signals():
+            clear_failure(out_dir)
+            try:
+                yield lock
+            except Exception as err:
+                if primary_process():
+                    record_failure(out_dir, err)
+                raise
+    finally:
+        lock.release()
+
+
+def run_callbacks(cfg: DictConfig, out_dir: Path) -> list:
+    """The callbacks every job gets, after the configured ones: the divergence guard, then the
+    checkpoint (Lightning runs checkpoint callbacks last, so it sees the guard's verdict)."""
+    every = cfg.get("checkpoint", {}).get("every_n_minutes", 10.0)
+    return [
+        FiniteGuard(allow_no_negatives=bool(cfg.get("allow_no_negatives", False))),
+        TrainingCheckpoint(last_checkpoint(out_dir).parent, every_n_minutes=every, seed=cfg.seed),
+    ]
+
+
+def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """``Trainer.fit`` arguments: ``ckpt_path`` if given, else the job's own readable
+    ``last.ckpt`` left by a stopped run (its own file: loaded in full), else nothing."""
+    if cfg.get("ckpt_path"):
+        return {"ckpt_path": str(cfg.ckpt_path)}
+    last = usable_checkpoint(last_checkpoint(out_dir)) if cfg.get("resume", True) else None
+    if last is None:
+        return {}
+    log.info("resuming the interrupted job from %s", last)
+    return {"ckpt_path": str(last), "weights_only": False}
+
+
+def keep_student(cfg: DictConfig) -> bool:
+    """``save_student`` if set; unset (null): single runs keep the student, sweep jobs do not."""
+    value = cfg.get("save_student")
+    return bool(value) if value is not None else not in_sweep()
+
+
+def close_loggers(loggers: list[Any], error: BaseException | None = None) -> None:
+    """Finalise every logger and finish the W&B run (the next job of a sweep starts a new one):
+    a success, a failure, or, when SIGTERM stopped the job, a preemption."""
+    for lg in loggers:
+        try:
+            lg.finalize("success" if error is None else "failed")
+        except Exception:  # a broken logger must not hide the run's own error
+            log.exception("could not finalise %s", type(lg).__name__)
+    if error is None:
+        finish_wandb()
+    elif isinstance(error, signals.RunInterrupted):
+        finish_wandb(error.exit_code, preempted=error.signum in signals.PREEMPTED)
+    elif isinstance(error, SystemExit):  # a scheduler (submitit) requeues the preempted job
+        finish_wandb(1, preempted=True)
+    else:
+        finish_wandb(exit_code(error))

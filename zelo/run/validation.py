@@ -1,0 +1,148 @@
+"""Config ranges, checked before any data is loaded; errors quote the value the user typed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from zelo.errors import ConfigError
+
+# scorers whose scores are cosine similarities in [-1, 1]
+COSINE_SCORERS = ("zelo.mining.dense.DenseScorer",)
+MARGIN = "miner.rules.margin_pos.margin"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A range rule: ``check(value)`` must hold; ``expect`` says what a valid value is."""
+
+    check: Callable[[Any], bool]
+    expect: str
+    optional: bool = False  # null is valid
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def at_least(low: int) -> Rule:
+    return Rule(lambda x: _int(x) and x >= low, f"an integer >= {low}")
+
+
+def positive() -> Rule:
+    return Rule(lambda x: _num(x) and x > 0, "a finite number > 0")
+
+
+def between(low: float, high: float, high_open: bool = False) -> Rule:
+    bracket = ")" if high_open else "]"
+    return Rule(
+        lambda x: _num(x) and low <= x and (x < high if high_open else x <= high),
+        f"a number in [{low:g}, {high:g}{bracket}",
+    )
+
+
+def optional(rule: Rule) -> Rule:
+    return Rule(rule.check, f"{rule.expect} or null", optional=True)
+
+
+RULES: dict[str, Rule] = {
+    "data.batch_size": at_least(1),
+    "data.eval_batch_size": at_least(1),
+    "data.num_negatives": at_least(0),
+    "data.mine_every_n_epochs": at_least(0),
+    "data.num_workers": at_least(0),
+    "data.max_train_queries": optional(at_least(1)),
+    "data.max_eval_queries": optional(at_least(1)),
+    "annotation.keep_positives": optional(at_least(1)),
+    "annotation.strategy": Rule(lambda x: x in ("best", "random"), "best or random"),
+    "model.lr": positive(),
+    "model.sparse_lr": optional(positive()),
+    "model.weight_decay": Rule(lambda x: _num(x) and x >= 0, "a finite number >= 0"),
+    "model.warmup_ratio": between(0.0, 1.0),
+    "loss.temperature": positive(),
+    "loss.teacher_temperature": optional(positive()),
+    "loss.alpha": between(0.0, 1.0),
+    "loss.tau_plus": between(0.0, 1.0, high_open=True),
+    "loss.margin": Rule(lambda x: _num(x) and x >= 0, "a finite number >= 0"),
+    "loss.min_temperature": positive(),
+    "miner.depth": at_least(1),
+    "miner.sampling.range_max": optional(at_least(1)),
+    "miner.rules.shift.shift": at_least(0),
+    MARGIN: Rule(lambda x: _num(x) and x >= 0, "a finite number >= 0"),
+    "miner.rules.perc_pos.percentage": Rule(lambda x: _num(x) and 0 < x <= 1, "a number in (0, 1]"),
+    "miner.scorer.intelligence": between(0.0, 1.0),
+    "checkpoint.every_n_minutes": optional(positive()),
+    "trainer.gradient_clip_val": optional(Rule(lambda x: _num(x) and x >= 0, "a number >= 0")),
+}
+"""Config key -> its valid range. A key absent from the composed config is not checked."""
+
+
+def problems(cfg: DictConfig) -> list[str]:
+    """Every out-of-range value of ``cfg``, one message each (empty when all is well)."""
+    found = []
+    for key, rule in RULES.items():
+        if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+            continue
+        value = OmegaConf.select(cfg, key)
+        if value is None and rule.optional:
+            continue
+        if not rule.check(value):
+            found.append(f"{key}={_typed(value)} is invalid: expected {rule.expect}")
+    found += _cosine_margin(cfg)
+    found += _levels(cfg)
+    return found
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise one :class:`ConfigError` listing every out-of-range value, before data is loaded.
+
+    Raises:
+        ConfigError: the message names each key and quotes the value as typed.
+    """
+    found = problems(cfg)
+    if found:
+        raise ConfigError("; ".join(found))
+
+
+def _cosine_margin(cfg: DictConfig) -> list[str]:
+    """A cosine scorer's margin must be below 1: with scores in [-1, 1], a margin of 1 or more
+    asks for negatives at least that far below the positive, which almost never exist."""
+    margin = OmegaConf.select(cfg, MARGIN)
+    target = OmegaConf.select(cfg, "miner.scorer._target_")
+    if not _num(margin) or target not in COSINE_SCORERS or margin < 1:
+        return []
+    return [
+        f"{MARGIN}={_typed(margin)} is invalid: the scorer's scores are cosine similarities "
+        "in [-1, 1], so no candidate lies that far below the positive; expected a number in [0, 1)"
+    ]
+
+
+def _levels(cfg: DictConfig) -> list[str]:
+    """An adaptive miner that climbs the oracle's intelligence needs levels in [0, 1]."""
+    levels = OmegaConf.select(cfg, "miner.levels")
+    knob = str(OmegaConf.select(cfg, "miner.knob") or "")
+    if not isinstance(levels, ListConfig) or not knob.endswith("intelligence"):
+        return []
+    bad = [
+        x for x in [*levels, OmegaConf.select(cfg, "miner.start")] if not (_num(x) and 0 <= x <= 1)
+    ]
+    if not bad:
+        return []
+    return [f"miner.levels/start has {_typed(bad[0])}: expected intelligences in [0, 1]"]
+
+
+def _typed(value: Any) -> str:
+    """The value as the user would type it on the command line (``inf``, ``1.5``, ``null``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
