@@ -264,12 +264,14 @@ def collect_metrics(
 def control_label(miner: Miner, teacher: Scorer | None) -> str | None:
     """What of the run reads the full judgments (a control or an upper bound), else ``None``.
 
-    ``fn_free_twin`` (``miner.drop_judged``), ``scorer:<name>`` (an oracle or simulated judges
+    ``fn_free_twin`` (``miner.drop_judged``; ``fn_free_twin:grade>=G`` with
+    ``miner.drop_min_grade=G`` above 1), ``scorer:<name>`` (an oracle or simulated judges
     rank the candidates), ``teacher:<name>`` (the losses' teacher reads them).
     """
     parts = []
     if miner.drop_judged:
-        parts.append("fn_free_twin")
+        grade = miner.drop_min_grade
+        parts.append("fn_free_twin" if grade <= 1 else f"fn_free_twin:grade>={grade}")
     if miner.scorer.reads_judgments:
         parts.append(f"scorer:{miner.scorer.name}")
     if teacher is not None and teacher is not miner.scorer and teacher.reads_judgments:

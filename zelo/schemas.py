@@ -163,6 +163,7 @@ class MinerConfig:
     exclude_positives: bool = MISSING
     drop_judged: bool = MISSING
     mine_every_n_epochs: int = MISSING
+    drop_min_grade: int = 1  # with drop_judged: drop documents judged at this grade or above
 
 
 @dataclass

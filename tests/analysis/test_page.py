@@ -49,6 +49,8 @@ def test_reproduce_command() -> None:
     )
     config["hydra"]["overrides"]["hydra"].append("hydra.sweep.dir=out/x")
     assert reproduce_command(config).endswith(" hydra.sweep.dir=out/x")
+    moved = reproduce_command(config, "outputs/y")
+    assert moved.endswith(" hydra.sweep.dir=outputs/y") and "out/x" not in moved
 
 
 def test_section_names_resolve_clashes(tmp_path: Path) -> None:

@@ -120,3 +120,43 @@ def test_isin_rows_equals_brute_force_with_padding_and_repeats() -> None:
         pos = torch.randint(-1, 12, (6, 5), generator=g)  # -1 padding, repeated positives
         brute = ((ids.unsqueeze(-1) == pos.unsqueeze(1)) & (pos.unsqueeze(1) >= 0)).any(-1)
         assert torch.equal(isin_rows(ids, pos), brute)
+
+
+def test_not_judged_drops_by_grade_hand_case() -> None:
+    from zelo.mining.base import not_judged
+    from zelo.types import CandidateSet
+
+    # query 0 judges doc 4 at grade 2 and doc 7 at grade 1; query 1 judges doc 2 at grade 1
+    ids = torch.tensor([[4, 7, 9, -1], [2, 5, 4, 8]])
+    cands = CandidateSet(
+        ids=ids,
+        scores=torch.zeros(2, 4),
+        pos_scores=torch.zeros(2, 1),
+        keep=ids >= 0,
+        positives=torch.tensor([[1], [3]]),
+        judgments=[{1: 2, 4: 2, 7: 1}, {3: 1, 2: 1}],
+    )
+    every = not_judged(cands)
+    assert every.tolist() == [[False, False, True, True], [False, True, True, True]]
+    grade2 = not_judged(cands, min_grade=2)  # grade-1 false negatives stay candidates
+    assert grade2.tolist() == [[False, True, True, True], [True, True, True, True]]
+    with pytest.raises(ValueError, match="drop_min_grade"):
+        not_judged(cands, min_grade=0)
+
+
+def test_twin_by_grade_mines_lower_grades_and_is_a_labelled_control(fake_scorer) -> None:
+    from dataclasses import replace
+
+    from zelo.pipeline import control_label
+
+    # q0 ranks [0, 4, 1, 2] (pos 0): doc 4 judged grade 1, doc 1 grade 2 -> the full twin takes
+    # docs 2 and 3; the grade-2 twin keeps the grade-1 doc 4 and takes docs 4 and 2
+    judged = replace(_input(), judgments=[{0: 2, 4: 1, 1: 2}, {1: 1, 3: 1}, {}])
+    full = Miner(fake_scorer(TABLE), depth=5, drop_judged=True)
+    graded = Miner(fake_scorer(TABLE), depth=5, drop_judged=True, drop_min_grade=2)
+    assert full.mine(judged).neg_ids[0].tolist() == [2, 3]
+    assert graded.mine(judged).neg_ids[0].tolist() == [4, 2]
+    assert control_label(full, None) == "fn_free_twin"
+    assert control_label(graded, None) == "fn_free_twin:grade>=2"
+    with pytest.raises(ValueError, match="drop_min_grade"):
+        Miner(fake_scorer(TABLE), drop_min_grade=0)

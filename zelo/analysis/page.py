@@ -79,15 +79,21 @@ def read_multirun(root: Path) -> dict[str, Any]:
     return config
 
 
-def reproduce_command(config: dict[str, Any]) -> str:
+def reproduce_command(config: dict[str, Any], sweep_dir: str | None = None) -> str:
     """The command line that ran the sweep: ``python <job>.py -m <task overrides>`` plus the
-    Hydra overrides it was given (``hydra.mode=MULTIRUN`` is what ``-m`` means)."""
+    Hydra overrides it was given (``hydra.mode=MULTIRUN`` is what ``-m`` means).
+
+    ``sweep_dir``, when given, replaces the recorded ``hydra.sweep.dir``: the folder the page
+    was built from, as the reader names it, rather than wherever the sweep first ran."""
     hydra = config.get("hydra") or {}
     script = f"{(hydra.get('job') or {}).get('name') or 'train'}.py"
     overrides = [str(o) for o in hydra["overrides"]["task"]]
     overrides += [
         str(o) for o in hydra["overrides"].get("hydra") or [] if str(o) != "hydra.mode=MULTIRUN"
     ]
+    if sweep_dir is not None:
+        overrides = [o for o in overrides if not o.startswith("hydra.sweep.dir=")]
+        overrides.append(f"hydra.sweep.dir={sweep_dir}")
     return shlex.join(["python", script, "-m", *overrides])
 
 
@@ -167,7 +173,8 @@ def sweep_section(
     report, df = analysis.report, analysis.results
     figures = {f"{name}.png": figure_png(analysis.figures[PLOT_FILE])}
     lines = [f"\n## {name}\n", _facts(df, report), "\nReproduce (train, then analyse):\n"]
-    lines += ["```bash", reproduce_command(config), f"python -m zelo.analysis {shown_path(root)}"]
+    shown = shown_path(root)
+    lines += ["```bash", reproduce_command(config, shown), f"python -m zelo.analysis {shown}"]
     image = f"![{name}: student quality against miner intelligence]({FIGURE_DIR}/{name}.png)"
     lines += ["```\n", f"{image}\n"]
     lines += ["**Verdict.**\n", *_verdicts(report), "", "### Points\n", points_table(report)]

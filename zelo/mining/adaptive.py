@@ -115,6 +115,7 @@ class AdaptiveMiner(Miner):
             base.exclude_positives,
             base.drop_judged,
             mine_every_n_epochs=1,  # re-mine every epoch, after feedback()
+            drop_min_grade=base.drop_min_grade,
         )
         self.levels = [float(x) for x in levels]
         if not self.levels or len(set(self.levels)) < len(self.levels):

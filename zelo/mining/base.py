@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 
 import torch
 
@@ -58,20 +59,23 @@ def not_positive(cands: CandidateSet) -> torch.Tensor:
     return ~isin_rows(cands.ids, cands.positives)
 
 
-def not_judged(cands: CandidateSet) -> torch.Tensor:
-    """Keep-mask without every document the full judgments grade > 0 (the FN-free control).
+def not_judged(cands: CandidateSet, min_grade: int = 1) -> torch.Tensor:
+    """Keep-mask without every document the full judgments grade ``>= min_grade`` (the FN-free
+    control; ``min_grade`` 1: every judged-relevant document).
 
     A control, not a method: it reads judgments no user has for their training queries.
 
     Raises:
-        ValueError: the collection has no full judgments.
+        ValueError: the collection has no full judgments, or ``min_grade < 1``.
     """
+    if min_grade < 1:
+        raise ValueError(f"miner.drop_min_grade must be >= 1, got {min_grade}")
     if cands.judgments is None:
         raise ValueError(
             "miner.drop_judged=true needs the full judgments; this collection has none"
         )
     grades = grades_of(cands.ids, cands.judgments)  # [Q, K], NaN at padding
-    return ~(grades > 0)
+    return ~(grades >= min_grade)
 
 
 class Miner:
@@ -89,6 +93,9 @@ class Miner:
         drop_judged: the FN-free twin, a **control**: drop every document the full judgments
             call relevant before the rules and the sampling, so no mined negative is a known
             false negative. It reads judgments no user has.
+        drop_min_grade: with ``drop_judged``, drop only documents judged at this grade or above
+            (1: every judged-relevant document; 2 on a graded collection keeps grade-1 false
+            negatives, to measure which grades do the damage).
         mine_every_n_epochs: this miner's own re-mining period (0: the DataModule's setting).
     """
 
@@ -103,17 +110,21 @@ class Miner:
         exclude_positives: bool = True,
         drop_judged: bool = False,
         mine_every_n_epochs: int = 0,
+        drop_min_grade: int = 1,
     ) -> None:
         if depth < 1:
             raise ValueError(f"miner.depth must be >= 1, got {depth}")
         if mine_every_n_epochs < 0:
             raise ValueError(f"miner.mine_every_n_epochs must be >= 0, got {mine_every_n_epochs}")
+        if drop_min_grade < 1:
+            raise ValueError(f"miner.drop_min_grade must be >= 1, got {drop_min_grade}")
         self.scorer = scorer
         self.rules = dict(rules or {})
         self.sampling = sampling if sampling is not None else TopSampler()
         self.depth = depth
         self.exclude_positives = exclude_positives
         self.drop_judged = drop_judged
+        self.drop_min_grade = drop_min_grade
         self.mine_every_n_epochs = mine_every_n_epochs
 
     @property
@@ -141,7 +152,7 @@ class Miner:
         if self.exclude_positives:
             first["positive"] = not_positive
         if self.drop_judged:
-            first["judged"] = not_judged
+            first["judged"] = partial(not_judged, min_grade=self.drop_min_grade)
         return {**first, **self.rules}
 
     def mine(self, inp: MiningInput) -> MinedNegatives:
