@@ -27,7 +27,7 @@ MINER_NDCG = "miner/ndcg@10"
 FN_RATE = "mining/fn_rate"
 
 # evaluation
-EVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10")
+EVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10", "ndcg@10_binary", "ndcg@10_top")
 DEV_NDCG = "val/ndcg@10"  # what an adaptive miner is told; never a test metric
 TEST_NDCG = "test/ndcg@10"
 ZERO_SHOT = "_before"  # suffix of the metrics of the untrained student

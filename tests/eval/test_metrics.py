@@ -37,7 +37,7 @@ def test_padding_and_no_relevant():
 def test_evaluate_ranking_keys_and_values():
     ranking = torch.tensor([[3, 5, 7], [1, -1, -1]])
     out = evaluate_ranking(ranking, [{7: 2, 3: 1, 9: 3}, {2: 1}], ndcg_k=5, recall_k=2, mrr_k=3)
-    assert set(out) == {"ndcg@5", "recall@2", "mrr@3"}
+    assert set(out) == {"ndcg@5", "recall@2", "mrr@3", "ndcg@5_binary", "ndcg@5_top"}
     assert out["recall@2"].tolist() == pytest.approx([1 / 3, 0.0])
     assert out["mrr@3"].tolist() == [1.0, 0.0]
     with pytest.raises(ValueError):
@@ -66,3 +66,24 @@ def test_agrees_with_pytrec_eval():
         assert ours["ndcg@10"][q] == pytest.approx(ref[str(q)]["ndcg_cut_10"], abs=1e-6)
         assert ours["recall@100"][q] == pytest.approx(ref[str(q)]["recall_100"], abs=1e-6)
         assert ours["mrr@10"][q] == pytest.approx(ref_rr[str(q)]["recip_rank"], abs=1e-6)
+
+
+def test_graded_views_hand_case() -> None:
+    # ranking [5, 3, 9]; judged 3:2, 9:1, 4:2, 7:1 (four judged, cut-off 3)
+    out = evaluate_ranking(torch.tensor([[5, 3, 9, -1]]), [{3: 2, 9: 1, 4: 2, 7: 1}], ndcg_k=3)
+    d2, d3 = 1 / math.log2(3), 1 / math.log2(4)
+    # graded: gains 0, 2, 1 against the ideal 2, 2, 1
+    assert out["ndcg@3"].item() == pytest.approx((2 * d2 + d3) / (2 + 2 * d2 + d3))
+    # binary: gains 0, 1, 1 against the ideal 1, 1, 1
+    assert out["ndcg@3_binary"].item() == pytest.approx((d2 + d3) / (1 + d2 + d3))
+    # top grade (2): only doc 3 counts, at rank 2, against the ideal 1, 1
+    assert out["ndcg@3_top"].item() == pytest.approx(d2 / (1 + d2))
+
+
+def test_graded_views_equal_ndcg_on_binary_judgments() -> None:
+    ranking = torch.tensor([[1, 2, 3, 4], [4, 0, -1, -1], [0, 1, 2, 3]])
+    judgments = [{2: 1, 4: 1}, {0: 1}, {}]
+    out = evaluate_ranking(ranking, judgments, ndcg_k=3)
+    torch.testing.assert_close(out["ndcg@3_binary"], out["ndcg@3"])
+    torch.testing.assert_close(out["ndcg@3_top"], out["ndcg@3"])
+    assert out["ndcg@3_top"][2].item() == 0.0  # nothing relevant scores 0

@@ -54,6 +54,8 @@ METRIC_COLUMNS = {
     "test_ndcg10_before": "test/ndcg@10_before",
     "test_recall100": "test/recall@100",
     "test_mrr10": "test/mrr@10",
+    "test_ndcg10_binary": "test/ndcg@10_binary",
+    "test_ndcg10_top": "test/ndcg@10_top",
     "val_ndcg10": "val/ndcg@10",
     "wall_s": "time/total_s",
 }

@@ -6,6 +6,13 @@ and its ideal DCG is computed from all judged grades; a query with no relevant d
 Ids ``< 0`` in a ranking are padding and are skipped; ids are assumed unique within a ranking.
 The same nDCG measures the student (``test/ndcg@10``) and every miner (``miner/ndcg@10``, the
 study's x-axis), including the oracle's calibration.
+
+On a graded collection two views of the same ranking tell *what* a student learned:
+``ndcg@10_binary`` (every relevant document has gain 1: "finds the relevant set") and
+``ndcg@10_top`` (only the documents at the query's highest grade count, gain 1: "puts the best
+matches first"). Labelling every judged document as an equal positive can raise the first and
+lower the second, and graded nDCG with it (docs/FINDINGS.md). On binary judgments both equal
+``ndcg@10``.
 """
 
 from __future__ import annotations
@@ -80,11 +87,30 @@ def evaluate_ranking(
     hits = relevant[:, :mrr_k]
     first = hits.float().argmax(dim=1)  # first relevant rank (0 when none)
     mrr = torch.where(hits.any(dim=1), 1.0 / (first.double() + 1.0), 0.0)
+    binary, top = graded_views(gains, judged, ndcg_k)
     return {
         f"ndcg@{ndcg_k}": ndcg_from_gains(gains, ideal_dcg(judged, ndcg_k), ndcg_k),
         f"recall@{recall_k}": found.double() / num_relevant.clamp(min=1),
         f"mrr@{mrr_k}": mrr,
+        f"ndcg@{ndcg_k}_binary": ndcg_from_gains(*binary, ndcg_k),
+        f"ndcg@{ndcg_k}_top": ndcg_from_gains(*top, ndcg_k),
     }
+
+
+def graded_views(
+    gains: torch.Tensor, judged: torch.Tensor, k: int = 10
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """(ranked gains, ideal DCG) of the binary view and of the top-grade view.
+
+    Args:
+        gains: ``[Q, K]`` the grade of each ranked document (0 unjudged or padding).
+        judged: ``[Q, J]`` each query's judged grades (0 padded).
+    """
+    binary = ((gains > 0).double(), ideal_dcg((judged > 0).double(), k))
+    best = judged.max(dim=1, keepdim=True).values if judged.shape[1] else judged[:, :1]
+    best = best.clamp(min=1e-12)  # a query with nothing relevant matches nothing
+    top = ((gains >= best).double(), ideal_dcg((judged >= best).double(), k))
+    return binary, top
 
 
 def mean_ndcg(ranking: torch.Tensor, judgments: Sequence[dict[int, int]], k: int = 10) -> float:
