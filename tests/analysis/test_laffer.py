@@ -154,3 +154,6 @@ def test_peak_verdict_threshold() -> None:
     assert v["beats_low"] and not v["beats_high"]  # 0.05 > 0.028 but 0.02 < 0.028
     assert not v["peak_beats_both_ends"]
     assert v["statement"].startswith("No significant interior maximum:")
+    assert v["statement"].endswith("rises (a left side) and then levels off: no right side.")
+    falls = summary.assign(test_ndcg10_mean=[0.43, 0.45, 0.40])
+    assert "falls on the right" in peak_verdict(falls)["statement"]

@@ -230,8 +230,14 @@ def _statement(v: dict[str, Any], peak: pd.Series, n_se: float) -> str:
         return f"Undetermined: {best} leads {gaps}, but a single seed gives no standard error."
     if v["peak_beats_both_ends"]:
         return f"Interior maximum: {best} beats {gaps}, both by more than {n_se:g} SE."
+    shape = ""
+    if v["beats_low"]:  # rises by more than n SE, then no significant fall
+        shape = " The curve rises (a left side) and then levels off: no right side."
+    elif v["beats_high"]:
+        shape = " The curve falls on the right; its rise from the left end is not significant."
     return (
-        f"No significant interior maximum: {best} leads {gaps}; not both by more than {n_se:g} SE."
+        f"No significant interior maximum: {best} leads {gaps}; not both by more than "
+        f"{n_se:g} SE.{shape}"
     )
 
 
