@@ -16,6 +16,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+SUPPORT = REPO / "tests" / "support"  # pause.PauseAtStep: holds a run so a signal lands on time
 # three epochs of three batches; a checkpoint after every batch (the time limit is ~6 ms)
 TINY = ["debug=tiny", "trainer.max_epochs=3", "checkpoint.every_n_minutes=0.0001"]
 VARIABLE = ("time/", "mining/seconds")  # wall times: the only figures allowed to differ
@@ -23,6 +24,17 @@ VARIABLE = ("time/", "mining/seconds")  # wall times: the only figures allowed t
 
 def train_cmd(*args: str) -> list[str]:
     return [sys.executable, "train.py", *args]
+
+
+def paused_at(step: int) -> list[str]:
+    """Overrides that hold the run at the start of the batch after ``step`` until the release
+    file of :func:`support_env` exists."""
+    return ["+callbacks.pause._target_=pause.PauseAtStep", f"+callbacks.pause.step={step}"]
+
+
+def support_env(release: Path) -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "PAUSE_RELEASE": str(release)}
 
 
 def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
@@ -33,10 +45,13 @@ def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
 
 
 def stop_at_step(cmd: list[str], job_dir: Path, step: int, sig: int) -> subprocess.Popen:
-    """Start ``cmd`` and send ``sig`` to its process group once ``last.ckpt`` is at ``step``."""
+    """Start ``cmd`` held after ``step`` (see :func:`paused_at`), send ``sig`` to its process
+    group once ``last.ckpt`` is at ``step``, then let it go on."""
+    release = job_dir.parent / f"{job_dir.name}.release"
     proc = subprocess.Popen(
-        cmd,
+        [*cmd, *paused_at(step)],
         cwd=REPO,
+        env=support_env(release),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -49,6 +64,7 @@ def stop_at_step(cmd: list[str], job_dir: Path, step: int, sig: int) -> subproce
             os.killpg(proc.pid, sig)
             break
         time.sleep(0.01)
+    release.touch()
     return proc
 
 
@@ -165,16 +181,22 @@ def test_a_preempted_submitit_job_is_requeued_and_resumes(
     the requeued job resumes to the uninterrupted results."""
     args = [*TINY, f"paths.cache_dir={cache_dir}"]
     sweep = tmp_path / "sweep"
-    cmd = train_cmd("-m", "hydra/launcher=submitit_local", *args, f"hydra.sweep.dir={sweep}")
+    release = tmp_path / "release"
+    cmd = train_cmd(
+        "-m", "hydra/launcher=submitit_local", *args, f"hydra.sweep.dir={sweep}",
+        *paused_at(4),
+    )  # fmt: skip
     proc = subprocess.Popen(
-        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+        cmd, cwd=REPO, env=support_env(release), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
     deadline, sent = time.monotonic() + 600, False
     while proc.poll() is None and time.monotonic() < deadline and not sent:
         for job in sweep.glob("0_*"):
             if saved_step(job / "checkpoints" / "last.ckpt") == 4:
                 os.kill(json.loads((job / ".lock").read_text())["pid"], signal.SIGUSR2)
                 sent = True
+                release.touch()
         time.sleep(0.01)
     out, _ = proc.communicate(timeout=900)
     assert sent and proc.returncode == 0, out[-3000:]
