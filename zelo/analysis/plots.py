@@ -80,7 +80,10 @@ def _heat_map(fig: Figure, ax: Any, loss: str, record: dict[str, Any]) -> None:
     ax.set(
         xlabel="point (measured miner intelligence below its name)",
         ylabel="labelled positives per query",
-        title=f"{loss}: mean ± SE over seeds; optimum of each level outlined",
+        title=(
+            f"{loss}, raw miners: mean ± SE over seeds; optimum of each level outlined\n"
+            "(FN-free twins are left out: see the FN-free decomposition)"
+        ),
     )
     lo, hi = np.nanmin(means.to_numpy(float)), np.nanmax(means.to_numpy(float))
     for i, keep in enumerate(means.index):
