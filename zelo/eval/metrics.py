@@ -104,11 +104,12 @@ def graded_views(
 
     Args:
         gains: ``[Q, K]`` the grade of each ranked document (0 unjudged or padding).
-        judged: ``[Q, J]`` each query's judged grades (0 padded).
+        judged: ``[Q, J]`` each query's judged grades (0 padded, ``J >= 1`` as
+            :func:`~zelo.utils.tensors.judged_matrix` gives them).
     """
     binary = ((gains > 0).double(), ideal_dcg((judged > 0).double(), k))
-    best = judged.max(dim=1, keepdim=True).values if judged.shape[1] else judged[:, :1]
-    best = best.clamp(min=1e-12)  # a query with nothing relevant matches nothing
+    # judged has at least one column; a query with nothing relevant matches nothing
+    best = judged.max(dim=1, keepdim=True).values.clamp(min=1e-12)
     top = ((gains >= best).double(), ideal_dcg((judged >= best).double(), k))
     return binary, top
 
