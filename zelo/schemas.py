@@ -257,9 +257,9 @@ class DistillLossConfig(InfoNCELossConfig):
 
 
 @dataclass
-class BiEncoderConfig:
-    _target_: str = "zelo.models.biencoder.BiEncoderModule"
-    encoder: Any = MISSING
+class StudentConfig:
+    """The optimisation and evaluation options every student takes, whatever builds it."""
+
     lr: float = MISSING
     weight_decay: float = MISSING
     sparse_lr: float | None = None
@@ -270,7 +270,13 @@ class BiEncoderConfig:
 
 
 @dataclass
-class STModelConfig:
+class BiEncoderConfig(StudentConfig):
+    _target_: str = "zelo.models.biencoder.BiEncoderModule"
+    encoder: Any = MISSING
+
+
+@dataclass
+class STModelConfig(StudentConfig):
     """``model=st``: a SentenceTransformer folder as the student (:func:`zelo.st.models.st_student`)."""
 
     _target_: str = "zelo.st.models.st_student"
@@ -278,13 +284,6 @@ class STModelConfig:
     max_length: int | None = None
     query_max_length: int | None = None
     normalize: bool | None = None
-    lr: float = MISSING
-    weight_decay: float = MISSING
-    sparse_lr: float | None = None
-    warmup_ratio: float = MISSING
-    decay: str = MISSING
-    corpus_batch_size: int = MISSING
-    search_depth: int = MISSING
 
 
 MINER_OPTIONS = (
