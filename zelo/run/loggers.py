@@ -12,6 +12,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
+from zelo.errors import require
 from zelo.run.wandb_ids import folder_run_id
 from zelo.utils.io import atomic_write_text
 
@@ -31,7 +32,7 @@ class JobWandbLogger(WandbLogger):
     """
 
     def __init__(self, save_dir: str | None = None, id: str | None = None, **kwargs: Any) -> None:
-        import wandb
+        wandb = require("wandb", "logger=wandb (part of logger=default; logger=csv needs none)")
 
         if id is None and save_dir is not None:
             id = folder_run_id(Path(save_dir))

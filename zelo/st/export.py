@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from zelo.data.splits import build_query_set
-from zelo.errors import ConfigError, ZeloError
+from zelo.errors import ConfigError, ZeloError, require
 from zelo.eval.false_negatives import relevance_of
 from zelo.eval.measure import mining_stats
 from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns
@@ -156,7 +156,7 @@ def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
 def save_dataset(rows: dict[str, list], out: Path, summary: dict[str, Any], config: str) -> None:
     """``Dataset.from_dict(rows).save_to_disk`` into a temporary sibling folder, the summary and
     the config beside the data, then one rename onto ``out`` (replacing it)."""
-    import datasets
+    datasets = require("datasets", "zelo-mine (it writes a datasets folder)")
 
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

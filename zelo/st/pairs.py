@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zelo.data.beir import DataError
+from zelo.errors import require
 from zelo.types import Collection
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def load_local(path: str | Path) -> Any:
     Raises:
         DataError: the path does not exist, holds a ``DatasetDict``, or has an unknown suffix.
     """
-    import datasets
+    datasets = require("datasets", "reading a pairs dataset")
 
     path = Path(path)
     if path.is_dir():

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zelo.errors import require
 from zelo.st.formats import st_columns
 
 log = logging.getLogger(__name__)
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 def st_training_view(mined_dir: str | Path) -> Any:
     """The mined dataset with zelo's columns dropped: what a sentence-transformers trainer reads
     (it tokenises every column that is not a label)."""
-    import datasets
+    datasets = require("datasets", "training from a mined dataset")
 
     ds = datasets.load_from_disk(str(mined_dir))
     return ds.select_columns(st_columns(ds.column_names))
