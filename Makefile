@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
+# which FAISS build the venv gets: cpu (faiss-cpu) or gpu (faiss-gpu-cu12); never both
+FAISS  ?= cpu
 PYTEST_ARGS ?= -m "not slow and not gpu"
 
 .PHONY: setup train sweep test test-all lint bench clean
@@ -13,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,$(FAISS)]"
 	touch $@
 
 # the main job: the Laffer-curve sweep on the embedded synthetic collection (static student)

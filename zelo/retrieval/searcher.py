@@ -13,11 +13,13 @@ import json
 import logging
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from importlib import metadata
 from pathlib import Path
 
 import torch
 
-from zelo.errors import MissingDependency
+from zelo.errors import MissingDependency, ZeloError
 from zelo.retrieval.embeddings import BLOCK_ROWS, EmbeddingMatrix
 from zelo.retrieval.exact import exact_search, top_ordered
 from zelo.utils.io import atomic_write_json
@@ -32,12 +34,28 @@ _registry: OrderedDict[tuple, Searcher] = OrderedDict()
 _cuda_fallback_logged = False
 
 
+def faiss_builds(installed: Iterable[tuple[str, str]]) -> list[str]:
+    """The FAISS builds among ``(distribution, version)`` pairs (``faiss``, ``faiss-cpu``,
+    ``faiss-gpu*``): every one of them installs into the same ``faiss/`` folder."""
+    names = {(n.lower().replace("_", "-"), v) for n, v in installed}
+    return sorted(f"{n} {v}" for n, v in names if n == "faiss" or n.startswith("faiss-"))
+
+
 def faiss_backend(kind: str):
     """:mod:`zelo.retrieval.faiss_index`, imported on first use: only ``ivf``/``hnsw`` need FAISS.
 
     Raises:
+        ZeloError: two FAISS builds share one ``faiss/`` folder (one shadows the other's files).
         MissingDependency: FAISS is not installed (or cannot be imported).
     """
+    installed = ((d.metadata["Name"] or "", d.version) for d in metadata.distributions())
+    builds = faiss_builds(installed)
+    if len(builds) > 1:
+        raise ZeloError(
+            f"two FAISS builds are installed into one faiss/ folder ({', '.join(builds)}): one "
+            "shadows the other's files; uninstall them all, then install one (zelo's `cpu` or "
+            "`gpu` extra)"
+        )
     try:
         import zelo.retrieval.faiss_index as faiss_index
     except ImportError as err:
