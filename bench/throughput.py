@@ -17,9 +17,15 @@ side's figure and ``ratio`` = zelo time / ST time (below 1: zelo is faster):
   ``SentenceTransformerTrainer`` with ``MultipleNegativesRankingLoss`` (scale 20 = 1 / 0.05) on
   the same kind of rows; seconds per step and samples/s.
 
-On a GPU (``--device cuda --bf16``, as ``bench/gpu_scale.sh`` runs it) both sides run under
+On a GPU (``--device cuda --bf16``, as ``bench/gpu_run.sh`` runs it) both sides run under
 bf16 autocast and ``train`` also reports the GPU's mean utilisation during each side's steps
-(``nvidia-smi`` sampled every 100 ms); that path is prepared but has not run yet.
+(``nvidia-smi`` sampled every 100 ms; ``null`` without it).
+
+Each side's figure is printed (and appended to ``--jsonl``) as soon as it is measured, then the
+ratio line. ``SentenceTransformerTrainer`` and ``mine_hard_negatives`` need the ``datasets``
+package; where it is missing (``--st-train auto``), ST's side of ``train`` is its model and
+``MultipleNegativesRankingLoss`` in a plain PyTorch loop (AdamW, gradient clipping at 1, the same
+autocast): ST's training computation without its trainer, labelled ``st_runner: loop``.
 
 Usage: python bench/throughput.py [--only encode,mine,train] [--repeats 2] [--device cuda --bf16]
 """
@@ -38,9 +44,37 @@ import tempfile
 import time
 from pathlib import Path
 
+from zelo.errors import require  # noqa: E402  (zelo importable: installed or on PYTHONPATH)
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("ZELO_DATA_DIR", REPO.parent / "shared" / "data"))
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+JSONL: str | None = None  # --jsonl: every line is appended here as soon as it is measured
+
+
+def _rounded(v):
+    if isinstance(v, float):
+        return round(v, 5)
+    return [_rounded(x) for x in v] if isinstance(v, list) else v
+
+
+def write_line(line: dict) -> None:
+    """Print one JSON line and append it to ``--jsonl`` at once (a later failure keeps it)."""
+    text = json.dumps({k: _rounded(v) for k, v in line.items()})
+    print(text, flush=True)
+    if JSONL:
+        with open(JSONL, "a") as fh:
+            fh.write(text + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def emit_side(name: str, side: str, runs: list[float], **extra) -> None:
+    """One side's figure, written the moment it is measured."""
+    line = {"bench": name, "side": side, "seconds": statistics.median(runs), "runs": runs}
+    write_line({**line, **extra, "load_average": os.getloadavg()[0]})
 
 
 def emit(name: str, zelo: list[float], st: list[float], **extra) -> None:
@@ -49,7 +83,7 @@ def emit(name: str, zelo: list[float], st: list[float], **extra) -> None:
     line = {"bench": name, "zelo_seconds": z, "st_seconds": s, "ratio": z / s, **extra}
     line["zelo_runs"], line["st_runs"] = zelo, st
     line["load_average"] = os.getloadavg()[0]
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()}))
+    write_line(line)
 
 
 def nfcorpus():
@@ -89,17 +123,26 @@ def timed(fn, args) -> float:
 
 
 class GpuUtilisation:
-    """Mean GPU utilisation (%) while the block runs, from ``nvidia-smi`` every 100 ms."""
+    """Mean GPU utilisation (%) while the block runs, from ``nvidia-smi`` every 100 ms
+    (``None`` where ``nvidia-smi`` is missing or reads nothing)."""
 
     def __enter__(self):
         query = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
-        self._proc = subprocess.Popen([*query, "-lms", "100"], stdout=subprocess.PIPE, text=True)
+        try:
+            self._proc = subprocess.Popen(
+                [*query, "-lms", "100"], stdout=subprocess.PIPE, text=True
+            )
+        except OSError:
+            self._proc = None
         return self
 
     def __exit__(self, *exc) -> None:
+        self.mean = None
+        if self._proc is None:
+            return
         self._proc.terminate()
         values = [float(x) for x in self._proc.communicate()[0].split() if x.strip().isdigit()]
-        self.mean = statistics.mean(values) if values else float("nan")
+        self.mean = statistics.mean(values) if values else None
 
 
 def bench_encode(args) -> None:
@@ -110,16 +153,24 @@ def bench_encode(args) -> None:
     st = st_model(256, args.device)
     runs: dict[str, list[float]] = {"zelo": [], "st": []}
     for _ in range(args.repeats):
-        runs["zelo"].append(timed(lambda: zelo.encode(texts, batch_size=64), args))
+        runs["zelo"].append(timed(lambda: zelo.encode(texts, batch_size=args.encode_batch), args))
         runs["st"].append(
-            timed(lambda: st.encode(texts, batch_size=64, normalize_embeddings=True), args)
+            timed(
+                lambda: st.encode(texts, batch_size=args.encode_batch, normalize_embeddings=True),
+                args,
+            )
+        )
+    for side, times in runs.items():
+        emit_side(
+            "encode", side, times, docs=len(texts), docs_per_s=len(texts) / statistics.median(times)
         )
     a = zelo.encode(texts[:8])
     b = st.encode(texts[:8], normalize_embeddings=True, convert_to_tensor=True).float().cpu()
     agree = float((a * b).sum(1).min())
     docs_s = {k: len(texts) / statistics.median(v) for k, v in runs.items()}
-    emit("encode", runs["zelo"], runs["st"], docs=len(texts), zelo_docs_per_s=docs_s["zelo"],
-         st_docs_per_s=docs_s["st"], min_cosine_zelo_st=agree, device=args.device, bf16=args.bf16)  # fmt: skip
+    emit("encode", runs["zelo"], runs["st"], docs=len(texts), batch=args.encode_batch,
+         zelo_docs_per_s=docs_s["zelo"], st_docs_per_s=docs_s["st"], min_cosine_zelo_st=agree,
+         device=args.device, bf16=args.bf16)  # fmt: skip
 
 
 def mining_problem(args):
@@ -134,7 +185,6 @@ def mining_problem(args):
 
 
 def bench_mine(args) -> None:
-    from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
     from st_agreement import st_depth
 
@@ -147,6 +197,7 @@ def bench_mine(args) -> None:
     n = 5
     depth = st_depth(qtexts, positives, n, {})
     rows = [(q, docs[d]) for q, pos in zip(qtexts, positives, strict=True) for d in pos]
+    Dataset = require("datasets", "bench/throughput.py --only mine").Dataset
     data = Dataset.from_dict({"query": [r[0] for r in rows], "positive": [r[1] for r in rows]})
     encoder, model = TransformerEncoder("minilm", max_length=256), st_model(256, args.device)
     inp = MiningInput(qtexts, docs, positives, n)
@@ -196,6 +247,7 @@ def zelo_train_steps(args) -> list[float]:
     overrides = [
         "dataset=nfcorpus", "model=minilm", "model.encoder.query_max_length=128", "miner=random",
         f"data.batch_size={args.batch}", "data.num_negatives=3", f"paths.data_dir={DATA_DIR}",
+        "~reference",  # the hardness yardstick encodes the corpus: no part of a train step
     ]  # fmt: skip
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
@@ -251,18 +303,79 @@ def st_train_steps(args) -> list[float]:
     return timer.times[1:]
 
 
+def _on(features: dict, device: str) -> dict:
+    """A tokenizer's output on ``device`` (tensors moved, anything else kept)."""
+    return {k: v.to(device) if hasattr(v, "to") else v for k, v in features.items()}
+
+
+def st_loop_steps(args) -> list[float]:
+    """ST's model and ``MultipleNegativesRankingLoss`` (scale 20) in a plain PyTorch loop: AdamW
+    3e-5, gradient clipping at 1, rows (query, positive, 3 random negatives) as in
+    :func:`st_train_steps`; each step's batch is tokenised before its timer starts."""
+    import random
+
+    import torch
+    from sentence_transformers import losses
+
+    qtexts, positives, docs = mining_problem(args)
+    rng = random.Random(0)
+    model = st_model(128, args.device)
+    loss = losses.MultipleNegativesRankingLoss(model, scale=20.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5, weight_decay=0.01)
+    model.train()
+    times = []
+    for _ in range(args.steps):
+        rows = [rng.randrange(len(qtexts)) for _ in range(args.batch)]
+        columns = [[qtexts[r] for r in rows], [docs[positives[r][0]] for r in rows]]
+        columns += [[docs[rng.randrange(len(docs))] for _ in rows] for _ in range(3)]
+        features = [_on(model.tokenize(c), args.device) for c in columns]
+        labels = torch.zeros(args.batch, device=args.device)  # unused by this loss
+
+        def step(features=features, labels=labels) -> None:
+            value = loss(features, labels)
+            value.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        times.append(timed(step, args))
+    return times[1:]
+
+
+def st_runner(args) -> str:
+    """``trainer`` (SentenceTransformerTrainer) or ``loop`` (:func:`st_loop_steps`)."""
+    if args.st_train != "auto":
+        return args.st_train
+    try:
+        import datasets  # noqa: F401
+    except ImportError:
+        return "loop"
+    return "trainer"
+
+
 def bench_train(args) -> None:
+    runner = st_runner(args)
+    st_run = st_train_steps if runner == "trainer" else st_loop_steps
     zelo, st, util = [], [], {"zelo": [], "st": []}
     for _ in range(args.repeats):
-        for name, steps, run in (("zelo", zelo, zelo_train_steps), ("st", st, st_train_steps)):
+        for name, steps, run in (("zelo", zelo, zelo_train_steps), ("st", st, st_run)):
             with GpuUtilisation() if args.device != "cpu" else contextlib.nullcontext() as gpu:
-                steps += run(args)
+                times = run(args)
+            steps += times
             if gpu is not None:
                 util[name].append(gpu.mean)
+            used = {"gpu_utilisation": gpu.mean} if gpu is not None else {}
+            emit_side("train", name, times, batch=args.batch, samples_per_s=args.batch / statistics.median(times),
+                      runner="lightning" if name == "zelo" else runner, device=args.device, **used)  # fmt: skip
     per_s = {k: args.batch / statistics.median(v) for k, v in (("zelo", zelo), ("st", st))}
-    extra = {f"{k}_gpu_utilisation": statistics.mean(v) for k, v in util.items() if v}
+    extra = {
+        f"{k}_gpu_utilisation": statistics.mean(x for x in v if x is not None)
+        for k, v in util.items()
+        if any(x is not None for x in v)
+    }
     emit("train", zelo, st, batch=args.batch, negatives=3, zelo_samples_per_s=per_s["zelo"],
-         st_samples_per_s=per_s["st"], device=args.device, bf16=args.bf16, **extra)  # fmt: skip
+         st_samples_per_s=per_s["st"], st_runner=runner, device=args.device, bf16=args.bf16,
+         **extra)  # fmt: skip
 
 
 BENCHES = {"encode": bench_encode, "mine": bench_mine, "train": bench_train}
@@ -279,7 +392,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (GPU)")
+    parser.add_argument("--encode-batch", type=int, default=64)
+    parser.add_argument("--st-train", default="auto", choices=("auto", "trainer", "loop"))
+    parser.add_argument("--jsonl", default=None, help="append each JSON line to this file")
     args = parser.parse_args()
+    global JSONL
+    JSONL = args.jsonl
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("WANDB_MODE", "offline")
