@@ -7,15 +7,25 @@ TORCH  ?= torch==2.13.0
 FAISS  ?= cpu
 PYTEST_ARGS ?= -m "not slow and not gpu"
 
-.PHONY: setup train sweep test test-all lint bench clean
+FAISS_OTHER := $(if $(filter gpu,$(FAISS)),faiss-cpu,faiss-gpu-cu12)
+ifeq ($(filter cpu gpu,$(FAISS)),)
+$(error FAISS must be cpu or gpu, got '$(FAISS)')
+endif
 
-setup: $(VENV)/.installed
+.PHONY: setup train sweep test test-all lint bench bundle clean
 
-$(VENV)/.installed: pyproject.toml
+setup: $(VENV)/.installed-$(FAISS)
+
+# the FAISS builds share the faiss/ folder: switching removes both before installing the one chosen
+
+$(VENV)/.installed-$(FAISS): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
+	if $(PY) -m pip show --quiet $(FAISS_OTHER) 2>/dev/null; then \
+	  $(PY) -m pip uninstall --quiet -y faiss-cpu faiss-gpu-cu12; fi
 	$(PY) -m pip install --quiet -e ".[dev,$(FAISS)]"
+	rm -f $(VENV)/.installed $(VENV)/.installed-*
 	touch $@
 
 # the main job: the Laffer-curve sweep on the embedded synthetic collection (static student)
@@ -30,6 +40,12 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest -m "not gpu"
+
+# the offline bundle for a GPU node without network (bench/gpu_run.sh runs from it): wheels for the
+# node's Python (BUNDLE_ARGS="--python-version 3.12 --platform ..."), fp16 MiniLM, NFCorpus
+BUNDLE_ARGS ?=
+bundle: setup
+	$(PY) -m zelo.bundle build --out bundle $(BUNDLE_ARGS)
 
 lint: setup
 	$(PY) -m ruff check zelo tests bench train.py

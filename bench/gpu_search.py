@@ -72,7 +72,7 @@ def timed(fn, repeats: int, device: str) -> tuple[list[float], object]:
     return times, result
 
 
-def torch_topk(queries: torch.Tensor, docs: torch.Tensor, k: int, block: int = 262144):
+def torch_topk(queries: torch.Tensor, docs: torch.Tensor, k: int, block: int = 65536):
     """One matmul + ``topk`` per document block, merged by another ``topk`` (no tie order)."""
     best = None
     for start in range(0, len(docs), block):
