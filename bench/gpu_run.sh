@@ -128,8 +128,9 @@ PY
 # the sweep's analysis files into the returned folder (each small: a table, a report, a figure)
 collect() {
   local sweep=$SCRATCH/laffer_dial
-  rm -f "$sweep/laffer.json"  # analysed again with every job there now (also after a time-out)
-  timeout "$T_ANALYSIS" "$PY" -m zelo.analysis "$sweep" --no-wandb >>"$SCRATCH/logs/analysis.log" 2>&1
+  if [ ! -f "$sweep/laffer.json" ]; then  # the sweep ran out of time before its own analysis
+    timeout "$T_ANALYSIS" "$PY" -m zelo.analysis "$sweep" --no-wandb >>"$SCRATCH/logs/analysis.log" 2>&1
+  fi
   for f in results.csv laffer.json laffer.png; do
     [ -f "$sweep/$f" ] && cp "$sweep/$f" "$OUT_DIR/$f"
   done
@@ -154,6 +155,7 @@ laffer() {
   local done_seeds="" seed rc=0
   for seed in $SEEDS; do
     local budget=$(($(left) - T_ANALYSIS))
+    rm -f "$SCRATCH/laffer_dial/laffer.json"  # written again by the sweep's analysis, or by collect
     # shellcheck disable=SC2086
     run "laffer_seed$seed" "$budget" "$PY" "$REPO/train.py" -m experiment=laffer_dial $LAFFER_ARGS \
       logger=csv seed="$seed" trainer.max_epochs="$EPOCHS" miner.scorer.intelligence="$POINTS" \

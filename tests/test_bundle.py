@@ -140,7 +140,9 @@ def test_gpu_run_dry_run_from_the_bundle_on_a_node_like_python(tmp_path):
     assert {w["spec"].split("==")[0] for w in manifest["wheels"]} >= {"hydra-core", "omegaconf"}
     python = make_node_python(tmp_path / "node")
     for absent in ("hydra", "omegaconf", "faiss", "datasets", "wandb", "bm25s", "zelo"):
-        probe = subprocess.run([str(python), "-c", f"import {absent}"], capture_output=True)
+        probe = subprocess.run(
+            [str(python), "-c", f"import {absent}"], capture_output=True, cwd=tmp_path
+        )
         assert probe.returncode != 0, f"{absent} importable in the node's Python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(PYTHON=str(python), OUT=str(tmp_path / "returned"))

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-import zelo.retrieval.searcher as searcher_module
+import zelo.retrieval.backends as backends
 from zelo.errors import MissingDependency, ZeloError
 from zelo.retrieval import build_searcher
-from zelo.retrieval.searcher import faiss_builds
+from zelo.retrieval.backends import faiss_builds
 
 REPO = Path(__file__).resolve().parents[2]
 HIDE = "import sys\nfor name in {names!r}:\n    sys.modules[name] = None  # import raises ImportError\n"
@@ -97,7 +97,8 @@ def test_two_faiss_builds_are_refused(monkeypatch):
             self.metadata, self.version = {"Name": name}, version
 
     fake = [Dist("faiss-cpu", "1.15.1"), Dist("faiss-gpu-cu12", "1.14.1")]
-    monkeypatch.setattr(searcher_module.metadata, "distributions", lambda: iter(fake))
+    monkeypatch.setattr(backends.metadata, "distributions", lambda: iter(fake))
+    monkeypatch.setattr(backends, "_faiss_index", None)  # as in a fresh process
     with pytest.raises(ZeloError, match="two FAISS builds.*faiss-cpu 1.15.1, faiss-gpu-cu12"):
         build_searcher(torch.eye(4), "hnsw")
 

@@ -2,6 +2,7 @@
 
 - :mod:`~zelo.retrieval.searcher`: searchers built once per embeddings and queried many times;
 - :mod:`~zelo.retrieval.exact`: exact blocked search in torch, in a deterministic order;
+- :mod:`~zelo.retrieval.backends`: which backends are here (FAISS imported on first use);
 - :mod:`~zelo.retrieval.faiss_index`: IVF and HNSW through FAISS (its only importer,
   imported on first use: exact search needs no FAISS);
 - :mod:`~zelo.retrieval.embeddings`: embedding matrices in memory or ``.npy`` files, in blocks;

@@ -13,13 +13,11 @@ import json
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
-from importlib import metadata
 from pathlib import Path
 
 import torch
 
-from zelo.errors import MissingDependency, ZeloError
+from zelo.retrieval.backends import faiss_backend
 from zelo.retrieval.embeddings import BLOCK_ROWS, EmbeddingMatrix
 from zelo.retrieval.exact import exact_search, top_ordered
 from zelo.utils.io import atomic_write_json
@@ -32,39 +30,6 @@ REGISTRY_SIZE = 2
 build_counts: Counter[str] = Counter()  # searchers built in this process, by kind
 _registry: OrderedDict[tuple, Searcher] = OrderedDict()
 _cuda_fallback_logged = False
-
-
-def faiss_builds(installed: Iterable[tuple[str, str]]) -> list[str]:
-    """The FAISS builds among ``(distribution, version)`` pairs (``faiss``, ``faiss-cpu``,
-    ``faiss-gpu*``): every one of them installs into the same ``faiss/`` folder."""
-    names = {(n.lower().replace("_", "-"), v) for n, v in installed}
-    return sorted(f"{n} {v}" for n, v in names if n == "faiss" or n.startswith("faiss-"))
-
-
-def faiss_backend(kind: str):
-    """:mod:`zelo.retrieval.faiss_index`, imported on first use: only ``ivf``/``hnsw`` need FAISS.
-
-    Raises:
-        ZeloError: two FAISS builds share one ``faiss/`` folder (one shadows the other's files).
-        MissingDependency: FAISS is not installed (or cannot be imported).
-    """
-    installed = ((d.metadata["Name"] or "", d.version) for d in metadata.distributions())
-    builds = faiss_builds(installed)
-    if len(builds) > 1:
-        raise ZeloError(
-            f"two FAISS builds are installed into one faiss/ folder ({', '.join(builds)}): one "
-            "shadows the other's files; uninstall them all, then install one (zelo's `cpu` or "
-            "`gpu` extra)"
-        )
-    try:
-        import zelo.retrieval.faiss_index as faiss_index
-    except ImportError as err:
-        raise MissingDependency(
-            f"index={kind} needs FAISS, which cannot be imported here ({err}): install faiss-cpu "
-            "(`pip install faiss-cpu`, or zelo's `cpu` extra) or a faiss GPU build that matches "
-            "your CUDA; exact search (index=flat) needs no FAISS"
-        ) from err
-    return faiss_index
 
 
 def torch_device(use_gpu: str | bool) -> str:
@@ -187,7 +152,7 @@ class FaissSearcher(Searcher):
         seed: int = 0,
     ) -> None:
         super().__init__(len(docs), docs.dim)
-        self.faiss = faiss_backend(kind)
+        faiss_backend(kind)  # FAISS importable, one build: checked before any work
         self.kind, self.nprobe, self.ef_search = kind, nprobe, ef_search
         self.cache_path = Path(cache_path) if cache_path else None
         self._gpu = self.faiss.faiss_gpu(use_gpu) and kind == "ivf"
@@ -210,6 +175,11 @@ class FaissSearcher(Searcher):
             self.recall_at_100,
             self._setting(100),
         )
+
+    @property
+    def faiss(self):
+        """:mod:`zelo.retrieval.faiss_index` (a module is no attribute: searchers stay copyable)."""
+        return faiss_backend(self.kind)
 
     def _build(self, docs: EmbeddingMatrix, nlist: int | None, hnsw_m: int, seed: int):
         start = time.perf_counter()
