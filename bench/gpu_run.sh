@@ -65,6 +65,7 @@ FIG=$OUT_DIR/figures.jsonl
 LOG=$OUT_DIR/run.log
 : >"$FIG"
 : >"$LOG"
+rm -f "$OUT_DIR/results.csv" "$OUT_DIR/laffer.json" "$OUT_DIR/laffer.png"  # an earlier run's
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=offline PYTHONUNBUFFERED=1
 export TOKENIZERS_PARALLELISM=false MPLBACKEND=Agg HF_HOME=$SCRATCH/hf TMPDIR=$SCRATCH/tmp
@@ -168,6 +169,10 @@ laffer() {
 }
 
 say "preset $PRESET, total budget ${TOTAL} s, returned folder $OUT_DIR, scratch $SCRATCH"
+if [ ! -f "$BUNDLE/manifest.json" ]; then
+  say "no bundle at $BUNDLE: build it first with 'make bundle' (python -m zelo.bundle)"
+  exit 2
+fi
 run install "$T_INSTALL" install || { say "install failed: see run.log"; exit 1; }
 if [ "$PRESET" = full ] && ! "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
   say "no CUDA device: the full preset needs one (--preset tiny runs on the CPU)"
