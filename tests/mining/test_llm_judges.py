@@ -207,3 +207,27 @@ def test_model_fingerprint_follows_the_weights(tiny_llm, tmp_path):
     assert model_fingerprint(str(copy)) == model_fingerprint(str(tiny_llm))
     (copy / "config.json").write_text((copy / "config.json").read_text() + " ")
     assert model_fingerprint(str(copy)) != model_fingerprint(str(tiny_llm))
+
+
+def test_real_judge_options_compose_load_nothing_and_are_no_control(make_cfg):
+    from hydra.utils import instantiate
+
+    from zelo.pipeline import control_label
+
+    null = "miner.scorer.first_stage.encoder=null"
+    elo = instantiate(make_cfg("miner=llm_elo", null).miner)
+    judges = elo.scorer.judges
+    assert [j.model_name for j in judges.values()] == [
+        "gguf:smollm2-135m",
+        "gguf:qwen2.5-coder-0.5b",
+    ]
+    assert all(j.model is None and j.tokenizer is None for j in judges.values())
+    assert all(j.cache.path.parent.name == "judgments" for j in judges.values())
+    assert control_label(elo, None) is None
+    one = instantiate(make_cfg("miner=llm_elo", "miner/scorer/judges=gguf_qwen", null).miner)
+    assert list(one.scorer.judges) == ["qwen"]
+    point = instantiate(make_cfg("miner=llm_pointwise", null).miner)
+    assert isinstance(point.scorer, LLMPointwiseScorer) and list(point.scorer.judges) == ["qwen"]
+    assert control_label(point, None) is None
+    simulated = instantiate(make_cfg("miner=llm_ensemble", null).miner)
+    assert control_label(simulated, None) == "scorer:llm_ensemble"  # the simulated judges
