@@ -18,7 +18,7 @@ cover those alone.
 
 Usage:
     python bench/llm_judges.py [--collection DIR] [--candidates 10] [--queries 0]
-        [--pairwise-queries 10] [--degree 2] [--judges gguf_smollm2,gguf_qwen]
+        [--pairwise-queries 4] [--degree 2] [--judges gguf_smollm2,gguf_qwen]
         [--modes pointwise,pairwise] [--cache-dir outputs/cache]
 
 References:
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--candidates", type=int, default=10)
     parser.add_argument("--queries", type=int, default=0, help="pointwise: first N; 0 = all")
-    parser.add_argument("--pairwise-queries", type=int, default=10, help="0 = all")
+    parser.add_argument("--pairwise-queries", type=int, default=4, help="0 = all")
     parser.add_argument("--degree", type=int, default=2)
     parser.add_argument("--judges", default="gguf_smollm2,gguf_qwen")
     parser.add_argument("--modes", default="pointwise,pairwise")
@@ -160,20 +160,21 @@ def main() -> None:
     torch.manual_seed(0)
     full = judged_queries(Path(args.collection), args.split)
     emit({"collection": args.collection, "split": args.split, "queries": len(full.query_texts)})
-    for option in args.judges.split(","):
-        pointwise = compose_scorer(option, args.cache_dir)
-        (label, judge), *_ = pointwise.judges.items()
-        extra = {"doc_tokens": judge.doc_tokens, "device": str(judge.device)}
-        if "pointwise" in args.modes:
-            pointwise.candidates = args.candidates
-            inp = subset(full, args.queries)
-            measure(label, "pointwise", pointwise, judge, inp, args.candidates, extra)
-        if "pairwise" in args.modes:
-            pairwise = LLMEnsembleScorer(
-                {label: judge}, pointwise.first_stage, args.candidates, degree=args.degree
-            )
-            inp = subset(full, args.pairwise_queries)
-            measure(label, "pairwise", pairwise, judge, inp, args.candidates, extra)
+    scorers = [compose_scorer(option, args.cache_dir) for option in args.judges.split(",")]
+    for mode in args.modes.split(","):  # every judge's pointwise figure first: it is cheaper
+        for pointwise in scorers:
+            (label, judge), *_ = pointwise.judges.items()
+            extra = {"doc_tokens": judge.doc_tokens, "device": str(judge.device)}
+            if mode == "pointwise":
+                pointwise.candidates = args.candidates
+                inp = subset(full, args.queries)
+                measure(label, mode, pointwise, judge, inp, args.candidates, extra)
+            else:
+                pairwise = LLMEnsembleScorer(
+                    {label: judge}, pointwise.first_stage, args.candidates, degree=args.degree
+                )
+                inp = subset(full, args.pairwise_queries)
+                measure(label, mode, pairwise, judge, inp, args.candidates, extra)
 
 
 if __name__ == "__main__":
