@@ -41,7 +41,7 @@ from hydra.utils import instantiate
 
 from zelo.data.beir import load_beir
 from zelo.data.splits import build_query_set
-from zelo.eval.metrics import mean_ndcg
+from zelo.eval.metrics import evaluate_ranking, mean_ndcg
 from zelo.mining.candidates import sort_candidates
 from zelo.mining.llm_ensemble import LLMEnsembleScorer
 from zelo.schemas import register_configs
@@ -72,6 +72,10 @@ def hard_pair_auc(ids: torch.Tensor, scores: torch.Tensor, judgments: list[dict]
             right += float((diff > 0).sum() + 0.5 * (diff == 0).sum())
             total += diff.numel()
     return (right / total if total else float("nan")), total
+
+
+def per_query_ndcg(ids: torch.Tensor, judgments: list[dict]) -> torch.Tensor:
+    return evaluate_ranking(ids, judgments)["ndcg@10"]
 
 
 def subset(inp: MiningInput, n: int) -> MiningInput:
@@ -120,6 +124,8 @@ def measure(label: str, mode: str, scorer, judge, inp: MiningInput, k: int, extr
     auc, pairs = hard_pair_auc(ids, scores, inp.judgments)
     auc0, _ = hard_pair_auc(first_ids, first_scores, inp.judgments)
     per_prompt = forward_s / computed if computed else float("nan")
+    gain = per_query_ndcg(ids, inp.judgments) - per_query_ndcg(first_ids, inp.judgments)  # [Q]
+    se = float(gain.std() / len(gain) ** 0.5) if len(gain) > 1 else float("nan")
     emit(
         {
             "judge": label,
@@ -128,6 +134,8 @@ def measure(label: str, mode: str, scorer, judge, inp: MiningInput, k: int, extr
             "candidates": k,
             "ndcg@10": round(mean_ndcg(ids, inp.judgments), 4),
             "first_stage_ndcg@10": round(mean_ndcg(first_ids, inp.judgments), 4),
+            "ndcg@10_gain_over_first_stage": round(float(gain.mean()), 4),
+            "gain_se_paired_over_queries": round(se, 4),
             "control_sorted_by_judgments_ndcg@10": round(mean_ndcg(ceiling, inp.judgments), 4),
             "auc_hard_pairs": round(auc, 4),
             "first_stage_auc_hard_pairs": round(auc0, 4),

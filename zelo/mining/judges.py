@@ -187,6 +187,7 @@ class HFCausalLMJudge:
         self.cache = JudgmentCache(cache_dir)
         self.model = self.tokenizer = None
         self._fingerprint: str | None = None
+        self._folder: str | None = None
         self.stats = {"judgments": 0, "computed": 0, "forward_calls": 0, "forward_s": 0.0}
         self.load_s = 0.0
 
@@ -195,11 +196,13 @@ class HFCausalLMJudge:
 
     def folder(self) -> str:
         """The model's folder or Hub name (a packaged GGUF is converted on first use)."""
-        if self.model_name.startswith(GGUF_PREFIX):
-            from zelo.mining.gguf_models import converted_model
+        if self._folder is None:
+            self._folder = self.model_name
+            if self.model_name.startswith(GGUF_PREFIX):
+                from zelo.mining.gguf_models import converted_model
 
-            return str(converted_model(self.model_name[len(GGUF_PREFIX) :]))
-        return self.model_name
+                self._folder = str(converted_model(self.model_name[len(GGUF_PREFIX) :]))
+        return self._folder
 
     def fingerprint(self) -> str:
         """What the judgments depend on in the model: a packaged GGUF's sha256, else the sha256
