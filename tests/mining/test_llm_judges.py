@@ -3,6 +3,7 @@ zELO and pointwise scorers, the judgment cache, prompts, configs."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -215,7 +216,8 @@ def test_real_judge_options_compose_load_nothing_and_are_no_control(make_cfg):
     from zelo.pipeline import control_label
 
     null = "miner.scorer.first_stage.encoder=null"
-    elo = instantiate(make_cfg("miner=llm_elo", null).miner)
+    both = "miner/scorer/judges=gguf_both"
+    elo = instantiate(make_cfg("miner=llm_ensemble", both, null).miner)
     judges = elo.scorer.judges
     assert [j.model_name for j in judges.values()] == [
         "gguf:smollm2-135m",
@@ -224,10 +226,34 @@ def test_real_judge_options_compose_load_nothing_and_are_no_control(make_cfg):
     assert all(j.model is None and j.tokenizer is None for j in judges.values())
     assert all(j.cache.path.parent.name == "judgments" for j in judges.values())
     assert control_label(elo, None) is None
-    one = instantiate(make_cfg("miner=llm_elo", "miner/scorer/judges=gguf_qwen", null).miner)
-    assert list(one.scorer.judges) == ["qwen"]
-    point = instantiate(make_cfg("miner=llm_pointwise", null).miner)
+    point = instantiate(make_cfg("miner=topk", "miner/scorer=llm_pointwise", null).miner)
     assert isinstance(point.scorer, LLMPointwiseScorer) and list(point.scorer.judges) == ["qwen"]
     assert control_label(point, None) is None
     simulated = instantiate(make_cfg("miner=llm_ensemble", null).miner)
     assert control_label(simulated, None) == "scorer:llm_ensemble"  # the simulated judges
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["miner=topk", "miner/scorer=llm_pointwise", "miner.scorer.judges.qwen.model={llm}"],
+        [
+            "miner=llm_ensemble",
+            "miner/scorer/judges=gguf_smollm2",
+            "miner.scorer.judges.smollm2.model={llm}",
+            "miner.scorer.candidates=6",
+        ],
+    ],
+    ids=["pointwise", "elo"],
+)
+def test_a_run_with_llm_judges_from_their_configs(make_cfg, tiny_llm, overrides):
+    """The packaged judges' configs, end to end, with the tiny model in place of the GGUF."""
+    from zelo.pipeline import train
+
+    cfg = make_cfg(
+        *[o.format(llm=tiny_llm) for o in overrides], "trainer.max_epochs=1", "callbacks=none"
+    )
+    metrics = train(cfg)
+    assert metrics["run/control"] is None
+    assert math.isfinite(metrics["miner/ndcg@10"]) and metrics["mining/num_negatives"] > 0
+    assert (Path(cfg.paths.cache_dir) / "judgments" / "judgments.sqlite").exists()
