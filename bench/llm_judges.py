@@ -103,7 +103,8 @@ def compose_scorer(judges: str, cache_dir: str):
         cfg = compose(
             "train",
             overrides=[
-                "miner=llm_pointwise",
+                "miner=topk",
+                "miner/scorer=llm_pointwise",
                 f"miner/scorer/judges={judges}",
                 f"paths.cache_dir={cache_dir}",
             ],
