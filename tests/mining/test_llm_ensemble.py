@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 import torch
 
 from zelo.mining.base import Miner
 from zelo.mining.elo import degrees
-from zelo.mining.judges import HFCausalLMJudge, SimulatedJudge
+from zelo.mining.judges import SimulatedJudge
 from zelo.mining.llm_ensemble import LLMEnsembleScorer, comparison_graph
 from zelo.types import MiningInput
 
@@ -138,56 +137,3 @@ def test_config_uses_three_simulated_judges(make_cfg):
     judges = miner.scorer.judges
     assert [type(j).__name__ for j in judges.values()] == ["SimulatedJudge"] * 3
     assert [j.error_rate for j in judges.values()] == [0.1, 0.15, 0.2]
-
-
-@pytest.fixture(scope="module")
-def tiny_llm(tmp_path_factory) -> Path:
-    """A randomly initialised 2-layer Llama (vocab 30522) with MiniLM's tokenizer, on disk."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from zelo.models.encoders import minilm_path
-
-    config = LlamaConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-    )
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_llm")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
-    return folder
-
-
-def test_llm_judge_probabilities_batching_and_order_swap(fake_scorer, tiny_llm):
-    inp = MiningInput(
-        ["heat pumps", "river stones"],
-        ["a heat pump moves heat", "rivers carry stones far", "glass", "sound waves"],
-        [[0], [1]],
-        2,
-    )
-    queries, a, b = (
-        torch.tensor([0, 0, 1, 1]),
-        torch.tensor([0, 2, 1, 3]),
-        torch.tensor([1, 3, 0, 2]),
-    )
-    batched = HFCausalLMJudge(str(tiny_llm), batch_size=8, device="cpu")
-    texts = (
-        [inp.query_texts[q] for q in queries.tolist()],
-        [inp.doc_texts[d] for d in a.tolist()],
-        [inp.doc_texts[d] for d in b.tolist()],
-    )
-    raw = batched.first_probs(*texts)
-    assert ((raw > 0) & (raw < 1)).all()
-    single = HFCausalLMJudge(str(tiny_llm), batch_size=1, device="cpu").first_probs(*texts)
-    torch.testing.assert_close(raw, single, atol=1e-5, rtol=0)
-    ab = batched.compare(inp, queries, a, b)
-    ba = batched.compare(inp, queries, b, a)
-    torch.testing.assert_close(ab + ba, torch.ones(4), atol=1e-6, rtol=0)
-    scorer = LLMEnsembleScorer({"llm": batched}, fake_scorer(torch.rand(2, 4)), candidates=3)
-    ids, scores = scorer.rank(inp, 3)
-    assert (ids >= 0).all() and torch.isfinite(scores).all()
