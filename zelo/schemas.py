@@ -28,6 +28,11 @@ def repo_root() -> str:
     return str(root if (root / "pyproject.toml").exists() else Path.cwd())
 
 
+def working_dir() -> str:
+    """The caller's working directory (Hydra does not change it): where outputs go."""
+    return os.getcwd()
+
+
 def sweep_group() -> str | None:
     """One W&B group per sweep: the sweep folder's name in multirun, else ``None``."""
     from hydra.core.hydra_config import HydraConfig
@@ -53,6 +58,7 @@ def minilm_path() -> str:
 
 RESOLVERS = {
     "zelo_root": repo_root,
+    "zelo_cwd": working_dir,
     "zelo_sweep_group": sweep_group,
     "zelo_wandb_offline": wandb_offline,
     "zelo_minilm": minilm_path,
@@ -148,7 +154,12 @@ class MineConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     miner: Any = MISSING
-    teacher: Any = None  # a scorer config for the FN estimate; None: the miner's scorer
+    teacher: Any = None  # a scorer config for the FN estimate; None: the first of fn_teachers
+    fn_teachers: dict[str, Any] = field(default_factory=dict)  # that is not the miner's scorer
+    output_scores: bool = False
+    st_columns_only: bool = False
+    max_score: float | None = None
+    min_score: float | None = None
 
 
 @dataclass
@@ -197,6 +208,7 @@ class AbsRuleConfig:
     _target_: str = "zelo.mining.topk_abs.abs_mask"
     _partial_: bool = True
     max_score: float = MISSING
+    min_score: float | None = None
 
 
 @dataclass
@@ -284,6 +296,10 @@ class STModelConfig(StudentConfig):
     max_length: int | None = None
     query_max_length: int | None = None
     normalize: bool | None = None
+    query_prompt: str | None = None
+    document_prompt: str | None = None
+    query_prompt_name: str | None = None
+    document_prompt_name: str | None = None
 
 
 MINER_OPTIONS = (

@@ -87,6 +87,11 @@ class StaticEncoder(Encoder):
     def dim(self) -> int:
         return int(self.embedding.embedding_dim)
 
+    @property
+    def label(self) -> str:
+        source = "random" if self.init_from is None else f"from {self.init_from}"
+        return f"static embeddings ({source})"
+
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
         self.tokenizer.enable_truncation(max_length or self.max_length)
         add_special = not self.drop_special_tokens
@@ -134,5 +139,5 @@ class StaticEncoder(Encoder):
         tokenizer = copy.deepcopy(self.tokenizer)
         tokenizer.enable_truncation(self.max_length)
         tokenizer.save(str(path / modules[0][0] / "tokenizer.json"))
-        log.info("saved sentence-transformers static model to %s", path)
+        log.debug("saved sentence-transformers static model to %s", path)
         return path

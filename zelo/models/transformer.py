@@ -14,6 +14,8 @@ from zelo.models.encoders import Encoder, resolve_model_path, write_st_config
 
 log = logging.getLogger(__name__)
 
+MINILM_LABEL = "all-MiniLM-L6-v2"
+
 
 def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Attention-masked mean over tokens: ``[B, L, D]``, ``[B, L]`` -> ``[B, D]``."""
@@ -57,6 +59,7 @@ class TransformerEncoder(Encoder):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.name = "minilm" if name_or_path is None else str(name_or_path)
+        self.pretrained = pretrained
         self.pooling = pooling
         path = resolve_model_path(name_or_path)
         config = AutoConfig.from_pretrained(path, **dict(config_overrides or {}))
@@ -69,11 +72,20 @@ class TransformerEncoder(Encoder):
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if getattr(self.model, "pooler", None) is not None:
             self.model.pooler.requires_grad_(False)
-        log.info("TransformerEncoder %s (pretrained=%s, dim=%d)", self.name, pretrained, self.dim)
+        log.info("TransformerEncoder: %s (dim=%d)", self.label, self.dim)
 
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
+
+    @property
+    def label(self) -> str:
+        """``all-MiniLM-L6-v2``, the model folder's name, or what a random model is built as."""
+        model = MINILM_LABEL if self.name == "minilm" else Path(self.name).name
+        if self.pretrained:
+            return model
+        layers = self.model.config.num_hidden_layers
+        return f"random weights, {layers} layers ({model}'s tokenizer and config)"
 
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
         batch = self.tokenizer(
@@ -117,5 +129,5 @@ class TransformerEncoder(Encoder):
         pooling = {f"pooling_mode_{m}": m == chosen for m in modes}
         pooling["word_embedding_dimension"] = self.dim
         (path / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2))
-        log.info("saved sentence-transformers model to %s", path)
+        log.debug("saved sentence-transformers model to %s", path)
         return path

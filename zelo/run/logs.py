@@ -7,8 +7,9 @@ import warnings
 
 # loggers that print through their own handler as well as the root's
 OWN_HANDLER_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
-# INFO chatter: faiss tries AVX512 and AVX2 builds and logs each ModuleNotFoundError
-QUIET_LOGGERS = ("faiss.loader",)
+# INFO chatter: faiss tries AVX512 and AVX2 builds and logs each ModuleNotFoundError; bm25s logs
+# its index building at DEBUG; Optuna's sweeper plugin announces its study, storage and sampler
+QUIET_LOGGERS = ("faiss.loader", "bm25s", "hydra_plugins.hydra_optuna_sweeper", "optuna")
 ADVERT_PREFIXES = ("💡 Tip",)
 
 
