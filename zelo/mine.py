@@ -34,9 +34,11 @@ def main(cfg: DictConfig) -> None:
 def run() -> None:
     """The console script."""
     from zelo.cli import print_version
+    from zelo.run.logs import quiet_logs
 
     if print_version(sys.argv, "zelo-mine"):
         return
+    quiet_logs()  # before Hydra starts: a sweeper's plugins log at its start
     register_configs()
     main()
 
