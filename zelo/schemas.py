@@ -8,6 +8,7 @@ ConfigStore under ``schema/<group>/<option>`` and is pulled into its YAML with
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,12 @@ def repo_root() -> str:
 def working_dir() -> str:
     """The caller's working directory (Hydra does not change it): where outputs go."""
     return os.getcwd()
+
+
+def interactive() -> bool:
+    """Whether standard output is a terminal: progress bars only there (in a log file a bar is
+    one line per redraw)."""
+    return sys.stdout.isatty()
 
 
 def sweep_group() -> str | None:
@@ -59,6 +66,7 @@ def minilm_path() -> str:
 RESOLVERS = {
     "zelo_root": repo_root,
     "zelo_cwd": working_dir,
+    "zelo_interactive": interactive,
     "zelo_sweep_group": sweep_group,
     "zelo_wandb_offline": wandb_offline,
     "zelo_minilm": minilm_path,

@@ -187,3 +187,22 @@ def test_max_and_min_score_bound_the_negatives_after_the_miners_rules(make_mine_
     scores = load(Path(cfg.output_dir))["zelo_negative_score"]
     assert scores and all(0.1 <= s <= 0.3 for s in scores)
     assert summary["mining/dropped_score_range"] > 0 and summary["mining/dropped_perc_pos"] > 0
+
+
+@pytest.mark.slow
+def test_a_newcomers_log_is_clean_and_says_what_was_measured(tmp_path: Path, cache_dir) -> None:
+    out, run = tmp_path / "mined", tmp_path / "run"
+    proc = zelo_mine("dataset=synthetic_tiny", "miner=random", f"output_dir={out}",
+                     f"paths.cache_dir={cache_dir}", f"hydra.run.dir={run}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (run / "mine.log").read_text()
+    console = proc.stdout + proc.stderr
+    for text in (log, console):
+        assert "Traceback" not in text and "Error" not in text, text[-3000:]
+        assert "it/s]" not in text and "faiss.loader" not in text  # no bars, no loader chatter
+    lines = [line.split(" - ", 1)[-1] for line in log.splitlines() if line.startswith("[")]
+    assert len(lines) == len(set(lines)), "a line logged twice"
+    assert proc.stderr == ""  # everything went through the log
+    assert "mining/fn_rate not measured: every judged document of split train" in log
+    assert "fn/teacher_rate" in log and "bm25 scores at or above the positive" in log
+    assert "miner/ndcg@10 " in log

@@ -49,13 +49,17 @@ def fit_mnrl(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=batch_size,
         learning_rate=lr, logging_steps=1, save_strategy="no",
         report_to="none", seed=seed, use_cpu=True, dataloader_drop_last=True,
+        # no text twice in a batch: a triplet's anchor repeats once per negative, and a query
+        # meeting its own positive as another row's in-batch negative would be a false negative
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(
         model=model,
