@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?= -m "not slow and not gpu"
 
-.PHONY: setup train sweep test test-all lint bench clean
+.PHONY: setup demo train sweep test test-all lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -15,6 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# the quick start: a small Laffer sweep (12 jobs, about 3 minutes on a quiet 2-core CPU)
+demo: setup
+	$(VENV)/bin/zelo-train -m experiment=demo
+	@echo "results: outputs/demo/synthetic_small/ (laffer.png, laffer.json, results.csv)"
 
 # the main job: the Laffer-curve sweep on the embedded synthetic collection (static student)
 TRAIN_ARGS ?= -m experiment=laffer
