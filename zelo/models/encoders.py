@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -196,16 +195,3 @@ def minilm_path() -> str:
 
 def resolve_model_path(name_or_path: str | None) -> str:
     return minilm_path() if name_or_path in (None, "minilm") else str(name_or_path)
-
-
-def write_st_config(path: Path, modules: list[tuple[str, str]], similarity: str) -> None:
-    """Write ``modules.json`` and ``config_sentence_transformers.json`` for (folder, class) pairs."""
-    entries = [
-        {"idx": i, "name": str(i), "path": sub, "type": f"sentence_transformers.models.{cls}"}
-        for i, (sub, cls) in enumerate(modules)
-    ]
-    for sub, _ in modules:
-        (path / sub).mkdir(parents=True, exist_ok=True)
-    (path / "modules.json").write_text(json.dumps(entries, indent=2))
-    st_config = {"similarity_fn_name": similarity}
-    (path / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from zelo.models.encoders import Encoder, resolve_model_path, write_st_config
+from zelo.models.encoders import Encoder, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -110,24 +111,31 @@ class TransformerEncoder(Encoder):
         return {**super().describe(), "name": self.name, "pooling": self.pooling}
 
     def save_sentence_transformer(self, path: str | os.PathLike) -> Path:
-        """Write a folder that ``sentence_transformers.SentenceTransformer(path)`` loads.
+        """Save as sentence-transformers' own Transformer + Pooling (+ Normalize) model, with its
+        model card and the documents' ``max_length`` as ``max_seq_length``.
 
-        The folder holds Transformer + Pooling (+ Normalize) modules with documents' ``max_length``
-        as ``max_seq_length``; it needs nothing from zelo.
+        The weights and tokenizer go through a temporary folder beside ``path`` (the Transformer
+        module loads from a folder), then ``SentenceTransformer(modules=...).save(path)``.
         """
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.base.modules import Normalize, Transformer
+        from sentence_transformers.sentence_transformer.modules import Pooling
+
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
-        bert_config = {"max_seq_length": self.max_length, "do_lower_case": False}
-        (path / "sentence_bert_config.json").write_text(json.dumps(bert_config, indent=2))
-        modules = [("", "Transformer"), ("1_Pooling", "Pooling")]
-        modules += [("2_Normalize", "Normalize")] if self.normalize else []
-        write_st_config(path, modules, "cosine" if self.normalize else "dot")
-        modes = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
-        chosen = {"cls": "cls_token", "mean": "mean_tokens"}[self.pooling]
-        pooling = {f"pooling_mode_{m}": m == chosen for m in modes}
-        pooling["word_embedding_dimension"] = self.dim
-        (path / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        weights = Path(tempfile.mkdtemp(prefix=f".{path.name}.hf-", dir=path.parent))
+        try:
+            self.model.save_pretrained(weights)
+            self.tokenizer.save_pretrained(weights)
+            transformer = Transformer(str(weights), max_seq_length=self.max_length)
+            modules = [transformer, Pooling(self.dim, {"cls": "cls", "mean": "mean"}[self.pooling])]
+            modules += [Normalize()] if self.normalize else []
+            similarity = "cosine" if self.normalize else "dot"
+            model = SentenceTransformer(
+                modules=modules, device="cpu", similarity_fn_name=similarity
+            )
+            model.save(str(path))
+        finally:
+            shutil.rmtree(weights, ignore_errors=True)
         log.debug("saved sentence-transformers model to %s", path)
         return path
