@@ -87,8 +87,8 @@ class EncodeProgress:
                 rate = self.total / (elapsed + left)
                 note = f"; {self.note}" if self.note else ""
                 log.info(
-                    "encoding %s %s with %s at ~%.0f %s/s: about %s%s",
-                    f"{self.total:,}", self.what, self.encoder, rate, _unit(self.what),
+                    "encoding %s %s with %s at ~%s %s/s: about %s%s",
+                    f"{self.total:,}", self.what, self.encoder, _rate(rate), _unit(self.what),
                     duration(elapsed + left), note,
                 )  # fmt: skip
                 self.last_line = now
@@ -101,6 +101,10 @@ class EncodeProgress:
                 100 * self.texts / max(self.total, 1), duration(left),
             )  # fmt: skip
             self.last_line = now
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second:.0f}" if per_second >= 10 else f"{per_second:.1f}"
 
 
 def _unit(what: str) -> str:
