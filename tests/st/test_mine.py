@@ -116,6 +116,7 @@ def test_console_script_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     err = proc.stdout + proc.stderr
     assert "split=validation: synthetic has qrels splits ['dev', 'test', 'train']" in err
     assert "Traceback" not in err and not out.exists()
+    assert not (tmp_path / "run").exists()  # no run folder holding only that line
 
 
 @pytest.mark.slow
