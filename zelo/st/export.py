@@ -202,7 +202,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     rate, teacher = summary["fn/teacher_rate"], summary["run/teacher"]
     what = f"fn/teacher_rate {rate:.4f}: share of mined negatives {teacher} scores at or above the positive"
     if summary["fn/teacher_is_miner"]:
-        what += f" (a self-estimate: {summary['not_measured']['fn/teacher_rate']})"
+        what += f" ({summary['not_measured']['fn/teacher_rate']})"
     lines.append(what)
     return lines
 
