@@ -33,12 +33,13 @@ def main(cfg: DictConfig) -> float | None:
 def run() -> None:
     """The console script; a sweep whose jobs failed exits non-zero once it has run them all."""
     from zelo.cli import print_version
-    from zelo.run.logs import quiet_logs
+    from zelo.run.logs import quiet_logs, quiet_optuna
     from zelo.run.sweep import exit_status
 
     if print_version(sys.argv, "zelo-train"):
         return
     quiet_logs()  # before Hydra starts: a sweeper's plugins log at its start
+    quiet_optuna(sys.argv)
     register_configs()
     main()
     sys.exit(exit_status())
