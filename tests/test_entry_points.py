@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,14 @@ def test_a_run_folder_with_anything_else_is_kept(tmp_path) -> None:
     (run / "notes.txt").write_text("mine")  # not zelo's
     assert not discard_run_dir(run) and (run / "notes.txt").exists()
     assert not discard_run_dir(tmp_path / "absent")
+
+
+def test_the_working_directory_and_older_files_are_never_removed(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run.log").write_text("x")
+    assert not discard_run_dir(tmp_path) and (tmp_path / "run.log").exists()
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.yaml").write_text("mine")
+    os.utime(old / "config.yaml", (1, 1))  # written long before this run
+    assert not discard_run_dir(old) and (old / "config.yaml").exists()

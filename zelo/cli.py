@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ PREAMBLE_FILES = frozenset(
     {".hydra", ".lock", "config.yaml", "collection_info.json", "failed.json"}
 )
 
+STARTED = time.time()  # the console script's start: files older than this are not this run's
 PARENT_LEVELS = 2  # <task>/runs/ above a run folder: removed too when the run leaves them empty
 
 
@@ -32,8 +34,9 @@ def print_version(argv: Sequence[str], app: str) -> bool:
 
 def discard_run_dir(run_dir: str | Path) -> bool:
     """Remove a run folder that holds only its preamble (see :data:`PREAMBLE_FILES`) and the
-    app's ``*.log``: the run failed before it produced anything. A folder with anything else
-    in it (results, checkpoints, a student, files zelo did not write) is kept.
+    app's ``*.log``, all written by this process: the run failed before it produced anything. A
+    folder with anything else in it (results, checkpoints, a student, files from before this
+    run, files zelo did not write) is kept, and so is the working directory or one above it.
 
     Returns:
         Whether the folder was removed.
@@ -41,8 +44,13 @@ def discard_run_dir(run_dir: str | Path) -> bool:
     folder = Path(run_dir)
     if not folder.is_dir():
         return False
-    names = [p.name for p in folder.iterdir()]
-    if any(n not in PREAMBLE_FILES and not n.endswith(".log") for n in names):
+    cwd = Path.cwd().resolve()
+    if folder.resolve() in (cwd, *cwd.parents):
+        return False
+    entries = list(folder.iterdir())
+    if any(p.name not in PREAMBLE_FILES and not p.name.endswith(".log") for p in entries):
+        return False
+    if any(p.stat().st_mtime < STARTED - 1 for p in entries):  # there before this run
         return False
     shutil.rmtree(folder, ignore_errors=True)
     for parent in list(folder.parents)[:PARENT_LEVELS]:  # outputs/<task>/runs, made for it
