@@ -201,6 +201,7 @@ def test_a_newcomers_log_is_clean_and_says_what_was_measured(tmp_path: Path, cac
     for text in (log, console):
         assert "Traceback" not in text and "Error" not in text, text[-3000:]
         assert "it/s]" not in text and "faiss.loader" not in text  # no bars, no loader chatter
+        assert "[DEBUG]" not in text  # bm25s sets its own logger to DEBUG
     lines = [line.split(" - ", 1)[-1] for line in log.splitlines() if line.startswith("[")]
     assert len(lines) == len(set(lines)), "a line logged twice"
     assert proc.stderr == ""  # everything went through the log

@@ -23,6 +23,8 @@ import torch
 from zelo.mining.base import ScorerBase
 from zelo.types import MiningInput
 
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
+
 log = logging.getLogger(__name__)
 
 METHODS = ("robertson", "lucene", "atire", "bm25l", "bm25+")
