@@ -12,7 +12,7 @@ ifeq ($(filter cpu gpu,$(FAISS)),)
 $(error FAISS must be cpu or gpu, got '$(FAISS)')
 endif
 
-.PHONY: setup train sweep test test-all lint bench bundle clean llm-models
+.PHONY: setup demo train sweep test test-all lint bench bundle clean llm-models
 
 setup: $(VENV)/.installed-$(FAISS)
 
@@ -27,6 +27,11 @@ $(VENV)/.installed-$(FAISS): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,$(FAISS)]"
 	rm -f $(VENV)/.installed $(VENV)/.installed-*
 	touch $@
+
+# the quick start: a small Laffer sweep (12 jobs, about 3 minutes on a quiet 2-core CPU)
+demo: setup
+	$(VENV)/bin/zelo-train -m experiment=demo
+	@echo "results: outputs/demo/synthetic_small/ (laffer.png, laffer.json, results.csv)"
 
 # the main job: the Laffer-curve sweep on the embedded synthetic collection (static student)
 TRAIN_ARGS ?= -m experiment=laffer

@@ -45,7 +45,7 @@ def zelo_ndcg(name: str, cache_dir: Path) -> tuple[list[float], list[str], float
     collection = load_beir(DATA_DIR / name)
     qset = build_query_set(collection, collection.qrels["test"], keep_positives=None)
     encoder = TransformerEncoder("minilm", max_length=MAX_LENGTH)
-    docs = cached_encode(encoder, collection.doc_texts, cache_dir, batch_size=64, progress="docs")
+    docs = cached_encode(encoder, collection.doc_texts, cache_dir, batch_size=64, progress=True)
     queries = cached_encode(encoder, qset.query_texts, cache_dir, batch_size=64, is_query=True)
     _, ids = build_searcher(docs).search(queries, DEPTH)
     per_query = evaluate_ranking(ids, qset.judgments)["ndcg@10"]

@@ -99,7 +99,7 @@ class HashEncoder(Encoder):
         summed = self.emb(ids).sum(1) / (ids > 0).sum(1, keepdim=True).clamp(min=1)
         return nn.functional.normalize(summed, dim=-1)
 
-    def encode(self, texts, batch_size=64, is_query=False, progress=False):
+    def encode(self, texts, batch_size=64, is_query=False, progress=None):
         self.calls += 1
         return super().encode(texts, batch_size, is_query, progress)
 

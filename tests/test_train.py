@@ -60,6 +60,9 @@ def test_tiny_run_writes_metrics_and_config(make_cfg, tmp_path: Path) -> None:
         values = log[column].dropna()  # the DataModule (mining/) and the FN monitor (fn/)
         assert len(values) and values.between(0, 1).all(), column
     assert log["fn/inbatch_rate"].dropna().size == 2  # once per epoch
+    # the monitor's estimate reaches metrics.json too, with whose scores it compares
+    assert on_disk["fn/teacher_rate"] == pytest.approx(log["fn/teacher_rate"].dropna().iloc[-1])
+    assert on_disk["run/fn_teacher"] == "miner"
 
 
 def test_mining_figures_are_logged_without_callbacks(make_cfg, tmp_path: Path) -> None:
@@ -99,7 +102,7 @@ def test_missing_data_dir_is_one_clear_error(tmp_path: Path) -> None:
     assert len(errors) == 1 and f"{tmp_path}/nowhere/nfcorpus" in errors[0], err[-2000:]
     assert "ZELO_DATA_DIR" in err
     assert "Traceback" not in err and "HYDRA_FULL_ERROR" not in err
-    assert not (out / "metrics.json").exists()
+    assert not out.exists()  # a single run that never started leaves no folder
 
 
 def test_wandb_offline_writes_run_folder(make_cfg, tmp_path: Path, monkeypatch) -> None:

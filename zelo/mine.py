@@ -18,17 +18,27 @@ log = logging.getLogger("zelo.mine")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="mine")
 def main(cfg: DictConfig) -> None:
+    from zelo.cli import discard_run_dir, hydra_run_dir
+    from zelo.run.logs import quiet_logs
     from zelo.st.export import mine_to_dataset
 
+    quiet_logs()
     try:
         mine_to_dataset(cfg)
     except (ZeloError, InstantiationException, ValueError) as err:  # bad input: one line
         log.error("%s", err)
+        discard_run_dir(hydra_run_dir())  # it holds nothing but this line
         sys.exit(2)
 
 
 def run() -> None:
     """The console script."""
+    from zelo.cli import print_version
+    from zelo.run.logs import quiet_logs
+
+    if print_version(sys.argv, "zelo-mine"):
+        return
+    quiet_logs()  # before Hydra starts: a sweeper's plugins log at its start
     register_configs()
     main()
 

@@ -22,6 +22,7 @@ from zelo.keys import (
     COLLECTION_INFO_FILE,
     CONFIG_FILE,
     FN_RATE,
+    FN_TEACHER_RATE,
     METRICS_FILE,
     MINER_NDCG,
     RUN_ADAPTIVE,
@@ -243,6 +244,8 @@ def collect_metrics(
         if key.startswith(("val/", "test/")):
             metrics[key] = value
     metrics[TRAIN_LOSS] = after.get(f"{TRAIN_LOSS}_epoch", math.nan)
+    # the false-negative monitor's estimate (its teacher, else the miner's own scores)
+    metrics[FN_TEACHER_RATE] = after.get(FN_TEACHER_RATE, math.nan)
     if passes:
         metrics.update(passes[-1])
         metrics[f"{MINER_NDCG}_first"] = passes[0].get(MINER_NDCG, math.nan)
@@ -255,6 +258,7 @@ def collect_metrics(
     for group in ("miner", "model", "loss", "dataset"):
         metrics[f"run/{group}"] = choice(cfg, group)
     metrics["run/teacher"] = teacher_name(cfg, trainer.lightning_module.loss)
+    metrics["run/fn_teacher"] = fn_teacher_name(cfg)
     metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
     metrics["run/keep_positives"] = cfg.annotation.keep_positives
     metrics[RUN_CONTROL] = control_label(datamodule.miner, datamodule.teacher)
@@ -285,6 +289,16 @@ def teacher_name(cfg: DictConfig, loss: Any) -> str:
     if not loss.needs_teacher:
         return "none"
     return choice(cfg, "teacher") if cfg.get("teacher") is not None else "miner"
+
+
+def fn_teacher_name(cfg: DictConfig) -> str | None:
+    """Whose scores ``fn/teacher_rate`` compares: ``miner`` (the miner's own: a self-estimate),
+    the monitor's teacher scorer, or ``None`` when no monitor runs."""
+    monitor = (cfg.get("callbacks") or {}).get("false_negatives")
+    if monitor is None:
+        return None
+    teacher = monitor.get("teacher")
+    return "miner" if teacher is None else str(teacher.get("_target_", "scorer")).rsplit(".", 1)[-1]
 
 
 def choice(cfg: DictConfig, group: str) -> str:

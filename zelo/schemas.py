@@ -8,6 +8,7 @@ ConfigStore under ``schema/<group>/<option>`` and is pulled into its YAML with
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,17 @@ def repo_root() -> str:
     """The repository root for an editable install (folder holding ``pyproject.toml``), else cwd."""
     root = zelo.PACKAGE_ROOT.parent
     return str(root if (root / "pyproject.toml").exists() else Path.cwd())
+
+
+def working_dir() -> str:
+    """The caller's working directory (Hydra does not change it): where outputs go."""
+    return os.getcwd()
+
+
+def interactive() -> bool:
+    """Whether standard output is a terminal: progress bars only there (in a log file a bar is
+    one line per redraw)."""
+    return sys.stdout.isatty()
 
 
 def sweep_group() -> str | None:
@@ -53,6 +65,8 @@ def minilm_path() -> str:
 
 RESOLVERS = {
     "zelo_root": repo_root,
+    "zelo_cwd": working_dir,
+    "zelo_interactive": interactive,
     "zelo_sweep_group": sweep_group,
     "zelo_wandb_offline": wandb_offline,
     "zelo_minilm": minilm_path,
@@ -148,7 +162,12 @@ class MineConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     miner: Any = MISSING
-    teacher: Any = None  # a scorer config for the FN estimate; None: the miner's scorer
+    teacher: Any = None  # a scorer config for the FN estimate; None: the first of fn_teachers
+    fn_teachers: dict[str, Any] = field(default_factory=dict)  # that is not the miner's scorer
+    output_scores: bool = False
+    st_columns_only: bool = False
+    max_score: float | None = None
+    min_score: float | None = None
 
 
 @dataclass
@@ -197,6 +216,7 @@ class AbsRuleConfig:
     _target_: str = "zelo.mining.topk_abs.abs_mask"
     _partial_: bool = True
     max_score: float = MISSING
+    min_score: float | None = None
 
 
 @dataclass
@@ -284,6 +304,10 @@ class STModelConfig(StudentConfig):
     max_length: int | None = None
     query_max_length: int | None = None
     normalize: bool | None = None
+    query_prompt: str | None = None
+    document_prompt: str | None = None
+    query_prompt_name: str | None = None
+    document_prompt_name: str | None = None
 
 
 MINER_OPTIONS = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -89,12 +89,15 @@ class TextEncoder(Protocol):
     @property
     def dim(self) -> int: ...
 
+    @property
+    def label(self) -> str: ...
+
     def describe(self) -> dict: ...
 
     def fingerprint(self) -> str: ...
 
     def encode(
-        self, texts: list[str], batch_size: int = 64, is_query: bool = False, progress: bool = False
+        self, texts: list[str], batch_size: int = 64, is_query: bool = False, progress: Any = None
     ) -> torch.Tensor: ...
 
 

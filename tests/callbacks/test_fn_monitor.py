@@ -53,6 +53,7 @@ def _trainer(latest: MiningPass) -> SimpleNamespace:
     return SimpleNamespace(
         datamodule=SimpleNamespace(latest_pass=latest),
         loggers=[RecordingLogger()],
+        callback_metrics={},
         global_step=0,
         current_epoch=0,
     )
@@ -67,6 +68,7 @@ def test_logs_teacher_rate_inbatch_rate_and_student_view_once_per_pass():
     monitor.on_train_epoch_start(trainer, module)  # the same pass: not logged again
     rows = trainer.loggers[0].rows
     assert len(rows) == 1
+    assert float(trainer.callback_metrics["fn/teacher_rate"]) == pytest.approx(1 / 3)
     # the miner's scores: q0 0.9 (tie with s+ 0.9: counts) and 0.5; q1 0.2 < 0.4 -> 1 of 3
     assert rows[0]["fn/teacher_rate"] == pytest.approx(1 / 3)
     assert rows[0]["fn/teacher_margin_p50"] == pytest.approx(-0.2)  # margins 0, -0.4, -0.2

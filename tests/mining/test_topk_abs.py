@@ -32,6 +32,14 @@ def test_abs_mask_keeps_ties_and_padding(candidate_set):
     assert abs_mask(candidate_set(scores), 0.7).tolist() == [[F, T, T, T], [T, T, T, T]]
 
 
+def test_min_score_drops_below_and_keeps_ties_and_padding(candidate_set):
+    scores = torch.tensor([[0.9, 0.7, 0.2, 0.1], [0.5, float("-inf"), float("-inf"), 0.0]])
+    keep = abs_mask(candidate_set(scores), 0.7, min_score=0.2).tolist()
+    assert keep == [[F, T, T, F], [T, T, T, F]]
+    only_min = abs_mask(candidate_set(scores), float("inf"), min_score=0.5).tolist()
+    assert only_min == [[T, T, F, F], [T, T, T, F]]
+
+
 def test_topk_abs_miner(fake_scorer):
     out = Miner(fake_scorer(TABLE), {"abs": partial(abs_mask, max_score=0.7)}, depth=5).mine(
         _input()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -141,3 +143,11 @@ def test_static_save_round_trip(tmp_path, normalize):
     enc.save_sentence_transformer(tmp_path)
     theirs = torch.as_tensor(_st(tmp_path).encode(texts))
     assert torch.allclose(enc.encode(texts), theirs, atol=1e-6)
+
+
+def test_log_labels_say_what_the_encoder_is(caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="zelo.models.transformer"):
+        random_tiny = TransformerEncoder("minilm", pretrained=False, config_overrides=TINY)
+    assert random_tiny.label == "random weights, 2 layers (all-MiniLM-L6-v2's tokenizer and config)"
+    assert random_tiny.label in caplog.text and "TransformerEncoder minilm" not in caplog.text
+    assert StaticEncoder(init_from=None, dim=8).label == "static embeddings (random)"

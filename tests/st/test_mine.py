@@ -42,7 +42,9 @@ def test_percpos_on_a_beir_like_split(make_mine_cfg) -> None:
     fn = ds["zelo_fn"]
     assert summary["hidden_judgments"] > 0 and any(fn)
     assert sum(fn) / len(fn) == pytest.approx(summary["mining/fn_rate"])
-    assert summary["fn/teacher_rate"] == 0.0  # PercPos drops what its scorer rates near s+
+    # the FN estimate's teacher is not the miner's scorer (BM25 here) but the next one, MiniLM
+    assert summary["run/teacher"] == "minilm" and summary["fn/teacher_is_miner"] is False
+    assert sum(ds["zelo_fn_teacher"]) / len(ds) == pytest.approx(summary["fn/teacher_rate"])
     assert summary["mining/dropped_perc_pos"] > 0 and 0 < summary["miner/ndcg@10"] <= 1
     scores = zip(ds["zelo_negative_score"], ds["zelo_positive_score"], strict=True)
     assert all(neg < 0.95 * pos for neg, pos in scores)
@@ -114,6 +116,7 @@ def test_console_script_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     err = proc.stdout + proc.stderr
     assert "split=validation: synthetic has qrels splits ['dev', 'test', 'train']" in err
     assert "Traceback" not in err and not out.exists()
+    assert not (tmp_path / "run").exists()  # no run folder holding only that line
 
 
 @pytest.mark.slow
@@ -125,3 +128,83 @@ def test_python_dash_m_runs_the_app(tmp_path: Path, cache_dir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert '"miner/ndcg@10"' in proc.stdout  # the summary, printed
     assert (tmp_path / "run" / "mine.log").exists() and (out / SUMMARY_FILE).exists()
+
+
+def test_fn_figures_say_not_measured_when_nothing_is_hidden(make_mine_cfg) -> None:
+    cfg = make_mine_cfg("miner=random")  # keep_positives=null: every judged document a positive
+    summary = mine_to_dataset(cfg)
+    out = Path(cfg.output_dir)
+    written = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["hidden_judgments"] == 0
+    assert written["mining/fn_rate"] is None and written["mining/fn_per_query"] is None
+    assert "annotation.keep_positives=null" in written["not_measured"]["mining/fn_rate"]
+    assert set(load(out)["zelo_fn"]) == {None}  # unknown, not "not a false negative"
+    # the random scorer's own scores are noise: the estimate comes from BM25, named
+    assert written["run/teacher"] == "bm25" and written["fn/teacher_is_miner"] is False
+    assert "fn/teacher_rate" not in written["not_measured"]
+
+
+def test_a_teacher_that_is_the_miners_scorer_is_labelled_a_self_estimate(make_mine_cfg) -> None:
+    cfg = make_mine_cfg(
+        "miner=percpos", "miner/scorer=bm25", "teacher=bm25", "annotation.keep_positives=1"
+    )
+    summary = mine_to_dataset(cfg)
+    assert summary["fn/teacher_is_miner"] is True and summary["run/teacher"] == "bm25"
+    assert "self-estimate" in summary["not_measured"]["fn/teacher_rate"]
+    assert summary["fn/teacher_rate"] == 0.0  # PercPos drops what its own scorer rates near s+
+
+
+@pytest.mark.parametrize(
+    ("fmt", "columns"),
+    [
+        ("triplet", ["anchor", "positive", "negative", "scores"]),
+        ("n-tuple", ["anchor", "positive", "negative_1", "negative_2", "negative_3", "scores"]),
+        ("labeled-pair", ["anchor", "positive", "score"]),
+        ("labeled-list", ["anchor", "positive", "scores"]),
+    ],
+)
+def test_output_scores_and_st_columns_only_as_mine_hard_negatives(make_mine_cfg, fmt, columns):
+    opts = ("miner=topk", "miner/scorer=bm25", f"output_format={fmt}")
+    cfg = make_mine_cfg(*opts, "output_scores=true", "st_columns_only=true")
+    summary = mine_to_dataset(cfg)
+    ds = load(Path(cfg.output_dir))
+    assert ds.column_names == columns == summary["columns"]["st"]
+    assert summary["columns"]["zelo"] == [] and summary["rows"] == len(ds) > 0
+    full = make_mine_cfg(*opts, f"output_dir={Path(cfg.output_dir).parent / 'full'}")
+    mine_to_dataset(full)
+    zelo = load(Path(full.output_dir))  # the same negatives, with zelo's own score columns
+    expected = {
+        "triplet": lambda r: [r["zelo_positive_score"], r["zelo_negative_score"]],
+        "n-tuple": lambda r: [r["zelo_positive_score"], *r["zelo_negative_scores"]],
+        "labeled-pair": lambda r: r["zelo_score"],
+        "labeled-list": lambda r: r["zelo_scores"],
+    }[fmt]
+    assert ds[columns[-1]] == [expected(r) for r in zelo]
+
+
+def test_max_and_min_score_bound_the_negatives_after_the_miners_rules(make_mine_cfg) -> None:
+    cfg = make_mine_cfg("miner=percpos", "max_score=0.3", "min_score=0.1", "num_negatives=2")
+    summary = mine_to_dataset(cfg)
+    scores = load(Path(cfg.output_dir))["zelo_negative_score"]
+    assert scores and all(0.1 <= s <= 0.3 for s in scores)
+    assert summary["mining/dropped_score_range"] > 0 and summary["mining/dropped_perc_pos"] > 0
+
+
+@pytest.mark.slow
+def test_a_newcomers_log_is_clean_and_says_what_was_measured(tmp_path: Path, cache_dir) -> None:
+    out, run = tmp_path / "mined", tmp_path / "run"
+    proc = zelo_mine("dataset=synthetic_tiny", "miner=random", f"output_dir={out}",
+                     f"paths.cache_dir={cache_dir}", f"hydra.run.dir={run}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (run / "mine.log").read_text()
+    console = proc.stdout + proc.stderr
+    for text in (log, console):
+        assert "Traceback" not in text and "Error" not in text, text[-3000:]
+        assert "it/s]" not in text and "faiss.loader" not in text  # no bars, no loader chatter
+        assert "[DEBUG]" not in text  # bm25s sets its own logger to DEBUG
+    lines = [line.split(" - ", 1)[-1] for line in log.splitlines() if line.startswith("[")]
+    assert len(lines) == len(set(lines)), "a line logged twice"
+    assert proc.stderr == ""  # everything went through the log
+    assert "mining/fn_rate not measured: every judged document of split train" in log
+    assert "fn/teacher_rate" in log and "bm25 scores at or above the positive" in log
+    assert "miner/ndcg@10 " in log

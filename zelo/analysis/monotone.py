@@ -1,4 +1,4 @@
-"""A monotone summary of a curve: weighted isotonic regression by pool-adjacent-violators.
+"""A monotone summary of a curve: weighted isotonic regression (scipy's pool adjacent violators).
 
 Drawn on laffer.png in place of the quadratic when the verdict finds no interior maximum: it
 follows the means without inventing a bend the data do not show.
@@ -12,10 +12,8 @@ import numpy as np
 
 
 def isotonic(y: np.ndarray, w: np.ndarray | None = None, increasing: bool = True) -> np.ndarray:
-    """Weighted least-squares fit to ``y`` (already ordered by x) under a monotone constraint.
-
-    Pool adjacent violators: scan left to right, merging a block into its predecessor while the
-    predecessor's mean breaks the order; a merged block takes its weighted mean.
+    """Weighted least-squares fit to ``y`` (already ordered by x) under a monotone constraint:
+    ``scipy.optimize.isotonic_regression`` (pool adjacent violators).
 
     Args:
         y: values ordered by their x, shape ``[N]``.
@@ -25,23 +23,13 @@ def isotonic(y: np.ndarray, w: np.ndarray | None = None, increasing: bool = True
     Returns:
         The fitted values ``[N]``.
     """
+    from scipy.optimize import isotonic_regression
+
     y = np.asarray(y, dtype=float)
     w = np.ones_like(y) if w is None else np.asarray(w, dtype=float)
-    sign = 1.0 if increasing else -1.0
-    means: list[float] = []  # of the blocks, in sign-flipped space
-    weights: list[float] = []
-    sizes: list[int] = []
-    for value, weight in zip(sign * y, w, strict=True):
-        means.append(float(value))
-        weights.append(float(weight))
-        sizes.append(1)
-        while len(means) > 1 and means[-2] > means[-1]:
-            total = weights[-2] + weights[-1]
-            means[-2] = (means[-2] * weights[-2] + means[-1] * weights[-1]) / total
-            weights[-2] = total
-            sizes[-2] += sizes[-1]
-            del means[-1], weights[-1], sizes[-1]
-    return sign * np.repeat(means, sizes)
+    if y.size == 0:
+        return y
+    return isotonic_regression(y, weights=w, increasing=increasing).x
 
 
 def monotone_summary(

@@ -49,6 +49,9 @@ def optimum_location(
         intelligence over resamples (NaN when no label has two seeds: no spread to resample),
         and the share of resamples whose best label is the observed one.
     """
+    # zelo's own resampling, not scipy.stats.bootstrap: a label may have a single seed (scipy
+    # needs two observations per sample), x and y are drawn together within a label, and the
+    # share of resamples that keep the observed best label is reported beside the CI
     groups = [g for _, g in rows.groupby("label", sort=True)]
     ys = [g["test_ndcg10"].to_numpy(float) for g in groups]
     xs = [g["intelligence"].to_numpy(float) for g in groups]

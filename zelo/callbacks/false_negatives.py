@@ -144,6 +144,8 @@ class FalseNegativeMonitor(pl.Callback):
                 {f"{name}_p10": float(q[0]), f"{name}_p50": float(q[1]), f"{name}_p90": float(q[2])}
             )
         self.history.append(numeric)
+        # the latest figures also reach the run's metrics.json, as the trainer's own metrics do
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in numeric.items()})
         for logger in trainer.loggers:
             logger.log_metrics(numeric, step=trainer.global_step)
             if self.histograms and margins is not None and margins.numel():

@@ -83,10 +83,10 @@ class TrainCollator:
         doc_ids = torch.as_tensor([e["doc_ids"] for e in examples], dtype=torch.long)  # [B, 1+N]
         texts = [self.doc_texts[d] if d >= 0 else "" for d in doc_ids.flatten().tolist()]
         batch = {
-            "query": self.encoder.tokenize(
-                [self.queries.query_texts[i] for i in qidx.tolist()], self.encoder.query_max_length
+            "query": self.encoder.tokenize_side(
+                [self.queries.query_texts[i] for i in qidx.tolist()], is_query=True
             ),
-            "docs": self.encoder.tokenize(texts, self.encoder.max_length),
+            "docs": self.encoder.tokenize_side(texts, is_query=False),
             "doc_ids": doc_ids,
             "pos_sets": self.pos_sets[qidx],
             "query_index": qidx,
@@ -106,7 +106,7 @@ class EvalCollator:
     def __call__(self, idx: list[int]) -> dict:
         texts = [self.queries.query_texts[i] for i in idx]
         return {
-            "query": self.encoder.tokenize(texts, self.encoder.query_max_length),
+            "query": self.encoder.tokenize_side(texts, is_query=True),
             "query_index": torch.as_tensor(idx, dtype=torch.long),
             "judgments": [self.queries.judgments[i] for i in idx],
         }

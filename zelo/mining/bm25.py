@@ -37,7 +37,9 @@ _INDEXES: OrderedDict[str, bm25s.BM25] = OrderedDict()
 
 def _bm25s():
     """The ``bm25s`` package (imported on first use: only the BM25 scorer needs it)."""
-    return require("bm25s", "the BM25 scorer (miner.scorer=bm25, miner=bm25, teacher=bm25)")
+    module = require("bm25s", "the BM25 scorer (miner.scorer=bm25, miner=bm25, teacher=bm25)")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
+    return module
 
 
 def corpus_key(texts: list[str], *params: object) -> str:

@@ -81,8 +81,7 @@ class DenseScorer(ScorerBase):
         if key in self._memo:
             self._memo.move_to_end(key)
             return key, self._memo[key]
-        label = "encode queries" if is_query else "encode corpus"
-        emb = cached_encode(encoder, texts, self.cache_dir, self.batch_size, is_query, label)
+        emb = cached_encode(encoder, texts, self.cache_dir, self.batch_size, is_query, True)
         self._memo[key] = emb
         while len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)

@@ -16,6 +16,7 @@ from zelo.losses.infonce import ContrastiveLoss
 from zelo.models.encoders import Encoder, TokenizedTexts
 from zelo.models.optim import build_optimizer, warmup_schedule
 from zelo.retrieval import Searcher, build_searcher
+from zelo.utils.progress import EncodeProgress
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,10 @@ class BiEncoderModule(pl.LightningModule):
             self._corpus_tokens = self.encoder.tokenize_batches(
                 self.corpus, self.hparams.corpus_batch_size
             )
-        self._corpus = self.encoder.encode_tokenized(self._corpus_tokens, progress="encode corpus")
+        progress = EncodeProgress(
+            "documents", len(self.corpus), f"the student ({self.encoder.label})"
+        )
+        self._corpus = self.encoder.encode_tokenized(self._corpus_tokens, progress)
 
     def _index_corpus(self) -> None:
         """Encode the corpus and build its searcher, once per evaluation epoch."""

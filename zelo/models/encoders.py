@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from zelo.utils.progress import EncodeProgress
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,16 @@ class Encoder(nn.Module, ABC):
     @abstractmethod
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         """Features -> embeddings ``[B, D]`` (L2-normalised when ``normalize``)."""
+
+    @property
+    def label(self) -> str:
+        """A short name for log lines (the model, not the class, where one is known)."""
+        return type(self).__name__
+
+    def tokenize_side(self, texts: list[str], is_query: bool = False) -> dict[str, torch.Tensor]:
+        """Features of queries (``query_max_length``) or documents (``max_length``); encoders
+        whose queries and documents differ by more than length (prompts) override this."""
+        return self.tokenize(texts, self.query_max_length if is_query else self.max_length)
 
     def save_sentence_transformer(self, path: str | os.PathLike) -> Path:
         """Save as a SentenceTransformer folder (encoders that can be exported override this).
@@ -110,15 +120,16 @@ class Encoder(nn.Module, ABC):
         texts: list[str],
         batch_size: int = 64,
         is_query: bool = False,
-        progress: bool | str = False,
+        progress: EncodeProgress | None = None,
     ) -> torch.Tensor:
         """Encode texts in batches under ``torch.inference_mode``.
 
         Args:
             texts: input texts.
             batch_size: texts per forward pass.
-            is_query: use ``query_max_length`` instead of ``max_length``.
-            progress: show a tqdm bar (a string is used as its label).
+            is_query: encode as queries (``query_max_length``, a query prompt where the model
+                has one).
+            progress: announces a long encode and follows it in the log.
 
         Returns:
             ``[len(texts), D]`` float32 on CPU.
@@ -129,33 +140,31 @@ class Encoder(nn.Module, ABC):
         self, texts: list[str], batch_size: int = 64, is_query: bool = False
     ) -> TokenizedTexts:
         """Tokenise texts once, in length-sorted batches, for repeated :meth:`encode_tokenized`."""
-        max_length = self.query_max_length if is_query else self.max_length
         # sort by length so batches pad little; the order is restored when encoding
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         batches = [
-            self.tokenize([texts[i] for i in order[start : start + batch_size]], max_length)
+            self.tokenize_side([texts[i] for i in order[start : start + batch_size]], is_query)
             for start in range(0, len(texts), batch_size)
         ]
         return TokenizedTexts(order=order, batches=batches)
 
     def encode_tokenized(
-        self, tokens: TokenizedTexts, progress: bool | str = False
+        self, tokens: TokenizedTexts, progress: EncodeProgress | None = None
     ) -> torch.Tensor:
         """Embeddings ``[N, D]`` (float32, CPU, input order) of pre-tokenised texts."""
         was_training = self.training
         self.eval()
         out = []
-        bar = tqdm(
-            tokens.batches,
-            desc=progress if isinstance(progress, str) else "encode",
-            disable=not progress,
-            leave=False,
-        )
+        cost = [int(b["input_ids"].numel()) if "input_ids" in b else 0 for b in tokens.batches]
+        if progress is not None:
+            progress.begin(sum(cost), len(tokens.order))
         try:
             with torch.inference_mode():
-                for features in bar:
+                for features, tokens_in_batch in zip(tokens.batches, cost, strict=True):
                     feats = {k: v.to(self.device) for k, v in features.items()}
                     out.append(self.forward(feats).float().cpu())
+                    if progress is not None:
+                        progress.step(len(out[-1]), tokens_in_batch)
         finally:
             self.train(was_training)
         if not out:
@@ -192,16 +201,3 @@ def minilm_path() -> str:
 
 def resolve_model_path(name_or_path: str | None) -> str:
     return minilm_path() if name_or_path in (None, "minilm") else str(name_or_path)
-
-
-def write_st_config(path: Path, modules: list[tuple[str, str]], similarity: str) -> None:
-    """Write ``modules.json`` and ``config_sentence_transformers.json`` for (folder, class) pairs."""
-    entries = [
-        {"idx": i, "name": str(i), "path": sub, "type": f"sentence_transformers.models.{cls}"}
-        for i, (sub, cls) in enumerate(modules)
-    ]
-    for sub, _ in modules:
-        (path / sub).mkdir(parents=True, exist_ok=True)
-    (path / "modules.json").write_text(json.dumps(entries, indent=2))
-    st_config = {"similarity_fn_name": similarity}
-    (path / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2))

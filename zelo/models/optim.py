@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -12,7 +11,8 @@ from torch import nn
 
 log = logging.getLogger(__name__)
 
-DECAYS = ("linear", "constant")
+# zelo's decay option -> the transformers schedule that implements it
+DECAYS = {"linear": "linear", "constant": "constant_with_warmup"}
 
 
 def _sparse_params(module: nn.Module) -> set[int]:
@@ -200,19 +200,11 @@ def build_optimizer(
     return optimizers[0] if len(optimizers) == 1 else CompositeOptimizer(optimizers)
 
 
-def warmup_multiplier(step: int, warmup_steps: int, total_steps: int, decay: str) -> float:
-    """LR multiplier at ``step``: linear from 0 over ``warmup_steps``, then linear to 0 or constant."""
-    if step < warmup_steps:
-        return step / warmup_steps
-    if decay == "constant":
-        return 1.0
-    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-
 def warmup_schedule(
     optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, decay: str = "linear"
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up from 0 to the optimiser's lr, then linear decay to 0 (or ``constant``).
+    """Linear warm-up from 0 to the optimiser's lr, then linear decay to 0 (or ``constant``):
+    ``transformers.get_scheduler``'s ``linear`` and ``constant_with_warmup``.
 
     Args:
         optimizer: every param group is scaled by the same multiplier.
@@ -224,10 +216,11 @@ def warmup_schedule(
         A ``LambdaLR`` to step once per optimiser step.
     """
     if decay not in DECAYS:
-        raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}")
+        raise ValueError(f"decay must be one of {tuple(DECAYS)}, got {decay!r}")
     if not 0 <= warmup_steps <= total_steps:
         raise ValueError(f"need 0 <= warmup_steps ({warmup_steps}) <= total_steps ({total_steps})")
-    fn = functools.partial(
-        warmup_multiplier, warmup_steps=warmup_steps, total_steps=total_steps, decay=decay
+    from transformers import get_scheduler
+
+    return get_scheduler(
+        DECAYS[decay], optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps
     )
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, fn)

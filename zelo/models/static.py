@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zelo.models.encoders import Encoder, resolve_model_path, write_st_config
+from zelo.models.encoders import Encoder, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,11 @@ class StaticEncoder(Encoder):
     def dim(self) -> int:
         return int(self.embedding.embedding_dim)
 
+    @property
+    def label(self) -> str:
+        source = "random" if self.init_from is None else f"from {self.init_from}"
+        return f"static embeddings ({source})"
+
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
         self.tokenizer.enable_truncation(max_length or self.max_length)
         add_special = not self.drop_special_tokens
@@ -117,22 +122,25 @@ class StaticEncoder(Encoder):
         }
 
     def save_sentence_transformer(self, path: str | os.PathLike) -> Path:
-        """Write a ``StaticEmbedding`` (+ Normalize) folder that sentence-transformers loads.
+        """Save as sentence-transformers' own ``StaticEmbedding`` (+ ``Normalize``) model, with
+        its model card: ``SentenceTransformer(modules=...).save(path)``.
 
-        Its tokenizer truncates at the documents' ``max_length``.
+        The tokenizer truncates at the documents' ``max_length`` (``StaticEmbedding`` reports its
+        ``max_seq_length`` as infinite whatever the tokenizer does).
         """
         if not self.drop_special_tokens:
             raise ValueError("StaticEmbedding never adds [CLS]/[SEP]: needs drop_special_tokens")
-        from safetensors.torch import save_file
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 
-        path = Path(path)
-        modules = [("0_StaticEmbedding", "StaticEmbedding")]
-        modules += [("1_Normalize", "Normalize")] if self.normalize else []
-        write_st_config(path, modules, "cosine" if self.normalize else "dot")
-        weight = self.embedding.weight.detach().to("cpu", torch.float32).contiguous()
-        save_file({"embedding.weight": weight}, str(path / modules[0][0] / "model.safetensors"))
         tokenizer = copy.deepcopy(self.tokenizer)
         tokenizer.enable_truncation(self.max_length)
-        tokenizer.save(str(path / modules[0][0] / "tokenizer.json"))
-        log.info("saved sentence-transformers static model to %s", path)
+        weight = self.embedding.weight.detach().to("cpu", torch.float32).clone()
+        modules: list[nn.Module] = [StaticEmbedding(tokenizer, embedding_weights=weight)]
+        modules += [Normalize()] if self.normalize else []
+        similarity = "cosine" if self.normalize else "dot"
+        model = SentenceTransformer(modules=modules, device="cpu", similarity_fn_name=similarity)
+        path = Path(path)
+        model.save(str(path))
+        log.debug("saved sentence-transformers static model to %s", path)
         return path

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from zelo.models.encoders import Encoder, resolve_model_path, write_st_config
+from zelo.models.encoders import Encoder, resolve_model_path
 
 log = logging.getLogger(__name__)
+
+MINILM_LABEL = "all-MiniLM-L6-v2"
 
 
 def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -57,6 +60,7 @@ class TransformerEncoder(Encoder):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.name = "minilm" if name_or_path is None else str(name_or_path)
+        self.pretrained = pretrained
         self.pooling = pooling
         path = resolve_model_path(name_or_path)
         config = AutoConfig.from_pretrained(path, **dict(config_overrides or {}))
@@ -69,11 +73,20 @@ class TransformerEncoder(Encoder):
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if getattr(self.model, "pooler", None) is not None:
             self.model.pooler.requires_grad_(False)
-        log.info("TransformerEncoder %s (pretrained=%s, dim=%d)", self.name, pretrained, self.dim)
+        log.info("TransformerEncoder: %s (dim=%d)", self.label, self.dim)
 
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
+
+    @property
+    def label(self) -> str:
+        """``all-MiniLM-L6-v2``, the model folder's name, or what a random model is built as."""
+        model = MINILM_LABEL if self.name == "minilm" else Path(self.name).name
+        if self.pretrained:
+            return model
+        layers = self.model.config.num_hidden_layers
+        return f"random weights, {layers} layers ({model}'s tokenizer and config)"
 
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
         batch = self.tokenizer(
@@ -98,24 +111,31 @@ class TransformerEncoder(Encoder):
         return {**super().describe(), "name": self.name, "pooling": self.pooling}
 
     def save_sentence_transformer(self, path: str | os.PathLike) -> Path:
-        """Write a folder that ``sentence_transformers.SentenceTransformer(path)`` loads.
+        """Save as sentence-transformers' own Transformer + Pooling (+ Normalize) model, with its
+        model card and the documents' ``max_length`` as ``max_seq_length``.
 
-        The folder holds Transformer + Pooling (+ Normalize) modules with documents' ``max_length``
-        as ``max_seq_length``; it needs nothing from zelo.
+        The weights and tokenizer go through a temporary folder beside ``path`` (the Transformer
+        module loads from a folder), then ``SentenceTransformer(modules=...).save(path)``.
         """
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.base.modules import Normalize, Transformer
+        from sentence_transformers.sentence_transformer.modules import Pooling
+
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
-        bert_config = {"max_seq_length": self.max_length, "do_lower_case": False}
-        (path / "sentence_bert_config.json").write_text(json.dumps(bert_config, indent=2))
-        modules = [("", "Transformer"), ("1_Pooling", "Pooling")]
-        modules += [("2_Normalize", "Normalize")] if self.normalize else []
-        write_st_config(path, modules, "cosine" if self.normalize else "dot")
-        modes = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
-        chosen = {"cls": "cls_token", "mean": "mean_tokens"}[self.pooling]
-        pooling = {f"pooling_mode_{m}": m == chosen for m in modes}
-        pooling["word_embedding_dimension"] = self.dim
-        (path / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2))
-        log.info("saved sentence-transformers model to %s", path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        weights = Path(tempfile.mkdtemp(prefix=f".{path.name}.hf-", dir=path.parent))
+        try:
+            self.model.save_pretrained(weights)
+            self.tokenizer.save_pretrained(weights)
+            transformer = Transformer(str(weights), max_seq_length=self.max_length)
+            modules = [transformer, Pooling(self.dim, {"cls": "cls", "mean": "mean"}[self.pooling])]
+            modules += [Normalize()] if self.normalize else []
+            similarity = "cosine" if self.normalize else "dot"
+            model = SentenceTransformer(
+                modules=modules, device="cpu", similarity_fn_name=similarity
+            )
+            model.save(str(path))
+        finally:
+            shutil.rmtree(weights, ignore_errors=True)
+        log.debug("saved sentence-transformers model to %s", path)
         return path

@@ -22,6 +22,7 @@ import torch
 
 from zelo.retrieval.embeddings import NpyRowWriter
 from zelo.utils.io import atomic_write_json
+from zelo.utils.progress import EncodeProgress
 
 if TYPE_CHECKING:
     from zelo.types import TextEncoder as Encoder
@@ -62,10 +63,15 @@ def _load(path: Path, count: int, dim: int) -> torch.Tensor | None:
 
 
 def _encode_to(
-    path: Path, encoder: Encoder, texts: list[str], batch_size: int, is_query: bool, progress
+    path: Path, encoder: Encoder, texts: list[str], batch_size: int, is_query: bool, report: bool
 ) -> None:
     """Encode ``texts`` in chunks of :data:`CHUNK_ROWS` into ``path``, resuming a killed run."""
     writer = NpyRowWriter(path, len(texts), encoder.dim)
+    what = "queries" if is_query else "documents"
+    left = len(texts) - writer.rows_done
+    progress = (
+        EncodeProgress(what, left, encoder.label, "cached for later runs") if report else None
+    )
     for start in range(writer.rows_done, len(texts), CHUNK_ROWS):
         chunk = texts[start : start + CHUNK_ROWS]
         writer.write(encoder.encode(chunk, batch_size, is_query=is_query, progress=progress))
@@ -92,7 +98,7 @@ def cached_encode(
     cache_dir: str | Path | None,
     batch_size: int = 64,
     is_query: bool = False,
-    progress: bool | str = False,
+    progress: bool = False,
 ) -> torch.Tensor:
     """``encoder.encode(texts, ...)``, read from or written to ``cache_dir``.
 
@@ -102,13 +108,13 @@ def cached_encode(
         cache_dir: cache folder (created on first write); ``None`` disables caching.
         batch_size: texts per forward pass on a miss.
         is_query: encode as queries (part of the key).
-        progress: tqdm bar on a miss (a string is its label).
+        progress: on a miss, announce a long encode's size and ETA and follow it in the log.
 
     Returns:
         ``[len(texts), D]`` float32 on CPU.
     """
     if cache_dir is None or not texts:
-        return encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)
+        return encoder.encode(texts, batch_size=batch_size, is_query=is_query)
     start = time.perf_counter()
     fingerprint = encoder.fingerprint()
     path = Path(cache_dir) / f"{cache_key(fingerprint, texts, is_query)}.npy"
@@ -128,7 +134,7 @@ def cached_encode(
         _encode_to(path, encoder, texts, batch_size, is_query, progress)
     except OSError as err:
         log.warning("embedding cache: could not write %s (%s): continuing uncached", path, err)
-        return encoder.encode(texts, batch_size=batch_size, is_query=is_query, progress=progress)
+        return encoder.encode(texts, batch_size=batch_size, is_query=is_query)
     seconds = time.perf_counter() - start
     meta = {"fingerprint": fingerprint, "is_query": is_query, "encode_seconds": round(seconds, 3)}
     _write_sidecar(path, encoder, len(texts), meta)

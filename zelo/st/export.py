@@ -3,6 +3,7 @@ training dataset plus ``zelo_summary.json``, atomically (the folder appears whol
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -14,13 +15,14 @@ from typing import Any
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from zelo.data.splits import build_query_set
 from zelo.errors import ConfigError, ZeloError, require
 from zelo.eval.false_negatives import relevance_of
 from zelo.eval.measure import mining_stats
-from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns
+from zelo.keys import FN_RATE
+from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns, with_scores
 from zelo.types import Collection, MinedNegatives, MiningInput, QuerySet
 from zelo.utils.scores import at_or_above, reference_score
 
@@ -52,11 +54,56 @@ def query_set(cfg: DictConfig, collection: Collection) -> QuerySet:
     return qs if cfg.max_queries is None else qs.head(int(cfg.max_queries))
 
 
+SCORE_RANGE_RULE = "score_range"
+
+
+def miner_config(cfg: DictConfig) -> DictConfig:
+    """``cfg.miner``, with a ``score_range`` rule (TopK-Abs with both bounds) after its own rules
+    when ``max_score`` or ``min_score`` is set."""
+    if cfg.get("max_score") is None and cfg.get("min_score") is None:
+        return cfg.miner
+    miner = copy.deepcopy(cfg.miner)
+    with open_dict(miner):
+        miner.rules[SCORE_RANGE_RULE] = {
+            "_target_": "zelo.mining.topk_abs.abs_mask",
+            "_partial_": True,
+            "max_score": float("inf") if cfg.max_score is None else float(cfg.max_score),
+            "min_score": None if cfg.min_score is None else float(cfg.min_score),
+        }
+    return miner
+
+
+def plain(node: Any) -> Any:
+    """A config node as plain containers (``None`` stays ``None``), for comparing two scorers."""
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
+
+
+def fn_teacher(cfg: DictConfig) -> tuple[Any, str, bool]:
+    """The teacher of the false-negative estimate: ``teacher=<option>`` if set, else the first
+    of ``fn_teachers`` that is not the miner's own scorer (a scorer judging its own ranking
+    finds few false negatives by construction: a positive-aware rule has already dropped what it
+    rates near the positive).
+
+    Returns:
+        ``(config, name, is_the_miner's_scorer)``; config ``None`` scores with the miner's scorer.
+    """
+    from zelo.pipeline import choice
+
+    own = plain(cfg.miner.get("scorer"))
+    if cfg.get("teacher"):
+        return cfg.teacher, choice(cfg, "teacher"), plain(cfg.teacher) == own
+    for name, candidate in (cfg.get("fn_teachers") or {}).items():
+        if plain(candidate) != own:
+            return candidate, str(name), False
+    return None, "miner", True
+
+
 def fn_flags(
     mined: MinedNegatives, qs: QuerySet, inp: MiningInput, teacher: Any
 ) -> dict[str, torch.Tensor]:
     """Per negative ``[Q, N]``: ``fn`` (the split's judgments grade it relevant) and
-    ``fn_teacher`` (the teacher, else the miner's scorer, rates it at or above the positive)."""
+    ``fn_teacher`` (the teacher, ``None``: the miner's scorer, rates it at or above the
+    positive)."""
     if teacher is None:
         neg, pos = mined.neg_scores, mined.pos_scores
     else:
@@ -89,28 +136,75 @@ def mined_view(
 
 
 def summarise(
-    cfg: DictConfig, qs: QuerySet, mined: MinedNegatives, flags: dict[str, torch.Tensor]
+    cfg: DictConfig,
+    qs: QuerySet,
+    mined: MinedNegatives,
+    flags: dict[str, torch.Tensor],
+    teacher: tuple[str, bool],
 ) -> dict[str, Any]:
-    """The pass's figures (keys as in a training run's ``metrics.json``) and its provenance."""
+    """The pass's figures (keys as in a training run's ``metrics.json``), its provenance, and
+    ``not_measured``: each figure that could not be measured here and why (its value is null)."""
     from zelo.pipeline import choice
 
     stats = mining_stats(mined, qs.judgments, qs.positives)
     valid = mined.neg_ids >= 0
-    teacher = flags["fn_teacher"][valid]
-    stats["fn/teacher_rate"] = float(teacher.float().mean()) if teacher.numel() else math.nan
+    rated = flags["fn_teacher"][valid]
+    stats["fn/teacher_rate"] = float(rated.float().mean()) if rated.numel() else math.nan
+    hidden = sum(len(h) for h in qs.hidden)
+    not_measured = {}
+    if hidden == 0:  # every judged document is a positive: no negative can be a known FN
+        for key in (FN_RATE, "mining/fn_per_query"):
+            stats[key] = math.nan
+        not_measured[FN_RATE] = (
+            f"every judged document of split {cfg.split} is a labelled positive "
+            f"(annotation.keep_positives={_yaml(cfg.annotation.keep_positives)}), so no mined negative "
+            "can be a known false negative; annotation.keep_positives=1 hides the others"
+        )
+    name, is_miner = teacher
+    if is_miner:
+        not_measured["fn/teacher_rate"] = (
+            f"the teacher ({name}) is the miner's own scorer: a self-estimate, not an independent "
+            "one (teacher=<option> sets another)"
+        )
     return {
         **stats,
         "run/miner": choice(cfg, "miner"),
-        "run/teacher": choice(cfg, "teacher") if cfg.get("teacher") else "miner",
+        "run/teacher": name,
+        "fn/teacher_is_miner": is_miner,
         "run/dataset": str(cfg.dataset.name),
         "run/split": str(cfg.split),
         "run/seed": int(cfg.seed),
         "queries": len(qs),
         "positives": sum(len(p) for p in qs.positives),
-        "hidden_judgments": sum(len(h) for h in qs.hidden),
+        "hidden_judgments": hidden,
         "output_format": str(cfg.output_format),
         "num_negatives": int(cfg.num_negatives),
+        "not_measured": not_measured,
     }
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """What was and was not measured, in words, for the log."""
+    lines = [
+        f"miner/ndcg@10 {summary['miner/ndcg@10']:.4f}: the miner's ranking of the corpus "
+        f"against the {summary['run/split']} judgments ({summary['queries']} queries)"
+    ]
+    fn = summary.get(FN_RATE)
+    if fn is None or math.isnan(fn):
+        lines.append(
+            f"{FN_RATE} not measured: {summary['not_measured'].get(FN_RATE, 'no judgments')}"
+        )
+    else:
+        lines.append(
+            f"{FN_RATE} {fn:.4f}: share of mined negatives the judgments call relevant "
+            f"({summary['hidden_judgments']} judged documents hidden from the positives)"
+        )
+    rate, teacher = summary["fn/teacher_rate"], summary["run/teacher"]
+    what = f"fn/teacher_rate {rate:.4f}: share of mined negatives {teacher} scores at or above the positive"
+    if summary["fn/teacher_is_miner"]:
+        what += f" ({summary['not_measured']['fn/teacher_rate']})"
+    lines.append(what)
+    return lines
 
 
 def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
@@ -127,8 +221,9 @@ def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"num_negatives must be >= 1, got {cfg.num_negatives}")
     collection = instantiate(cfg.dataset.source)
     qs = query_set(cfg, collection)
-    miner = instantiate(cfg.miner)
-    teacher = instantiate(cfg.teacher) if cfg.get("teacher") else None
+    miner = instantiate(miner_config(cfg))
+    teacher_cfg, teacher_name, teacher_is_miner = fn_teacher(cfg)
+    teacher = instantiate(teacher_cfg) if teacher_cfg is not None else None
     inp = MiningInput(
         qs.query_texts, collection.doc_texts, qs.positives, cfg.num_negatives, cfg.seed,
         judgments=qs.judgments,
@@ -137,7 +232,13 @@ def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
     mined = miner.mine(inp)
     seconds = time.perf_counter() - start
     flags = fn_flags(mined, qs, inp, teacher)
-    rows = build_rows(mined_view(collection, qs, mined, flags), cfg.output_format)
+    summary = summarise(cfg, qs, mined, flags, (teacher_name, teacher_is_miner))
+    view = mined_view(collection, qs, mined, flags)
+    if FN_RATE in summary["not_measured"]:  # unknown, not "no": nothing was hidden
+        view.flags["fn"] = [[None] * len(row) for row in view.flags["fn"]]
+    rows = build_rows(view, cfg.output_format)
+    if cfg.get("output_scores"):
+        rows = with_scores(rows, cfg.output_format)
     n_rows = len(next(iter(rows.values())))
     if n_rows == 0:
         raise ZeloError(
@@ -145,11 +246,14 @@ def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
             f"num_negatives={cfg.num_negatives} after the rules (dropped {mined.dropped}); "
             "lower num_negatives, raise miner.depth or loosen the miner's rule"
         )
-    summary = summarise(cfg, qs, mined, flags)
     summary.update({"mining/seconds": seconds, "rows": n_rows})
+    if cfg.get("st_columns_only"):  # what SentenceTransformerTrainer takes as it is
+        rows = {k: v for k, v in rows.items() if not k.startswith(ZELO_PREFIX)}
     summary["columns"] = {"st": st_columns(list(rows)), "zelo": _zelo(list(rows))}
     save_dataset(rows, out, summary, OmegaConf.to_yaml(cfg, resolve=True))
     log.info("mined %s into %s; summary:\n%s", collection.name, out, _json(summary))
+    for line in summary_lines(summary):
+        log.info("%s", line)
     return summary
 
 
@@ -169,6 +273,10 @@ def save_dataset(rows: dict[str, list], out: Path, summary: dict[str, Any], conf
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _yaml(value: Any) -> str:
+    return "null" if value is None else str(value)
 
 
 def _zelo(columns: list[str]) -> list[str]:

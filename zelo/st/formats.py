@@ -1,7 +1,8 @@
 """Mined negatives as rows in sentence-transformers' output formats, plus zelo's own columns.
 
 The four formats and their column names are those of ``mine_hard_negatives``'s ``output_format``
-(``output_scores=False``); the anchor and positive columns keep the input's names:
+(with ``output_scores``, :func:`with_scores`); the anchor and positive columns keep the input's
+names:
 
 - ``triplet``: (anchor, positive, negative), one row per (query, positive, negative);
 - ``n-tuple``: (anchor, positive, negative_1, ..., negative_N), one row per (query, positive),
@@ -156,6 +157,32 @@ def build_rows(view: MinedView, output_format: str) -> Rows:
     if output_format not in BUILDERS:
         raise ValueError(f"output_format must be one of {FORMATS}, got {output_format!r}")
     return BUILDERS[output_format](view)
+
+
+def with_scores(rows: Rows, output_format: str) -> Rows:
+    """The rows with sentence-transformers' score columns, as ``mine_hard_negatives`` writes them
+    with ``output_scores=True`` (the scorer's scores; MarginMSE-style losses read them): ``scores``
+    = [positive, negative] (``triplet``) or [positive, negative_1..N] (``n-tuple``) after the
+    text columns; ``score`` in place of ``label`` (``labeled-pair``); ``scores`` in place of
+    ``labels`` (``labeled-list``). zelo's own columns follow, unchanged."""
+    if output_format == "triplet":
+        pairs = zip(rows["zelo_positive_score"], rows["zelo_negative_score"], strict=True)
+        return _insert_before_zelo(rows, "scores", [list(p) for p in pairs])
+    if output_format == "n-tuple":
+        pairs = zip(rows["zelo_positive_score"], rows["zelo_negative_scores"], strict=True)
+        return _insert_before_zelo(rows, "scores", [[p, *n] for p, n in pairs])
+    old, new, source = {
+        "labeled-pair": ("label", "score", "zelo_score"),
+        "labeled-list": ("labels", "scores", "zelo_scores"),
+    }[output_format]
+    return {(new if k == old else k): (rows[source] if k == old else v) for k, v in rows.items()}
+
+
+def _insert_before_zelo(rows: Rows, name: str, values: list) -> Rows:
+    out = {k: v for k, v in rows.items() if not k.startswith(ZELO_PREFIX)}
+    out[name] = values
+    out.update({k: v for k, v in rows.items() if k.startswith(ZELO_PREFIX)})
+    return out
 
 
 def st_columns(columns: list[str]) -> list[str]:

@@ -37,8 +37,44 @@ def load_sentence_transformer(path: str | os.PathLike, device: str = "cpu") -> n
     return SentenceTransformer(str(folder), device=device, local_files_only=True)
 
 
+QUERY_PROMPTS = ("query",)  # the prompt encode_query uses unless told otherwise
+DOCUMENT_PROMPTS = ("document", "passage", "corpus")  # the first present: encode_document's
+
+
+def side_prompt(
+    model: nn.Module,
+    prompt: str | None,
+    prompt_name: str | None,
+    defaults: tuple[str, ...],
+    key: str,
+) -> str | None:
+    """The prompt one side (queries or documents) is encoded with, chosen as
+    ``SentenceTransformer.encode_query``/``encode_document`` choose it: ``prompt``, else the
+    model's prompt ``prompt_name``, else the first of ``defaults`` the model has, else the model's
+    ``default_prompt_name``, else none.
+
+    Raises:
+        ConfigError: ``prompt_name`` is not one of the model's prompts (``key`` names the option).
+    """
+    prompts = dict(model.prompts or {})
+    if prompt is not None:
+        return prompt
+    if prompt_name is not None:
+        if prompt_name not in prompts:
+            raise ConfigError(f"{key}={prompt_name}: the model's prompts are {sorted(prompts)}")
+        return prompts[prompt_name]
+    for name in defaults:
+        if name in prompts:
+            return prompts[name]
+    default = model.default_prompt_name
+    return prompts.get(default) if default is not None else None
+
+
 class SentenceTransformerEncoder(Encoder):
     """A SentenceTransformer model (any module stack) behind zelo's :class:`Encoder` interface.
+
+    Queries and documents get the prompts the model's ``encode_query`` and ``encode_document``
+    would give them (its ``prompts``, ``default_prompt_name``), unless set here.
 
     Args:
         path: a local SentenceTransformer folder (``modules.json`` inside), e.g. a zelo student.
@@ -47,6 +83,8 @@ class SentenceTransformerEncoder(Encoder):
         query_max_length: token limit for queries (defaults to ``max_length``).
         normalize: L2-normalise the output; ``None``: when the model's similarity is cosine (zelo
             searches by inner product, so cosine models need unit vectors).
+        query_prompt, document_prompt: a prompt string prepended to queries / documents.
+        query_prompt_name, document_prompt_name: the name of one of the model's prompts.
     """
 
     def __init__(
@@ -55,6 +93,10 @@ class SentenceTransformerEncoder(Encoder):
         max_length: int | None = None,
         query_max_length: int | None = None,
         normalize: bool | None = None,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
+        query_prompt_name: str | None = None,
+        document_prompt_name: str | None = None,
     ) -> None:
         model = load_sentence_transformer(path)
         own = model.max_seq_length
@@ -64,7 +106,20 @@ class SentenceTransformerEncoder(Encoder):
         super().__init__(limit, query_max_length, normalize)
         self.path = str(path)
         self.model = model
-        log.info("SentenceTransformer %s as encoder (dim=%d)", self.path, self.dim)
+        self.prompts = {
+            "query": side_prompt(
+                model, query_prompt, query_prompt_name, QUERY_PROMPTS, "query_prompt_name"
+            ),
+            "document": side_prompt(
+                model, document_prompt, document_prompt_name, DOCUMENT_PROMPTS,
+                "document_prompt_name",
+            ),
+        }  # fmt: skip
+        shown = {k: v for k, v in self.prompts.items() if v}
+        log.info(
+            "SentenceTransformer %s as encoder (dim=%d%s)",
+            self.path, self.dim, f", prompts {shown}" if shown else "",
+        )  # fmt: skip
 
     @property
     def dim(self) -> int:
@@ -72,17 +127,31 @@ class SentenceTransformerEncoder(Encoder):
         dim = getattr(self.model, "get_embedding_dimension", None)
         return int(dim() if dim else self.model.get_sentence_embedding_dimension())
 
-    def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
+    @property
+    def label(self) -> str:
+        return Path(self.path).name
+
+    def tokenize_side(self, texts: list[str], is_query: bool = False) -> dict[str, torch.Tensor]:
+        limit = self.query_max_length if is_query else self.max_length
+        return self.tokenize(texts, limit, self.prompts["query" if is_query else "document"])
+
+    def tokenize(
+        self, texts: list[str], max_length: int | None = None, prompt: str | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Features of ``texts`` (``prompt`` prepended the model's way: its pooling may leave
+        the prompt's tokens out, so ``prompt_length`` travels with the features)."""
         first = self.model[0]
         old = getattr(first, "max_seq_length", None)
         settable = isinstance(old, int)  # static embeddings truncate in their own tokenizer
         if settable:
             first.max_seq_length = max_length or self.max_length
         try:
-            features = self.model.preprocess(list(texts))
+            features = self.model.preprocess(list(texts), prompt=prompt or None)
         finally:
             if settable:
                 first.max_seq_length = old
+        if isinstance(features.get("prompt_length"), int):
+            features["prompt_length"] = torch.tensor([features["prompt_length"]])
         return {k: v for k, v in features.items() if isinstance(v, torch.Tensor)}
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -90,13 +159,13 @@ class SentenceTransformerEncoder(Encoder):
         return F.normalize(emb, p=2, dim=-1) if self.normalize else emb
 
     def describe(self) -> dict:
-        return {**super().describe(), "path": self.path}
+        return {**super().describe(), "path": self.path, "prompts": self.prompts}
 
     def save_sentence_transformer(self, path: str | os.PathLike) -> Path:
         """Save the (trained) model as a SentenceTransformer folder with its own module stack."""
         path = Path(path)
         self.model.save(str(path), create_model_card=False)
-        log.info("saved sentence-transformers model to %s", path)
+        log.debug("saved sentence-transformers model to %s", path)
         return path
 
 
@@ -107,6 +176,10 @@ def st_student(
     max_length: int | None = None,
     query_max_length: int | None = None,
     normalize: bool | None = None,
+    query_prompt: str | None = None,
+    document_prompt: str | None = None,
+    query_prompt_name: str | None = None,
+    document_prompt_name: str | None = None,
     lr: float = 2e-5,
     weight_decay: float = 0.01,
     sparse_lr: float | None = None,
@@ -121,13 +194,17 @@ def st_student(
         path: the SentenceTransformer folder to start from.
         loss: the training loss (from the ``loss`` group).
         corpus: the collection's documents (given by the pipeline, as to every student).
-        max_length, query_max_length, normalize: see :class:`SentenceTransformerEncoder`.
+        max_length, query_max_length, normalize, query_prompt, document_prompt,
+            query_prompt_name, document_prompt_name: see :class:`SentenceTransformerEncoder`.
         lr, weight_decay, sparse_lr, warmup_ratio, decay, corpus_batch_size, search_depth: see
             :class:`zelo.models.biencoder.BiEncoderModule`.
     """
     from zelo.models.biencoder import BiEncoderModule
 
-    encoder = SentenceTransformerEncoder(path, max_length, query_max_length, normalize)
+    encoder = SentenceTransformerEncoder(
+        path, max_length, query_max_length, normalize,
+        query_prompt, document_prompt, query_prompt_name, document_prompt_name,
+    )  # fmt: skip
     return BiEncoderModule(
         encoder,
         loss,
@@ -150,10 +227,19 @@ def st_scorer(
     index: str = "flat",
     use_gpu: str | bool = "auto",
     device: str = "auto",
+    query_prompt: str | None = None,
+    document_prompt: str | None = None,
+    query_prompt_name: str | None = None,
+    document_prompt_name: str | None = None,
 ) -> DenseScorer:
     """The dense scorer of ``miner/scorer=st``: exact inner-product search with a
-    SentenceTransformer folder's embeddings (see :class:`zelo.mining.dense.DenseScorer`)."""
+    SentenceTransformer folder's embeddings (see :class:`zelo.mining.dense.DenseScorer`), its
+    queries and documents encoded with the model's prompts (see
+    :class:`SentenceTransformerEncoder`)."""
     from zelo.mining.dense import DenseScorer
 
-    encoder = SentenceTransformerEncoder(path, max_length)
+    encoder = SentenceTransformerEncoder(
+        path, max_length, None, None,
+        query_prompt, document_prompt, query_prompt_name, document_prompt_name,
+    )  # fmt: skip
     return DenseScorer(encoder, batch_size, cache_dir, index, use_gpu, device)

@@ -30,6 +30,7 @@ def fit_mnrl(
     batch_size: int = 8,
     lr: float = 2e-5,
     seed: int = 0,
+    no_duplicates: bool = True,
 ) -> dict[str, Any]:
     """``SentenceTransformerTrainer`` + ``MultipleNegativesRankingLoss`` from a mined folder.
 
@@ -41,6 +42,10 @@ def fit_mnrl(
         batch_size: rows per step (each row's negatives plus in-batch ones).
         lr: peak learning rate.
         seed: the trainer's seed.
+        no_duplicates: batches without repeated texts (``BatchSamplers.NO_DUPLICATES``): a
+            triplet's anchor repeats once per negative, and a query meeting its own positive as
+            another row's in-batch negative would be a false negative. Off only for data too
+            small to fill a batch with distinct texts.
 
     Returns:
         ``steps``, ``train_loss``, ``seconds`` (the fit only) and the saved ``model`` folder.
@@ -50,13 +55,15 @@ def fit_mnrl(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=batch_size,
         learning_rate=lr, logging_steps=1, save_strategy="no",
         report_to="none", seed=seed, use_cpu=True, dataloader_drop_last=True,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if no_duplicates else BatchSamplers.BATCH_SAMPLER,
     )  # fmt: skip
     trainer = SentenceTransformerTrainer(
         model=model,
