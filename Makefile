@@ -36,7 +36,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-all: setup
-	$(PY) -m pytest -m "not gpu"
+	$(PY) -m pytest -m "not gpu and not heavy"
 
 lint: setup
 	$(PY) -m ruff check zelo tests bench train.py

@@ -37,22 +37,9 @@ EXTRA = {
 
 def packaged_models(node) -> set[str]:
     """The packaged models (``make models``) a composed config node loads."""
-    from zelo.models.packaged import PACKAGED
+    from zelo.models.packaged import packaged_in
 
-    found: set[str] = set()
-
-    def walk(x) -> None:
-        if isinstance(x, dict):
-            if x.get("name_or_path") in PACKAGED:
-                found.add(x["name_or_path"])
-            for v in x.values():
-                walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v)
-
-    walk(OmegaConf.to_container(node, resolve=False))
-    return found
+    return packaged_in(OmegaConf.to_container(node, resolve=False))
 
 
 def instantiate_or_missing(node, **kwargs):
@@ -222,9 +209,7 @@ def test_real_ladder_experiments_compose(make_cfg, experiment, miners, model) ->
 
 
 def test_student_sizes_are_overridable(make_cfg) -> None:
-    cfg = make_cfg(
-        "experiment=laffer_real_minilm", "trainer.max_epochs=5", "data.num_negatives=7"
-    )
+    cfg = make_cfg("experiment=laffer_real_minilm", "trainer.max_epochs=5", "data.num_negatives=7")
     assert cfg.trainer.max_epochs == 5 and cfg.data.num_negatives == 7
     assert cfg.model.encoder.name_or_path == "minilm"
 

@@ -98,7 +98,11 @@ def test_resolve_rows_skips_foreign_anchors_and_names_unknown_texts() -> None:
     lists, counts = resolve_rows(rows, QUERIES, DOCS + ["D0"], "f.jsonl")  # D0 twice: first index
     assert lists[0].positives == [] and lists[1].positives == [4]
     assert lists[1].negatives == [0, 2]
-    assert counts == {"precomputed_rows": 3, "precomputed_rows_skipped": 1, "precomputed_queries": 1}
+    assert counts == {
+        "precomputed_rows": 3,
+        "precomputed_rows_skipped": 1,
+        "precomputed_queries": 1,
+    }
     bad = [*rows, Row("Q0", ["D0"], ["not a document"], [None], [None])]
     with pytest.raises(ConfigError, match="f.jsonl: row 3: negative text not in the corpus"):
         resolve_rows(bad, QUERIES, DOCS, "f.jsonl")
@@ -133,9 +137,7 @@ def _save(rows: dict, folder: Path, summary: dict | None = None) -> Path:
 
 
 def _input(judgments=None, positives=((0,), (4,)), n: int = 3) -> MiningInput:
-    return MiningInput(
-        QUERIES, DOCS, [list(p) for p in positives], n, seed=0, judgments=judgments
-    )
+    return MiningInput(QUERIES, DOCS, [list(p) for p in positives], n, seed=0, judgments=judgments)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -193,7 +195,9 @@ def test_sentence_transformers_layouts_without_scores(tmp_path: Path) -> None:
     mined = Miner(scorer, depth=1000).mine(_input(n=2))
     assert mined.neg_ids.tolist() == [[3, 2], [5, -1]]  # file order; q1 runs short
     jsonl = tmp_path / "rows.jsonl"
-    jsonl.write_text("".join(json.dumps({"q": "Q1", "docs": ["D4", "D2"], "labels": [1, 0]}) + "\n"))
+    jsonl.write_text(
+        "".join(json.dumps({"q": "Q1", "docs": ["D4", "D2"], "labels": [1, 0]}) + "\n")
+    )
     listed = PrecomputedScorer(str(jsonl))
     assert listed.format == "labeled-list"
     assert Miner(listed, depth=1000).mine(_input(n=1)).neg_ids.tolist() == [[-1], [2]]

