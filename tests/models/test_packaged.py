@@ -52,7 +52,7 @@ def _parts(tmp_path: Path, blob: bytes, sizes: list[int]) -> list[Path]:
 
 def test_concatenated_reader_reads_and_seeks_across_parts(tmp_path: Path) -> None:
     blob = bytes(range(256)) * 3
-    reader = ConcatenatedReader(_parts(tmp_path, blob, [100, 1, 400, 267]))
+    reader = ConcatenatedReader(_parts(tmp_path, blob, [100, 1, 0, 400, 267]))  # an empty part
     assert reader.read(150) == blob[:150]
     reader.seek(99)
     assert reader.read(3) == blob[99:102]  # spans three parts

@@ -170,7 +170,11 @@ class ConcatenatedReader(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         done = 0
         while done < len(view) and self.pos < self.total:
-            part = max(i for i, s in enumerate(self.starts) if s <= self.pos)
+            part = next(
+                i
+                for i, (s, n) in enumerate(zip(self.starts, self.sizes, strict=True))
+                if s <= self.pos < s + n
+            )
             if part not in self._handles:
                 self._handles[part] = open(self.paths[part], "rb")  # noqa: SIM115
             fh = self._handles[part]
