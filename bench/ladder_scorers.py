@@ -73,7 +73,7 @@ def measure(scorer, inp, judgments, k: int = 100) -> tuple[float, float]:
 
     ids, _ = scorer.rank(inp, k)
     per_query = evaluate_ranking(ids, judgments)
-    return float(np.mean(per_query["ndcg@10"])), float(np.mean(per_query["recall@100"]))
+    return float(per_query["ndcg@10"].float().mean()), float(per_query["recall@100"].float().mean())
 
 
 def main() -> None:
@@ -87,30 +87,38 @@ def main() -> None:
     register_configs()
     if not args.no_check:
         check_packages()
+    from zelo.mining.ensemble import EnsembleScorer
     from zelo.pipeline import build
     from zelo.types import MiningInput
 
     cfg = compose_cfg(args.dataset, ["model=static"])
     _, dm = build(cfg)
     sets = {s: dm.query_sets[s] for s in ("train", "test")}
-    options = [(s, [f"miner/scorer={s}"]) for s in SCORERS]
-    options += [
-        (f"fusion[{f}]", ["miner/scorer=fusion", f"miner.scorer.fusion={f}"]) for f in args.fusions
-    ]
+    kept = [s for s in SCORERS if s not in args.without]
     print(
         f"\n{args.dataset}: train {len(sets['train'])} / test {len(sets['test'])} queries, "
         f"load {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'scorer':<16} {'train nDCG@10 (x)':>18} {'test nDCG@10':>13} {'test R@100':>11}")
-    for name, overrides in options:
-        scorer = instantiate(compose_cfg(args.dataset, overrides).miner.scorer)
+    print(f"{'scorer':<40} {'train nDCG@10 (x)':>18} {'test nDCG@10':>13} {'test R@100':>11}")
+    singles = {
+        s: instantiate(compose_cfg(args.dataset, [f"miner/scorer={s}"]).miner.scorer) for s in kept
+    }
+    fusion = compose_cfg(args.dataset, ["miner/scorer=fusion"]).miner.scorer  # rrf_k, candidates
+    scorers = list(singles.items()) + [
+        (
+            f"fusion[{f}] of {'+'.join(singles)}",
+            EnsembleScorer(singles, fusion=f, rrf_k=fusion.rrf_k, candidates=fusion.candidates),
+        )
+        for f in args.fusions
+    ]
+    for name, scorer in scorers:
         row = []
         for qs in sets.values():
             inp = MiningInput(
                 qs.query_texts, dm.collection.doc_texts, qs.positives, 3, 0, judgments=qs.judgments
             )
             row.append(measure(scorer, inp, qs.judgments))
-        print(f"{name:<16} {row[0][0]:>18.4f} {row[1][0]:>13.4f} {row[1][1]:>11.4f}", flush=True)
+        print(f"{name:<40} {row[0][0]:>18.4f} {row[1][0]:>13.4f} {row[1][1]:>11.4f}", flush=True)
 
 
 if __name__ == "__main__":
