@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for sweep in args.sweeps:
         df = collect_results(sweep)
-        seeds = sorted(pd.to_numeric(df["seed"], errors="coerce").dropna().astype(int).unique())
+        seeds = sorted(int(s) for s in pd.to_numeric(df["seed"], errors="coerce").dropna().unique())
         print(f"\n### {sweep} (seeds {args.seeds or seeds}; SE paired by seed)\n")
         print(markdown(ladder_table(df, args.seeds)))
     return 0
