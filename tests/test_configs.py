@@ -184,7 +184,7 @@ def test_schema_fields_equal_target_arguments(make_cfg, group: str, option: str)
     assert not OmegaConf.missing_keys(node), f"{group}={option} leaves a field without a value"
 
 
-LADDER = ["random", "bm25", "minilm_l3", "topk", "mpnet", "fused", "percpos_fused"]
+LADDER = ["random", "bm25", "minilm_l3", "topk", "mpnet", "fused", "fused_percpos"]
 
 
 @pytest.mark.parametrize(

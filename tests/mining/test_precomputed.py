@@ -216,3 +216,14 @@ def test_bad_files_name_the_file(tmp_path: Path) -> None:
     triplets.write_text(json.dumps({"anchor": "Q0", "positive": "D0", "negative": "D1"}) + "\n")
     with pytest.raises(ConfigError, match="anchor_column='nope'"):
         PrecomputedScorer(str(triplets), anchor_column="nope")
+
+
+def test_missing_or_unknown_files_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="miner.scorer.path=.*no such folder"):
+        PrecomputedScorer(str(tmp_path / "absent.jsonl"))
+    (tmp_path / "rows.txt").write_text("x")
+    with pytest.raises(ConfigError, match="miner.scorer.path=.*rows.txt"):
+        PrecomputedScorer(str(tmp_path / "rows.txt"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="not a dataset saved with save_to_disk"):
+        PrecomputedScorer(str(tmp_path / "empty"))

@@ -224,6 +224,33 @@ def resolve_rows(
     return lists, counts
 
 
+READERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def load_dataset(path: str | Path) -> Any:
+    """A ``datasets.Dataset`` from a ``save_to_disk`` folder or a JSON(L)/CSV/Parquet file.
+
+    Raises:
+        ConfigError: no dataset there, a ``DatasetDict``, or an unknown file type.
+    """
+    import datasets
+
+    path = Path(path)
+    key = f"miner.scorer.path={path}"
+    if path.is_dir():
+        try:
+            ds = datasets.load_from_disk(str(path))
+        except FileNotFoundError as err:
+            raise ConfigError(f"{key}: not a dataset saved with save_to_disk ({err})") from None
+        if isinstance(ds, datasets.DatasetDict):
+            raise ConfigError(f"{key}: a DatasetDict ({list(ds)}); pass one split's folder")
+        return ds
+    kind = READERS.get(path.suffix.lower())
+    if not path.is_file() or kind is None:
+        raise ConfigError(f"{key}: no such folder or {sorted(READERS)} file")
+    return getattr(datasets.Dataset, f"from_{kind}")(str(path))
+
+
 class PrecomputedScorer(ScorerBase):
     """Negatives from a mined dataset, as a scorer whose ranking is the file's per-query lists.
 
@@ -243,10 +270,8 @@ class PrecomputedScorer(ScorerBase):
     def __init__(
         self, path: str, anchor_column: str | None = None, positive_column: str | None = None
     ) -> None:
-        from zelo.st.pairs import load_local
-
         self.path = str(path)
-        ds = load_local(path)
+        ds = load_dataset(path)
         columns = list(ds.column_names)
         try:
             self.format = detect_format(columns)
