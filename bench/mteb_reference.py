@@ -1,4 +1,4 @@
-"""Zero-shot all-MiniLM-L6-v2 through zelo's evaluation against MTEB and sentence-transformers.
+"""Zero-shot all-MiniLM-L6-v2 (or mpnet) through zelo's evaluation against MTEB and sentence-transformers.
 
 zelo side: ``load_beir`` (document = title + " " + text), ``TransformerEncoder("minilm")`` at max
 length 256 for documents and queries (MTEB uses the model's ``max_seq_length``, 256, for both),
@@ -8,9 +8,13 @@ makes. Reference side, computed in the same process from the raw BEIR files: sen
 ``encode`` (normalised), cosine top-100, ``pytrec_eval`` ``ndcg_cut.10`` on the graded test
 qrels. Both sides cache their embeddings, so a rerun only pays for the model loads.
 
-MTEB figures: all-MiniLM-L6-v2 on the MTEB leaderboard, NFCorpus 31.43 and SciFact 64.51 nDCG@10.
+MTEB figures: all-MiniLM-L6-v2 on the MTEB leaderboard, NFCorpus 31.43 and SciFact 64.51 nDCG@10;
+all-mpnet-base-v2 (``--model mpnet``, packaged: `make models`; its own max length 384), NFCorpus
+0.33289 and SciFact 0.6557 (MTEB results repository ``embeddings-benchmark/results``,
+``results/sentence-transformers__all-mpnet-base-v2/84f2bcc00d77236f9e89c8a360a00fb1139bf47d/``).
 
-Usage: python bench/mteb_reference.py [--datasets nfcorpus scifact] [--cache-dir DIR] [--no-st]
+Usage: python bench/mteb_reference.py [--model minilm|mpnet] [--datasets nfcorpus scifact]
+       [--cache-dir DIR] [--no-st]
 """
 
 from __future__ import annotations
@@ -27,13 +31,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("ZELO_DATA_DIR", REPO.parent / "shared" / "data"))
 CACHE_DIR = Path(os.environ.get("ZELO_CACHE_DIR", REPO / "outputs" / "cache")) / "embeddings"
-MTEB = {"nfcorpus": 0.3143, "scifact": 0.6451}
-MAX_LENGTH = 256
+# model -> (max length for documents and queries, MTEB nDCG@10 per collection)
+MODELS = {
+    "minilm": (256, {"nfcorpus": 0.3143, "scifact": 0.6451}),
+    "mpnet": (384, {"nfcorpus": 0.33289, "scifact": 0.6557}),
+}
 DEPTH = 100
 
 
-def zelo_ndcg(name: str, cache_dir: Path) -> tuple[list[float], list[str], float]:
-    """Per-query nDCG@10 of zero-shot MiniLM on the test split, query ids, wall seconds."""
+def zelo_ndcg(
+    name: str, cache_dir: Path, model: str = "minilm"
+) -> tuple[list[float], list[str], float]:
+    """Per-query nDCG@10 of the zero-shot model on the test split, query ids, wall seconds."""
     from zelo.data.beir import load_beir
     from zelo.data.splits import build_query_set
     from zelo.eval.metrics import evaluate_ranking
@@ -44,7 +53,7 @@ def zelo_ndcg(name: str, cache_dir: Path) -> tuple[list[float], list[str], float
     start = time.perf_counter()
     collection = load_beir(DATA_DIR / name)
     qset = build_query_set(collection, collection.qrels["test"], keep_positives=None)
-    encoder = TransformerEncoder("minilm", max_length=MAX_LENGTH)
+    encoder = TransformerEncoder(model, max_length=MODELS[model][0])
     docs = cached_encode(encoder, collection.doc_texts, cache_dir, batch_size=64, progress=True)
     queries = cached_encode(encoder, qset.query_texts, cache_dir, batch_size=64, is_query=True)
     _, ids = build_searcher(docs).search(queries, DEPTH)
@@ -84,13 +93,13 @@ def _st_encode(model, texts: list[str], cache_dir: Path, tag: str):
     return emb.cpu()
 
 
-def st_ndcg(name: str, cache_dir: Path) -> tuple[dict[str, float], float]:
+def st_ndcg(name: str, cache_dir: Path, model: str = "minilm") -> tuple[dict[str, float], float]:
     """Per-query nDCG@10 from sentence-transformers + pytrec_eval (raw BEIR files), wall seconds."""
     import pytrec_eval
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from zelo.models.encoders import minilm_path
+    from zelo.models.encoders import resolve_model_path
 
     start = time.perf_counter()
     folder = DATA_DIR / name
@@ -98,11 +107,12 @@ def st_ndcg(name: str, cache_dir: Path) -> tuple[dict[str, float], float]:
     queries = {q["_id"]: q["text"] for q in _read_jsonl(folder, "queries")}
     qrels = _read_qrels(folder / "qrels" / "test.tsv")
     qids = sorted(qrels)
-    model = SentenceTransformer(minilm_path(), device="cpu")
-    model.max_seq_length = MAX_LENGTH
+    length = MODELS[model][0]
+    st = SentenceTransformer(resolve_model_path(model), device="cpu")
+    st.max_seq_length = length
     doc_texts = [f"{d.get('title', '')} {d['text']}".strip() for d in corpus]
-    docs = _st_encode(model, doc_texts, cache_dir, f"st-minilm-{MAX_LENGTH}-docs")
-    q = _st_encode(model, [queries[i] for i in qids], cache_dir, f"st-minilm-{MAX_LENGTH}-queries")
+    docs = _st_encode(st, doc_texts, cache_dir, f"st-{model}-{length}-docs")
+    q = _st_encode(st, [queries[i] for i in qids], cache_dir, f"st-{model}-{length}-queries")
     top_scores, top_ids = torch.topk(q @ docs.T, k=DEPTH, dim=1)
     run = {
         qid: {corpus[d]["_id"]: float(s) for d, s in zip(ids.tolist(), sc.tolist(), strict=True)}
@@ -114,6 +124,7 @@ def st_ndcg(name: str, cache_dir: Path) -> tuple[dict[str, float], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="minilm")
     parser.add_argument("--datasets", nargs="+", default=["nfcorpus", "scifact"])
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--no-st", action="store_true", help="skip the sentence-transformers side")
@@ -121,19 +132,20 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     rows = []
     for name in args.datasets:
-        zelo, qids, zelo_s = zelo_ndcg(name, args.cache_dir)
+        zelo, qids, zelo_s = zelo_ndcg(name, args.cache_dir, args.model)
         row = {
             "dataset": name,
             "zelo": statistics.fmean(zelo),
             "zelo_s": zelo_s,
-            "mteb": MTEB.get(name, float("nan")),
+            "model": args.model,
+            "mteb": MODELS[args.model][1].get(name, float("nan")),
             "st": float("nan"),
             "st_s": float("nan"),
             "max_query_diff": float("nan"),
             "queries": len(qids),
         }
         if not args.no_st:
-            st, row["st_s"] = st_ndcg(name, args.cache_dir)
+            st, row["st_s"] = st_ndcg(name, args.cache_dir, args.model)
             row["st"] = statistics.fmean(st.values())
             row["max_query_diff"] = max(abs(z - st[q]) for z, q in zip(zelo, qids, strict=True))
         rows.append(row)

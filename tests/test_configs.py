@@ -21,7 +21,9 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+TRIPLETS = "${paths.root_dir}/tests/mining/data/triplets.jsonl"
 EXTRA = {
+    "miner": {"precomputed": [f"miner.scorer.path={TRIPLETS}"]},
     "dataset": {
         "beir": ["dataset.path=${paths.data_dir}/scifact"],
         "pairs": ["dataset.path=${paths.root_dir}/tests/st/data/pairs.jsonl"],
@@ -33,10 +35,36 @@ EXTRA = {
 }
 
 
+def packaged_models(node) -> set[str]:
+    """The packaged models (``make models``) a composed config node loads."""
+    from zelo.models.packaged import packaged_in
+
+    return packaged_in(OmegaConf.to_container(node, resolve=False))
+
+
+def instantiate_or_missing(node, **kwargs):
+    """``instantiate(node)``; where it needs a packaged model that is not installed, check the
+    one-line error naming ``make models`` instead and return ``None``."""
+    from zelo.errors import zelo_cause
+    from zelo.models.packaged import INSTALL_COMMAND, is_installed
+
+    missing = sorted(m for m in packaged_models(node) if not is_installed(m))
+    if not missing:
+        return instantiate(node, **kwargs)
+    with pytest.raises(Exception) as info:
+        instantiate(node, **kwargs)
+    cause = zelo_cause(info.value)
+    assert cause is not None and f"run `{INSTALL_COMMAND}`" in str(cause), info.value
+    assert "\n" not in str(cause) and missing[0] in str(cause)
+    return None
+
+
 @pytest.mark.parametrize("option", options("miner"))
 def test_miner_options_instantiate(make_cfg, option: str) -> None:
-    cfg = make_cfg(f"miner={option}")
-    miner = instantiate(cfg.miner)
+    cfg = make_cfg(f"miner={option}", *EXTRA["miner"].get(option, []))
+    miner = instantiate_or_missing(cfg.miner)
+    if miner is None:
+        return
     assert isinstance(miner, Miner)
     controls = ("oracle", "adaptive_oracle", "llm_ensemble", "dial")  # read the full judgments
     assert miner.reads_judgments == option.startswith(controls)
@@ -59,7 +87,9 @@ def test_teacher_options_instantiate(make_cfg, option: str) -> None:
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options_instantiate(make_cfg, option: str) -> None:
     cfg = make_cfg(f"model={option}", *EXTRA["model"].get(option, []))
-    module = instantiate(cfg.model, loss=instantiate(cfg.loss))
+    module = instantiate_or_missing(cfg.model, loss=instantiate(cfg.loss))
+    if module is None:
+        return
     emb = module.encoder.encode(["a query about heat transfer", "a document"])
     assert emb.shape[0] == 2
     assert torch.allclose(emb.norm(dim=1), torch.ones(2), atol=1e-4)
@@ -152,3 +182,48 @@ def test_schema_fields_equal_target_arguments(make_cfg, group: str, option: str)
     node = _node(make_cfg, group, option)
     assert get_object(node._target_) is target
     assert not OmegaConf.missing_keys(node), f"{group}={option} leaves a field without a value"
+
+
+LADDER = ["random", "bm25", "minilm_l3", "topk", "mpnet", "fused", "fused_percpos"]
+
+
+@pytest.mark.parametrize(
+    ("experiment", "miners", "model"),
+    [
+        ("laffer_real", LADDER, "BiEncoderModule"),
+        ("laffer_real_minilm", ["random", "topk", "fused"], "BiEncoderModule"),
+    ],
+)
+def test_real_ladder_experiments_compose(make_cfg, experiment, miners, model) -> None:
+    cfg = make_cfg(f"experiment={experiment}", "dataset=cranfield")
+    params = cfg.hydra.sweeper.params
+    assert params.miner.split(",") == miners
+    assert params["miner.drop_judged"] == "false,true"  # every point raw and as its twin
+    assert cfg.annotation.keep_positives == 1 and cfg.model._target_.endswith(model)
+    for miner in miners:  # each rung composes with this experiment
+        sub = make_cfg(f"experiment={experiment}", "dataset=cranfield", f"miner={miner}")
+        assert sub.miner.scorer._target_
+    fused = make_cfg(f"experiment={experiment}", "miner=fused").miner.scorer
+    assert sorted(fused.scorers) == ["bm25", "minilm", "minilm_l3", "mpnet"]
+    assert packaged_models(fused) == {"minilm_l3", "mpnet"}
+
+
+def test_student_sizes_are_overridable(make_cfg) -> None:
+    cfg = make_cfg("experiment=laffer_real_minilm", "trainer.max_epochs=5", "data.num_negatives=7")
+    assert cfg.trainer.max_epochs == 5 and cfg.data.num_negatives == 7
+    assert cfg.model.encoder.name_or_path == "minilm"
+
+
+def test_dial_through_the_fused_base_composes(make_cfg) -> None:
+    cfg = make_cfg("experiment=laffer_dial_fused")
+    assert cfg.miner.scorer._target_.endswith("DialScorer")
+    assert cfg.miner.scorer.base._target_.endswith("EnsembleScorer")
+    assert cfg.hydra.sweeper.params["miner.scorer.intelligence"] == "0,0.25,0.5,0.75,1"
+
+
+def test_precomputed_miner_needs_a_path(make_cfg) -> None:
+    cfg = make_cfg("miner=precomputed")
+    assert OmegaConf.is_missing(cfg.miner.scorer, "path")
+    cfg = make_cfg("miner=precomputed", f"miner.scorer.path={TRIPLETS}")
+    miner = instantiate(cfg.miner)
+    assert miner.scorer.format == "triplet" and not miner.reads_judgments

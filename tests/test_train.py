@@ -123,11 +123,25 @@ def test_wandb_offline_writes_run_folder(make_cfg, tmp_path: Path, monkeypatch) 
 MINERS = sorted(p.stem for p in (REPO / "conf" / "miner").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("option", [m for m in MINERS if m != "cross_encoder"])
+@pytest.mark.parametrize("option", [m for m in MINERS if m not in ("cross_encoder", "precomputed")])
 def test_every_miner_runs_end_to_end(make_cfg, tmp_path: Path, option: str) -> None:
     """cross_encoder has no weights offline: its end-to-end run (a tiny model saved to disk,
-    through the same config) is in tests/mining/test_cross_encoder.py."""
-    metrics = train(make_cfg(f"miner={option}", "trainer.max_epochs=1", "callbacks=none"))
+    through the same config) is in tests/mining/test_cross_encoder.py; precomputed needs a mined
+    file: tests/mining/test_precomputed_run.py. A miner on a packaged model (`make models`) that
+    is not installed must stop with the one-line error naming the install command."""
+    from omegaconf import OmegaConf
+
+    from zelo.errors import zelo_cause
+    from zelo.models.packaged import INSTALL_COMMAND, is_installed, packaged_in
+
+    cfg = make_cfg(f"miner={option}", "trainer.max_epochs=1", "callbacks=none")
+    missing = [m for m in packaged_in(OmegaConf.to_container(cfg.miner)) if not is_installed(m)]
+    if missing:
+        with pytest.raises(Exception) as info:
+            train(cfg)
+        assert f"run `{INSTALL_COMMAND}`" in str(zelo_cause(info.value))
+        return
+    metrics = train(cfg)
     assert metrics["run/miner"] == option
     for key in ("test/ndcg@10", "miner/ndcg@10", "mining/fn_rate", "train/loss"):
         assert metrics[key] is not None and math.isfinite(metrics[key]), key

@@ -312,7 +312,7 @@ class STModelConfig(StudentConfig):
 
 MINER_OPTIONS = (
     "random", "topk", "bm25", "cross_encoder", "ensemble", "llm_ensemble", "oracle", "dial",
-    "shifted", "abs", "marginpos", "percpos",
+    "shifted", "abs", "marginpos", "percpos", "minilm_l3", "mpnet", "fused", "precomputed",
 )  # fmt: skip
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     **{("miner", m): MinerConfig for m in MINER_OPTIONS},
@@ -329,7 +329,7 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     ("loss", "infonce_masked"): MaskedInfoNCELossConfig,
     ("loss", "debiased"): DebiasedLossConfig,
     ("loss", "distill"): DistillLossConfig,
-    **{("model", m): BiEncoderConfig for m in ("static", "minilm", "hf", "tiny")},
+    **{("model", m): BiEncoderConfig for m in ("static", "minilm", "mpnet", "hf", "tiny")},
     ("model", "st"): STModelConfig,
 }
 """(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``."""

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zelo.mining.ensemble import EnsembleScorer, rrf_scores, zscore_scores, zscore_stats
+from zelo.mining.ensemble import (
+    EnsembleScorer,
+    minmax_stats,
+    rrf_scores,
+    zscore_scores,
+    zscore_stats,
+)
 from zelo.types import MiningInput
 
 
@@ -35,6 +41,28 @@ def test_zscore_fusion_by_hand():
     torch.testing.assert_close(out[0], torch.tensor(z1) + torch.tensor(z2), rtol=0, atol=1e-5)
     mean, std = zscore_stats(torch.tensor([[4.0, 4.0, 9.0]]), torch.tensor([[True, True, False]]))
     assert mean.item() == 4.0 and std.item() == 1.0  # constant row: std taken as 1
+
+
+def test_minmax_fusion_by_hand():
+    s1 = torch.tensor([[1.0, 2.0, 5.0, 9.0]])  # the last entry is padding
+    s2 = torch.tensor([[0.2, 0.6, 0.4, -9.0]])
+    valid = torch.tensor([[True, True, True, False]])
+    stats = [minmax_stats(s1, valid), minmax_stats(s2, valid)]
+    out = zscore_scores([s1, s2], stats, [1.0, 2.0])
+    # s1 -> (s - 1) / 4 = 0, 0.25, 1; s2 -> (s - 0.2) / 0.4 = 0, 1, 0.5; weights 1 and 2
+    torch.testing.assert_close(out[0, :3], torch.tensor([0.0, 2.25, 2.0]))
+    low, span = minmax_stats(torch.tensor([[3.0, 3.0]]), torch.ones(1, 2, dtype=torch.bool))
+    assert low.item() == 3.0 and span.item() == 1.0  # constant row: span taken as 1
+
+
+def test_minmax_ensemble_ranks_by_the_weighted_normalised_sum(fake_scorer):
+    first = fake_scorer([[5, 4, 3, 2, 1]])  # min-max: 1, .75, .5, .25, 0
+    second = fake_scorer([[0, 10, 0, 0, 2]])  # min-max: 0, 1, 0, 0, .2
+    ens = EnsembleScorer([first, second], fusion="minmax", candidates=5)
+    ids, scores = ens.rank(_input(), 5)
+    assert ids[0].tolist() == [1, 0, 2, 3, 4]  # 1.75, 1, .5, .25, .2
+    torch.testing.assert_close(scores[0], torch.tensor([1.75, 1.0, 0.5, 0.25, 0.2]))
+    assert ens.softmax_temperature == 0.05
 
 
 def test_rrf_ensemble_ranks_the_union_and_scores_consistently(fake_scorer):

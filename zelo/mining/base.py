@@ -33,6 +33,11 @@ class ScorerBase:
         """Figures of the last ranking worth logging as ``mining/<key>`` (none by default)."""
         return {}
 
+    def not_negatives(self, inp: MiningInput) -> torch.Tensor | None:
+        """``[Q, M]`` documents (``-1`` padded) that must never be mined as negatives besides the
+        labelled positives, e.g. a mined file's own positives; ``None`` (default): none."""
+        return None
+
     def column_scorer(
         self, inp: MiningInput
     ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -57,6 +62,11 @@ Rule = Callable[[CandidateSet], torch.Tensor]
 def not_positive(cands: CandidateSet) -> torch.Tensor:
     """Keep-mask without the query's labelled positives."""
     return ~isin_rows(cands.ids, cands.positives)
+
+
+def not_listed(cands: CandidateSet, listed: torch.Tensor) -> torch.Tensor:
+    """Keep-mask without the documents in ``listed [Q, M]`` (``-1`` padded) of each query."""
+    return ~isin_rows(cands.ids, listed)
 
 
 def not_judged(cands: CandidateSet, min_grade: int = 1) -> torch.Tensor:
@@ -155,6 +165,18 @@ class Miner:
             first["judged"] = partial(not_judged, min_grade=self.drop_min_grade)
         return {**first, **self.rules}
 
+    def rules_for(self, inp: MiningInput) -> dict[str, Rule]:
+        """:meth:`all_rules`, with the scorer's own positives (:meth:`ScorerBase.not_negatives`,
+        counted as ``source_positive``) right after the labelled ones."""
+        rules = self.all_rules()
+        extra = self.scorer.not_negatives(inp)
+        if extra is None:
+            return rules
+        items = list(rules.items())
+        at = 1 if items and items[0][0] == "positive" else 0
+        items.insert(at, ("source_positive", partial(not_listed, listed=extra)))
+        return dict(items)
+
     def mine(self, inp: MiningInput) -> MinedNegatives:
         """Run the scorer, apply the rules in order, sample N negatives per query."""
         ids, scores = self.scorer.rank(inp, self.depth)  # [Q, K]
@@ -163,7 +185,7 @@ class Miner:
         cands = CandidateSet(ids, scores, pos_scores, ids >= 0, positives, inp.judgments)
         dropped: dict[str, int] = {}
         keep = cands.keep
-        for name, rule in self.all_rules().items():
+        for name, rule in self.rules_for(inp).items():
             mask = rule(replace(cands, keep=keep.clone()))
             dropped[name] = int((keep & ~mask).sum())
             keep = keep & mask

@@ -1,9 +1,10 @@
-"""Fusion of several scorers: reciprocal rank fusion or z-scored score averaging.
+"""Fusion of several scorers: reciprocal rank fusion or normalised-score sums.
 
 Each scorer ranks its top ``candidates`` per query; the fused ranking orders the union of those
 lists. ``rrf`` adds ``w / (rrf_k + rank)`` over the lists a document appears in (1-based rank, a
 list it is missing from adds 0). ``zscore`` standardises each scorer's scores per query over the
-union (mean 0, std 1) and adds them with weights ``w``.
+union (mean 0, std 1) and adds them with weights ``w``; ``minmax`` (CombSUM) rescales them per
+query over the union to [0, 1] (min 0, max 1) and adds them with weights ``w``.
 
 References:
     Cormack, Clarke and Büttcher, Reciprocal Rank Fusion outperforms Condorcet and individual
@@ -26,7 +27,7 @@ from zelo.utils.tensors import lookup
 
 log = logging.getLogger(__name__)
 
-FUSIONS = ("rrf", "zscore")
+FUSIONS = ("rrf", "zscore", "minmax")
 
 
 def rrf_scores(
@@ -61,12 +62,26 @@ def zscore_stats(scores: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tenso
     return mean, torch.where(std > 0, std, torch.ones_like(std))
 
 
+def minmax_stats(scores: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row offset (the minimum) and scale (max - min; 0 -> 1) ``[Q]`` of ``scores [Q, U]``
+    over ``valid`` entries, so that ``(s - offset) / scale`` spans [0, 1]."""
+    x = scores.float()
+    low = torch.where(valid, x, torch.full_like(x, float("inf"))).amin(dim=1)
+    high = torch.where(valid, x, torch.full_like(x, float("-inf"))).amax(dim=1)
+    span = high - low
+    ok = torch.isfinite(span) & (span > 0)
+    return torch.where(torch.isfinite(low), low, torch.zeros_like(low)), torch.where(
+        ok, span, torch.ones_like(span)
+    )
+
+
 def zscore_scores(
     mats: list[torch.Tensor],
     stats: list[tuple[torch.Tensor, torch.Tensor]],
     weights: Sequence[float],
 ) -> torch.Tensor:
-    """``sum_i w_i * (s_i - mean_i) / std_i`` of score matrices ``[Q, P]`` with row stats ``[Q]``."""
+    """``sum_i w_i * (s_i - mean_i) / std_i`` of score matrices ``[Q, P]`` with row stats ``[Q]``
+    (:func:`zscore_stats`; with :func:`minmax_stats` the same sum is CombSUM of min-max scores)."""
     total = torch.zeros(mats[0].shape)
     for s, (mean, std), w in zip(mats, stats, weights, strict=True):
         total = total + float(w) * (s.float() - mean[:, None]) / std[:, None]
@@ -78,7 +93,7 @@ class _State:
     key: str
     union: torch.Tensor  # [Q, U]
     lists: list[torch.Tensor]  # each [Q, C]
-    union_scores: list[torch.Tensor] | None  # each [Q, U] (zscore only)
+    union_scores: list[torch.Tensor] | None  # each [Q, U] (score fusions only)
     stats: list[tuple[torch.Tensor, torch.Tensor]] | None
 
 
@@ -87,7 +102,7 @@ class EnsembleScorer(ScorerBase):
 
     Args:
         scorers: scorers by name (or a list; names then come from each scorer's ``name``).
-        fusion: ``"rrf"`` or ``"zscore"``.
+        fusion: ``"rrf"``, ``"zscore"`` or ``"minmax"``.
         weights: per-scorer weights (same keys as ``scorers``, or a list in order); ``None``: 1.
         rrf_k: RRF rank offset k.
         candidates: documents each scorer contributes per query; the fused ranking orders the
@@ -124,8 +139,9 @@ class EnsembleScorer(ScorerBase):
 
     @property
     def softmax_temperature(self) -> float:
-        """RRF: ``1 / rrf_k**2``, about one logit per rank step near the top; z-scores: 1."""
-        return 1.0 / self.rrf_k**2 if self.fusion == "rrf" else 1.0
+        """RRF: ``1 / rrf_k**2``, about one logit per rank step near the top; z-scores: 1;
+        min-max sums (each in [0, 1]): 0.05, as for cosines."""
+        return {"rrf": 1.0 / self.rrf_k**2, "zscore": 1.0}.get(self.fusion, 0.05)
 
     def _weights(self, weights: Mapping[str, float] | Sequence[float] | None) -> list[float]:
         names = list(self.scorers)
@@ -148,9 +164,10 @@ class EnsembleScorer(ScorerBase):
         lists = [s.rank(inp, self.candidates)[0] for s in self.scorers.values()]
         union = union_rows(lists)  # [Q, U]
         mats = stats = None
-        if self.fusion == "zscore":
+        if self.fusion != "rrf":
+            row_stats = zscore_stats if self.fusion == "zscore" else minmax_stats
             mats = [s.score(inp, union) for s in self.scorers.values()]
-            stats = [zscore_stats(m, union >= 0) for m in mats]
+            stats = [row_stats(m, union >= 0) for m in mats]
         self._state = _State(key, union, lists, mats, stats)
         log.info(
             "ensemble (%s of %s): %.1f candidates per query",

@@ -200,4 +200,13 @@ def minilm_path() -> str:
 
 
 def resolve_model_path(name_or_path: str | None) -> str:
-    return minilm_path() if name_or_path in (None, "minilm") else str(name_or_path)
+    """``minilm`` (or ``None``): the packaged all-MiniLM-L6-v2; the name of a packaged transformer
+    folder (``mpnet``, :mod:`zelo.models.packaged`): its verified local copy; else as given."""
+    if name_or_path in (None, "minilm"):
+        return minilm_path()
+    from zelo.models.packaged import PACKAGED, packaged_model_path
+
+    if name_or_path in PACKAGED and PACKAGED[name_or_path].zipped:
+        return str(packaged_model_path(name_or_path))
+    return str(name_or_path)
+
