@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from zelo.bundle import (
     HALF_WEIGHTS,
     MANIFEST,

@@ -209,4 +209,3 @@ def resolve_model_path(name_or_path: str | None) -> str:
     if name_or_path in PACKAGED and PACKAGED[name_or_path].zipped:
         return str(packaged_model_path(name_or_path))
     return str(name_or_path)
-
