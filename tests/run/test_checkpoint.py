@@ -28,7 +28,7 @@ def test_checkpoint_problem_spots_truncated_and_foreign_files(tmp_path: Path) ->
     assert checkpoint_problem(good) is None
     cut = tmp_path / "cut.ckpt"
     cut.write_bytes(good.read_bytes()[:-100])
-    assert "not a zip archive" in checkpoint_problem(cut)
+    assert "not a zip archive" in checkpoint_problem(cut)[0]
     flipped = bytearray(good.read_bytes())
     flipped[200] ^= 0xFF  # inside a stored member: the CRC check fails
     (tmp_path / "flipped.ckpt").write_bytes(bytes(flipped))

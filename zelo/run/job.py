@@ -12,24 +12,46 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from zelo.errors import ConfigError
 from zelo.keys import METRICS_FILE
 from zelo.run import signals
 from zelo.run.checkpoint import TrainingCheckpoint, last_checkpoint, usable_checkpoint
 from zelo.run.guard import FiniteGuard
+from zelo.run.identity import check_finished_folder, config_identity, identity_hash
 from zelo.run.lock import JobLock, primary_process, who
 from zelo.run.outcome import clear_failure, exit_code, in_sweep, record_failure
 from zelo.run.signals import handle_signals
 from zelo.run.wandb_ids import finish_wandb
+from zelo.utils.io import sweep_temporaries
 
 log = logging.getLogger(__name__)
 
 
-def finished(cfg: DictConfig, out_dir: Path) -> dict[str, Any] | None:
-    """The job's metrics when it is done (and done jobs are skipped), else ``None``."""
+def finished(cfg: DictConfig, out_dir: Path, refuse: bool = True) -> dict[str, Any] | None:
+    """The job's metrics when it is done with this config (and done jobs are skipped), else
+    ``None``.
+
+    Args:
+        refuse: raise when the folder holds the finished run of another config (else return
+            ``None`` then).
+
+    Raises:
+        ConfigError: with ``refuse``, the folder holds the finished run of another config (see
+            :func:`zelo.run.identity.check_finished_folder`).
+    """
     metrics_path = out_dir / METRICS_FILE
-    if not (metrics_path.exists() and cfg.get("skip_if_done", True)):
+    if not metrics_path.exists():
         return None
-    log.info("%s exists: job already done, skipping", metrics_path)
+    try:
+        check_finished_folder(out_dir, cfg)
+    except ConfigError:
+        if refuse:
+            raise
+        return None
+    if not cfg.get("skip_if_done", True):
+        return None
+    log.info("%s exists: job already done with this config, skipping", metrics_path)
+    clear_failure(out_dir)  # a refused launch of another config may have left one
     return json.loads(metrics_path.read_text())
 
 
@@ -49,6 +71,8 @@ def job_slot(out_dir: Path) -> Iterator[JobLock]:
     try:
         with handle_signals():
             clear_failure(out_dir)
+            for folder in (out_dir, last_checkpoint(out_dir).parent):  # held: all ours are stale
+                sweep_temporaries(folder, exclusive=True)
             try:
                 yield lock
             except Exception as err:
@@ -65,20 +89,31 @@ def run_callbacks(cfg: DictConfig, out_dir: Path) -> list:
     every = cfg.get("checkpoint", {}).get("every_n_minutes", 10.0)
     return [
         FiniteGuard(allow_no_negatives=bool(cfg.get("allow_no_negatives", False))),
-        TrainingCheckpoint(last_checkpoint(out_dir).parent, every_n_minutes=every, seed=cfg.seed),
+        TrainingCheckpoint(
+            last_checkpoint(out_dir).parent,
+            every_n_minutes=every,
+            seed=cfg.seed,
+            config_hash=identity_hash(config_identity(cfg)),
+            keep_final=bool(cfg.get("keep_checkpoints", False)),
+        ),
     ]
 
 
-def resume_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
-    """``Trainer.fit`` arguments: ``ckpt_path`` if given, else the job's own readable
-    ``last.ckpt`` left by a stopped run (its own file: loaded in full), else nothing."""
+def resume_checkpoint(
+    cfg: DictConfig, out_dir: Path, checkpoint: TrainingCheckpoint
+) -> dict[str, Any]:
+    """``Trainer.fit`` arguments: ``ckpt_path`` if given, else the job's own ``last.ckpt`` left
+    by a stopped run of this config, else nothing. Either is read as tensors only."""
     if cfg.get("ckpt_path"):
-        return {"ckpt_path": str(cfg.ckpt_path)}
-    last = usable_checkpoint(last_checkpoint(out_dir)) if cfg.get("resume", True) else None
+        return {"ckpt_path": str(cfg.ckpt_path), "weights_only": True}
+    if not cfg.get("resume", True):
+        return {}
+    last = usable_checkpoint(last_checkpoint(out_dir), checkpoint.config_hash)
     if last is None:
         return {}
+    checkpoint.owns_file = True
     log.info("resuming the interrupted job from %s", last)
-    return {"ckpt_path": str(last), "weights_only": False}
+    return {"ckpt_path": str(last), "weights_only": True}
 
 
 def keep_student(cfg: DictConfig) -> bool:
