@@ -128,6 +128,8 @@ def close_loggers(loggers: list[Any], error: BaseException | None = None) -> Non
     for lg in loggers:
         try:
             lg.finalize("success" if error is None else "failed")
+        except OSError as err:  # a full disk: the run's own error says so already
+            log.error("could not finalise %s: %s", type(lg).__name__, err)
         except Exception:  # a broken logger must not hide the run's own error
             log.exception("could not finalise %s", type(lg).__name__)
     if error is None:
