@@ -70,7 +70,7 @@ def stop_at_step(cmd: list[str], job_dir: Path, step: int, sig: int) -> subproce
 
 def saved_step(ckpt: Path) -> int | None:
     try:  # written atomically: any file there is whole
-        return int(torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"])
+        return int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
     except (OSError, RuntimeError, EOFError):
         return None
 

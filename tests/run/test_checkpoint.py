@@ -47,6 +47,17 @@ def test_an_unusable_checkpoint_is_moved_aside_with_one_warning(tmp_path: Path, 
     assert usable_checkpoint(tmp_path / "absent.ckpt") is None
 
 
+def test_a_checkpoint_resumes_only_the_config_it_records(tmp_path: Path) -> None:
+    last = tmp_path / "last.ckpt"
+    torch.save({"callbacks": {"TrainingCheckpoint": {"config_hash": "abc"}}}, last)
+    assert usable_checkpoint(last, "abc") == last
+    assert usable_checkpoint(last, "def") is None  # another config's: moved aside, kept
+    assert (tmp_path / "last.ckpt.other-config").exists()
+    torch.save({"state_dict": {"w": torch.ones(2)}}, last)  # tensors, but not zelo's
+    assert usable_checkpoint(last, "abc") is None
+    assert (tmp_path / "last.ckpt.other-config.2").exists() and not last.exists()
+
+
 def test_random_state_round_trip_and_epoch_reseed() -> None:
     reseed(3, 1)
     first = (torch.rand(2), np.random.rand(), random.random())
