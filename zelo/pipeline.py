@@ -15,7 +15,6 @@ from omegaconf import DictConfig, OmegaConf
 from zelo.callbacks.run_state import BindTeacher, MinerFeedback
 from zelo.data.datamodule import RetrievalDataModule
 from zelo.data.splits import build_query_sets, resolve_splits
-from zelo.errors import ConfigError
 from zelo.keys import (
     COLLECTION_INFO_FILE,
     CONFIG_FILE,
@@ -33,23 +32,19 @@ from zelo.mining.base import Miner
 from zelo.run import signals
 from zelo.run.checkpoint import AtomicCheckpointIO, TrainingCheckpoint
 from zelo.run.job import (
+    check_trained,
     close_loggers,
     finished,
     job_slot,
     keep_student,
     resume_checkpoint,
     run_callbacks,
+    save_student,
 )
 from zelo.run.logs import quiet_logs
 from zelo.run.validation import validate_config
 from zelo.types import Scorer
-from zelo.utils.io import (
-    atomic_write_json,
-    atomic_write_text,
-    create_temporary_folder,
-    remove_temporary,
-)
-from zelo.utils.owned import install_folder
+from zelo.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -186,24 +181,6 @@ def make_trainer(
     return trainer
 
 
-def check_trained(cfg: DictConfig, trainer: pl.Trainer) -> None:
-    """Refuse to report a student that was never trained (it would be plotted as a point).
-
-    Raises:
-        ConfigError: the fit ran no optimisation step.
-    """
-    if trainer.global_step > 0:
-        return
-    settings = ", ".join(
-        f"trainer.{k}={OmegaConf.select(cfg, f'trainer.{k}')}"
-        for k in ("max_epochs", "max_steps", "limit_train_batches")
-    )
-    raise ConfigError(
-        f"training ran no step ({settings}): an untrained student is not a result, so no "
-        f"{METRICS_FILE} is written; give it at least one step"
-    )
-
-
 def write_results(
     cfg: DictConfig,
     module: pl.LightningModule,
@@ -218,26 +195,6 @@ def write_results(
     atomic_write_json(out_dir / METRICS_FILE, metrics)
     if not cfg.get("keep_checkpoints", False):
         checkpoint.remove_own()
-
-
-def save_student(encoder: Any, path: Path) -> None:
-    """Save the student as a SentenceTransformer folder: written whole into a temporary folder,
-    then put in place replacing only the files zelo saved there before (see
-    :func:`zelo.utils.owned.install_folder`); other files in ``path`` are kept."""
-    tmp = create_temporary_folder(path)
-    try:
-        encoder.save_sentence_transformer(tmp)
-        kept = install_folder(tmp, path)
-    except NotImplementedError as err:
-        log.warning("student not saved: %s", err)
-        return
-    finally:
-        remove_temporary(tmp)  # gone already when installed
-    log.info(
-        "student saved as a SentenceTransformer folder: %s%s",
-        path,
-        f" (files not zelo's kept there: {', '.join(kept)})" if kept else "",
-    )
 
 
 def evaluate(

@@ -101,7 +101,7 @@ def test_a_damaged_entry_fails_its_checksum_and_is_encoded_again(tmp_path, caplo
     torch.testing.assert_close(again, ref)
     assert enc.calls == 2 and "fails its checksum (rows 0-3): recomputing" in caplog.text
     sidecar = json.loads(path.with_suffix(".json").read_text())
-    assert sidecar["checksum"]["algorithm"] == "crc32" and len(sidecar["checksum"]["blocks"]) == 1
+    assert sidecar["checksum"]["algorithm"] == "xxh3_64" and len(sidecar["checksum"]["blocks"]) == 1
 
 
 def test_an_entry_without_checksum_is_encoded_again(tmp_path, caplog, hash_encoder):
@@ -124,13 +124,13 @@ def test_repeated_reads_check_sampled_blocks(tmp_path, hash_encoder, monkeypatch
     ref = cached_encode(enc, texts, tmp_path)  # written, then read back: checked in full
     calls = enc.calls
     checked = []
-    original = cache.block_crc
+    original = cache.block_checksum
 
     def counting(rows):
         checked.append(len(rows))
         return original(rows)
 
-    monkeypatch.setattr(cache, "block_crc", counting)
+    monkeypatch.setattr(cache, "block_checksum", counting)
     torch.testing.assert_close(cached_encode(enc, texts, tmp_path), ref)
     assert enc.calls == calls
     assert 2 <= len(checked) <= 2 + cache.SAMPLED_BLOCKS  # first, last and sampled, not all 10

@@ -5,7 +5,7 @@ sidecar that says what made it. The key hashes the encoder's fingerprint (weight
 the query/document side and every text, so a changed encoder or corpus never hits a stale entry.
 A miss is encoded in chunks streamed to disk (:class:`~zelo.retrieval.embeddings.NpyRowWriter`):
 a killed encoding resumes from its last chunk, and only one chunk is held in memory until the
-finished file is read back once. The sidecar keeps each chunk's CRC-32, and every read checks it
+finished file is read back once. The sidecar keeps each chunk's xxh3-64 checksum, and every read checks it
 (in full the first time a process reads the file, on sampled blocks after), so a damaged entry is
 encoded again instead of being used.
 """
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from zelo.retrieval.embeddings import NpyRowWriter, block_crc
+from zelo.retrieval.embeddings import NpyRowWriter, block_checksum
 from zelo.utils.io import atomic_write_json, sweep_temporaries
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def checksum_problem(path: Path, arr: np.ndarray) -> str | None:
         picks = sorted({0, n - 1, *draw})
     starts = np.cumsum([0, *rows])
     for i in picks:
-        if block_crc(arr[starts[i] : starts[i + 1]]) != int(blocks[i][1]):
+        if block_checksum(arr[starts[i] : starts[i + 1]]) != int(blocks[i][1]):
             _verified.pop(str(path), None)
             return f"fails its checksum (rows {starts[i]}-{starts[i + 1] - 1})"
     if full:
@@ -121,7 +121,7 @@ def _encode_to(
         chunk = texts[first : first + CHUNK_ROWS]
         writer.write(encoder.encode(chunk, batch_size, is_query=is_query, progress=progress))
     meta = {**meta, "encode_seconds": round(time.perf_counter() - start, 3)}
-    meta["checksum"] = {"algorithm": "crc32", "blocks": writer.blocks}
+    meta["checksum"] = {"algorithm": "xxh3_64", "blocks": writer.blocks}
     _write_sidecar(path, encoder, len(texts), meta)
     writer.finish()
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from zelo.errors import ConfigError
 from zelo.keys import METRICS_FILE
@@ -22,7 +22,8 @@ from zelo.run.lock import JobLock, primary_process, who
 from zelo.run.outcome import clear_failure, exit_code, in_sweep, record_failure
 from zelo.run.signals import handle_signals
 from zelo.run.wandb_ids import finish_wandb
-from zelo.utils.io import sweep_temporaries
+from zelo.utils.io import create_temporary_folder, remove_temporary, sweep_temporaries
+from zelo.utils.owned import install_folder
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +117,48 @@ def resume_checkpoint(
     return {"ckpt_path": str(last), "weights_only": True}
 
 
+def check_trained(cfg: DictConfig, trainer: Any) -> None:
+    """Refuse to report a student that was never trained (it would be plotted as a point).
+
+    Raises:
+        ConfigError: the fit ran no optimisation step.
+    """
+    if trainer.global_step > 0:
+        return
+    settings = ", ".join(
+        f"trainer.{k}={OmegaConf.select(cfg, f'trainer.{k}')}"
+        for k in ("max_epochs", "max_steps", "limit_train_batches")
+    )
+    raise ConfigError(
+        f"training ran no step ({settings}): an untrained student is not a result, so no "
+        f"{METRICS_FILE} is written; give it at least one step"
+    )
+
+
 def keep_student(cfg: DictConfig) -> bool:
     """``save_student`` if set; unset (null): single runs keep the student, sweep jobs do not."""
     value = cfg.get("save_student")
     return bool(value) if value is not None else not in_sweep()
+
+
+def save_student(encoder: Any, path: Path) -> None:
+    """Save the student as a SentenceTransformer folder: written whole into a temporary folder,
+    then put in place replacing only the files zelo saved there before (see
+    :func:`zelo.utils.owned.install_folder`); other files in ``path`` are kept."""
+    tmp = create_temporary_folder(path)
+    try:
+        encoder.save_sentence_transformer(tmp)
+        kept = install_folder(tmp, path)
+    except NotImplementedError as err:
+        log.warning("student not saved: %s", err)
+        return
+    finally:
+        remove_temporary(tmp)  # gone already when installed
+    log.info(
+        "student saved as a SentenceTransformer folder: %s%s",
+        path,
+        f" (files not zelo's kept there: {', '.join(kept)})" if kept else "",
+    )
 
 
 def close_loggers(loggers: list[Any], error: BaseException | None = None) -> None:
