@@ -47,14 +47,17 @@ def test_an_unusable_checkpoint_is_moved_aside_with_one_warning(tmp_path: Path, 
     assert usable_checkpoint(tmp_path / "absent.ckpt") is None
 
 
-def test_a_checkpoint_resumes_only_the_config_it_records(tmp_path: Path) -> None:
+def test_a_checkpoint_resumes_only_the_config_it_records(tmp_path: Path, caplog) -> None:
     last = tmp_path / "last.ckpt"
-    torch.save({"callbacks": {"TrainingCheckpoint": {"config_hash": "abc"}}}, last)
-    assert usable_checkpoint(last, "abc") == last
-    assert usable_checkpoint(last, "def") is None  # another config's: moved aside, kept
+    config = {"model.lr": "0.001", "seed": "0"}
+    torch.save({"callbacks": {"TrainingCheckpoint": {"config": config}}}, last)
+    assert usable_checkpoint(last, config) == last
+    with caplog.at_level(logging.WARNING):  # another config's: moved aside, kept
+        assert usable_checkpoint(last, {**config, "model.lr": "0.05"}) is None
+    assert "made with another config (model.lr: 0.001 -> 0.05)" in caplog.text
     assert (tmp_path / "last.ckpt.other-config").exists()
     torch.save({"state_dict": {"w": torch.ones(2)}}, last)  # tensors, but not zelo's
-    assert usable_checkpoint(last, "abc") is None
+    assert usable_checkpoint(last, config) is None
     assert (tmp_path / "last.ckpt.other-config.2").exists() and not last.exists()
 
 

@@ -4,7 +4,7 @@ finish as if it had never stopped.
 
 Besides Lightning's own state (weights, optimiser, scheduler, loop progress), a checkpoint
 carries the train loader's position, the random state, the metrics so far, the mining passes so
-far and the hash of the run's config identity (:mod:`zelo.run.identity`). Each epoch's
+far and the run's config identity (:mod:`zelo.run.identity`). Each epoch's
 randomness is reseeded from ``(seed, epoch)`` at its first batch, so a job resumed at an epoch
 boundary draws the same dropout masks as one that never stopped; a job resumed mid-epoch
 continues from the random state saved with the checkpoint.
@@ -34,6 +34,7 @@ from zelo.errors import DiskFull, zelo_cause
 from zelo.keys import CHECKPOINT_DIR, LAST_CHECKPOINT
 from zelo.run import signals
 from zelo.run.guard import check_weights
+from zelo.run.identity import differences
 from zelo.run.loggers import JobCSVLogger
 from zelo.run.resumable import ResumableDataLoader
 from zelo.run.rng import reseed, rng_state, set_rng_state
@@ -81,14 +82,14 @@ class AtomicCheckpointIO(CheckpointIO):
         Path(path).unlink(missing_ok=True)
 
 
-def checkpoint_problem(path: Path, config_hash: str | None = None) -> tuple[str, str] | None:
+def checkpoint_problem(path: Path, config: dict[str, str] | None = None) -> tuple[str, str] | None:
     """Why ``path`` cannot resume this job, as ``(reason, suffix to move it aside)``; ``None``:
     it can.
 
     A damaged or truncated file fails the zip archive's structure or CRC check (nothing is
     unpickled); a file holding anything but tensors and plain values fails a weights-only load
-    (which maps the tensors, reading none); a checkpoint without this config's identity hash
-    (another config's, or not zelo's) is not resumed.
+    (which maps the tensors, reading none); a checkpoint that does not record ``config`` (the
+    run's config identity; another config's, or not zelo's) is not resumed.
     """
     try:
         if not zipfile.is_zipfile(path):
@@ -104,29 +105,32 @@ def checkpoint_problem(path: Path, config_hash: str | None = None) -> tuple[str,
     except (pickle.UnpicklingError, RuntimeError, ValueError, OSError, EOFError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return f"holds more than tensors and plain values ({first})", CORRUPT_SUFFIX
-    if config_hash is None:
+    if config is None:
         return None
-    saved = saved_config_hash(state)
-    if saved != config_hash:
-        why = "not a zelo training checkpoint" if saved is None else "made with another config"
-        return why, OTHER_CONFIG_SUFFIX
+    saved = saved_config(state)
+    if saved is None:
+        return "not a zelo training checkpoint", OTHER_CONFIG_SUFFIX
+    diff = differences(saved, config)
+    if diff:
+        more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+        return f"made with another config ({'; '.join(diff[:3])}{more})", OTHER_CONFIG_SUFFIX
     return None
 
 
-def saved_config_hash(state: Any) -> str | None:
-    """The config identity hash a zelo checkpoint records, else ``None``."""
+def saved_config(state: Any) -> dict[str, str] | None:
+    """The config identity a zelo training checkpoint records, else ``None``."""
     callbacks = state.get("callbacks") if isinstance(state, dict) else None
     mine = callbacks.get(TrainingCheckpoint.__qualname__) if isinstance(callbacks, dict) else None
-    value = mine.get("config_hash") if isinstance(mine, dict) else None
-    return value if isinstance(value, str) else None
+    value = mine.get("config") if isinstance(mine, dict) else None
+    return value if isinstance(value, dict) else None
 
 
-def usable_checkpoint(path: Path, config_hash: str | None = None) -> Path | None:
+def usable_checkpoint(path: Path, config: dict[str, str] | None = None) -> Path | None:
     """``path`` if it can resume this job (see :func:`checkpoint_problem`); otherwise it is moved
     aside (renamed, never deleted) with one warning, and the job starts again."""
     if not path.exists():
         return None
-    problem = checkpoint_problem(path, config_hash)
+    problem = checkpoint_problem(path, config)
     if problem is None:
         return path
     reason, suffix = problem
@@ -170,7 +174,8 @@ class TrainingCheckpoint(Checkpoint):
         dirpath: the job's checkpoint folder.
         every_n_minutes: training time between two saves (``None``: only when stopped).
         seed: the run's seed; each epoch's randomness is reseeded from it.
-        config_hash: the run's config identity hash, recorded so that only this config resumes.
+        config: the run's config identity (:mod:`zelo.run.identity`), recorded so that only
+            this config resumes.
         keep_final: also save when training ends (the checkpoint is kept).
     """
 
@@ -179,13 +184,13 @@ class TrainingCheckpoint(Checkpoint):
         dirpath: str | Path,
         every_n_minutes: float | None = 10.0,
         seed: int = 0,
-        config_hash: str = "",
+        config: dict[str, str] | None = None,
         keep_final: bool = False,
     ):
         self.dirpath = Path(dirpath)
         self.every_s = None if every_n_minutes is None else 60.0 * float(every_n_minutes)
         self.seed = seed
-        self.config_hash = config_hash
+        self.config = config or {}
         self.keep_final = keep_final
         self.last_saved: str | None = None  # "epoch E, step S"
         self.owns_file = False  # last.ckpt is this job's: saved here, or resumed after checks
@@ -312,7 +317,7 @@ class TrainingCheckpoint(Checkpoint):
         if trainer is None:
             return {}
         return {
-            "config_hash": self.config_hash,
+            "config": self.config,
             "rng": rng_state(),
             "metrics": floats(dict(trainer.callback_metrics)),
             "mining_history": [p.stats for p in trainer.datamodule.passes],

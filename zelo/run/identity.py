@@ -9,7 +9,6 @@ say whether to skip, resume, checkpoint or keep files (:data:`IGNORED`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -56,11 +55,6 @@ def identity(config: dict[str, Any]) -> dict[str, str]:
 def config_identity(cfg: DictConfig) -> dict[str, str]:
     """:func:`identity` of a composed config (resolved here)."""
     return identity(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
-
-
-def identity_hash(ident: dict[str, str]) -> str:
-    """sha256 hex of an identity (what a checkpoint records)."""
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 
 def stored_identity(run_dir: Path) -> dict[str, str] | None:

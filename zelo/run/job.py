@@ -17,7 +17,7 @@ from zelo.keys import METRICS_FILE
 from zelo.run import signals
 from zelo.run.checkpoint import TrainingCheckpoint, last_checkpoint, usable_checkpoint
 from zelo.run.guard import FiniteGuard
-from zelo.run.identity import check_finished_folder, config_identity, identity_hash
+from zelo.run.identity import check_finished_folder, config_identity
 from zelo.run.lock import JobLock, primary_process, who
 from zelo.run.outcome import clear_failure, exit_code, in_sweep, record_failure
 from zelo.run.signals import handle_signals
@@ -51,7 +51,7 @@ def finished(cfg: DictConfig, out_dir: Path, refuse: bool = True) -> dict[str, A
         return None
     if not cfg.get("skip_if_done", True):
         return None
-    log.info("%s exists: job already done with this config, skipping", metrics_path)
+    log.info("%s exists, made with this config: job already done, skipping", metrics_path)
     clear_failure(out_dir)  # a refused launch of another config may have left one
     return json.loads(metrics_path.read_text())
 
@@ -94,7 +94,7 @@ def run_callbacks(cfg: DictConfig, out_dir: Path) -> list:
             last_checkpoint(out_dir).parent,
             every_n_minutes=every,
             seed=cfg.seed,
-            config_hash=identity_hash(config_identity(cfg)),
+            config=config_identity(cfg),
             keep_final=bool(cfg.get("keep_checkpoints", False)),
         ),
     ]
@@ -109,7 +109,7 @@ def resume_checkpoint(
         return {"ckpt_path": str(cfg.ckpt_path), "weights_only": True}
     if not cfg.get("resume", True):
         return {}
-    last = usable_checkpoint(last_checkpoint(out_dir), checkpoint.config_hash)
+    last = usable_checkpoint(last_checkpoint(out_dir), checkpoint.config)
     if last is None:
         return {}
     checkpoint.owns_file = True
