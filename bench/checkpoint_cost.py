@@ -71,11 +71,13 @@ def main() -> None:
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--run", action="store_true", help="launch the sweep first")
     parser.add_argument("overrides", nargs="*", help="more overrides for the sweep")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     if args.run:
         launch(args.sweep_dir, args.overrides)
     found = pairs(args.sweep_dir)
     report: dict = {"pairs": len(found), "loadavg_1m": round(os.getloadavg()[0], 2)}
+    if not found:
+        sys.exit(f"no finished on/off pair in {args.sweep_dir}")
     for key in ("time/fit_s", "time/total_s"):
         on = [p["on"][key] for p in found.values()]
         off = [p["off"][key] for p in found.values()]

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from zelo.errors import DiskFull, zelo_cause
+from zelo.errors import zelo_cause
 from zelo.pipeline import train
 from zelo.run import outcome
 from zelo.run.job import job_slot
-from zelo.utils.io import host_tag
 
 
 def no_space(*args, **kwargs):
@@ -34,13 +33,15 @@ def test_checkpointing_onto_a_full_disk(make_cfg, tmp_path: Path, monkeypatch, c
     cfg.checkpoint.every_n_minutes = 1e-6  # a checkpoint at the first batch
     with pytest.raises(BaseException) as err:
         train(cfg)
-    cause = zelo_cause(err.value)
-    assert isinstance(cause, DiskFull) and "checkpoint" in str(cause) and "\n" not in str(cause)
     ckpts = tmp_path / "checkpoints"
     assert (list(ckpts.iterdir()) if ckpts.exists() else []) == []  # no temporary left
     record = json.loads((tmp_path / "failed.json").read_text())  # the last-ditch one
     assert record["exit_code"] == 1 and "no space left" in record["error"]
     assert len((tmp_path / "failed.json").read_bytes()) < 1000
+    from zelo.errors import DiskFull
+
+    cause = zelo_cause(err.value)
+    assert isinstance(cause, DiskFull) and "checkpoint" in str(cause) and "\n" not in str(cause)
     with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as stop:
         outcome.report(err.value)  # a single run: one line, exit 1, no traceback
     assert stop.value.code == 1
@@ -48,6 +49,8 @@ def test_checkpointing_onto_a_full_disk(make_cfg, tmp_path: Path, monkeypatch, c
 
 
 def test_a_job_sweeps_the_temporaries_a_killed_run_left(tmp_path: Path) -> None:
+    from zelo.utils.io import host_tag
+
     ckpts = tmp_path / "checkpoints"
     ckpts.mkdir()
     # ours (any process: the job's lock makes this process the folder's only writer)

@@ -16,7 +16,6 @@ import torch
 from zelo.pipeline import train
 from zelo.retrieval.embeddings import NpyRowWriter
 from zelo.utils.io import atomic_write_json
-from zelo.utils.owned import MANIFEST, install_folder
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,6 +66,8 @@ def test_a_short_job_writes_no_checkpoint(make_cfg, monkeypatch) -> None:
 
 
 def test_replacing_a_folder_keeps_files_zelo_did_not_write(tmp_path: Path) -> None:
+    from zelo.utils.owned import MANIFEST, install_folder
+
     dest = tmp_path / "student"
     first = tmp_path / "new1"
     (first / "sub").mkdir(parents=True)

@@ -14,12 +14,13 @@ from omegaconf import OmegaConf
 from zelo.errors import ConfigError
 from zelo.pipeline import train
 from zelo.run import sweep
-from zelo.run.identity import config_identity, differences, identity
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_identity_leaves_out_paths_and_logging_only() -> None:
+    from zelo.run.identity import differences, identity
+
     base = {
         "paths": {"data_dir": "/a/data", "output_dir": "/a/out"},
         "dataset": {"source": {"path": "/a/data/nfcorpus"}},
@@ -77,6 +78,8 @@ def test_a_finished_folder_answers_only_for_its_own_config(make_cfg, tmp_path: P
 
 
 def test_the_stored_config_gives_the_live_identity(make_cfg, tmp_path: Path) -> None:
+    from zelo.run.identity import config_identity, identity
+
     cfg = make_cfg("miner=random")
     (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     stored = OmegaConf.to_container(OmegaConf.load(tmp_path / "config.yaml"))

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from zelo.errors import ConfigError, DiskFull, ZeloError, zelo_cause
+from zelo.errors import ConfigError, ZeloError, zelo_cause
 from zelo.st.export import SUMMARY_FILE, mine_to_dataset
 from zelo.st.formats import FORMATS
-from zelo.utils.io import host_tag
 
 REPO = Path(__file__).resolve().parents[2]
 ST_COLUMNS = {
@@ -161,6 +160,9 @@ def test_temporaries_go_on_error_and_a_killed_run_s_are_swept(
 ) -> None:
     import datasets
 
+    from zelo.errors import DiskFull
+    from zelo.utils.io import host_tag
+
     dead = subprocess.Popen(["true"])
     dead.wait()  # a process id that no longer runs
     left = tmp_path / f".mined.zelo-{host_tag()}-{dead.pid}-0123abcd.tmp"
@@ -189,7 +191,7 @@ def test_bad_input_is_one_line_naming_file_line_or_key(tmp_path: Path, case: str
     out = [] if case == "no_output_dir" else [f"output_dir={tmp_path / 'mined'}"]
     dataset = "dataset=scifact" if case == "no_output_dir" else "dataset=beir"
     proc = zelo_mine(dataset, f"dataset.path={beir}", "miner=random", *out,
-                     f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
+                     f"hydra.run.dir={tmp_path / 'run'}", module=True)  # fmt: skip
     err = proc.stdout + proc.stderr
     assert proc.returncode == 2, err[-2000:]
     lines = [line for line in err.splitlines() if "ERROR" in line or "Error" in line]
