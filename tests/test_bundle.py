@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from zelo.bundle import (
     HALF_WEIGHTS,
     MANIFEST,

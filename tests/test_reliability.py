@@ -37,8 +37,8 @@ def support_env(release: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "PAUSE_RELEASE": str(release)}
 
 
-def run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+def run(cmd: list[str], check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -68,9 +68,16 @@ def stop_at_step(cmd: list[str], job_dir: Path, step: int, sig: int) -> subproce
     return proc
 
 
+def rerun(cmd: list[str], job_dir: Path, step: int) -> subprocess.CompletedProcess:
+    """The same command again (held at nothing now: its release file exists), so that the same
+    config resumes the job."""
+    release = job_dir.parent / f"{job_dir.name}.release"
+    return run([*cmd, *paused_at(step)], env=support_env(release))
+
+
 def saved_step(ckpt: Path) -> int | None:
     try:  # written atomically: any file there is whole
-        return int(torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"])
+        return int(torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"])
     except (OSError, RuntimeError, EOFError):
         return None
 
@@ -98,8 +105,8 @@ def test_killed_and_stopped_runs_resume_to_the_uninterrupted_results(
     proc = stop_at_step(train_cmd(*args, f"hydra.run.dir={killed}"), killed, 4, signal.SIGKILL)
     proc.communicate(timeout=600)
     assert proc.returncode == -signal.SIGKILL and not (killed / "metrics.json").exists()
-    rerun = run(train_cmd(*args, f"hydra.run.dir={killed}"))
-    assert "resuming the interrupted job" in rerun.stdout + rerun.stderr
+    again = rerun(train_cmd(*args, f"hydra.run.dir={killed}"), killed, 4)
+    assert "resuming the interrupted job" in again.stdout + again.stderr
     assert stable(killed / "metrics.json") == expected
 
     stopped = tmp_path / "stopped"  # SIGTERM: checkpoint at the batch end, exit 143, one line
@@ -109,7 +116,7 @@ def test_killed_and_stopped_runs_resume_to_the_uninterrupted_results(
     assert "stopped by SIGTERM during training (epoch 1, step 5)" in out
     assert "rerun the same command to resume" in out and "Traceback" not in out
     assert not (stopped / "metrics.json").exists()
-    run(train_cmd(*args, f"hydra.run.dir={stopped}"))
+    rerun(train_cmd(*args, f"hydra.run.dir={stopped}"), stopped, 4)
     assert stable(stopped / "metrics.json") == expected
 
 

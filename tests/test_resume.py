@@ -28,6 +28,7 @@ def sweep_cmd(sweep: Path, cache_dir: Path) -> list[str]:
         "seed=0",
         "trainer.max_epochs=4",
         "save_student=false",
+        "checkpoint.every_n_minutes=0.0001",  # a checkpoint at every batch, to be killed after
         f"hydra.sweep.dir={sweep}",
         f"paths.cache_dir={cache_dir}",
         "hydra.callbacks.laffer.wandb=false",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 from types import ModuleType
 
@@ -49,8 +50,23 @@ class TrainingDiverged(ZeloError):
     exit_code = 3
 
 
+class DiskFull(ZeloError):
+    """No space left on the device (or the quota is used up) while writing a file."""
+
+    exit_code = 1
+
+    @classmethod
+    def from_os_error(cls, err: OSError) -> DiskFull:
+        where = f" writing {err.filename}" if err.filename else ""
+        return cls(
+            f"no space left on the device{where} ({err.strerror}); free some space and run the "
+            "same command again (a training job resumes from its last checkpoint)"
+        )
+
+
 def zelo_cause(err: BaseException | None) -> ZeloError | None:
-    """The :class:`ZeloError` behind ``err``, also when a library wrapped it.
+    """The :class:`ZeloError` behind ``err``, also when a library wrapped it; a full disk
+    anywhere in the chain counts as a :class:`DiskFull`.
 
     Hydra's ``instantiate`` re-raises a constructor's error as ``InstantiationException`` with the
     original as ``__cause__``; this walks the cause/context chain to find ours.
@@ -59,6 +75,8 @@ def zelo_cause(err: BaseException | None) -> ZeloError | None:
     while err is not None and id(err) not in seen:
         if isinstance(err, ZeloError):
             return err
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return DiskFull.from_os_error(err)
         seen.add(id(err))
         err = err.__cause__ or err.__context__
     return None

@@ -10,7 +10,7 @@ import hydra
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig
 
-from zelo.errors import ZeloError
+from zelo.errors import ZeloError, zelo_cause
 from zelo.schemas import CONF_DIR, register_configs
 
 log = logging.getLogger("zelo.mine")
@@ -25,10 +25,14 @@ def main(cfg: DictConfig) -> None:
     quiet_logs()
     try:
         mine_to_dataset(cfg)
-    except (ZeloError, InstantiationException, ValueError) as err:  # bad input: one line
-        log.error("%s", err)
+    except (ZeloError, InstantiationException, ValueError, OSError) as err:  # one line
+        cause = zelo_cause(err)
+        if cause is None and isinstance(err, OSError):
+            raise
+        message = str(cause) if cause is not None else " ".join(str(err).split())
+        log.error("%s", message)
         discard_run_dir(hydra_run_dir())  # it holds nothing but this line
-        sys.exit(2)
+        sys.exit(cause.exit_code if cause is not None else 2)
 
 
 def run() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,6 @@ from zelo.callbacks.run_state import BindTeacher, MinerFeedback
 from zelo.data.datamodule import RetrievalDataModule
 from zelo.data.splits import build_query_sets, resolve_splits
 from zelo.keys import (
-    CHECKPOINT_DIR,
     COLLECTION_INFO_FILE,
     CONFIG_FILE,
     FN_RATE,
@@ -34,13 +31,16 @@ from zelo.keys import (
 )
 from zelo.mining.base import Miner
 from zelo.run import signals
+from zelo.run.checkpoint import AtomicCheckpointIO, TrainingCheckpoint
 from zelo.run.job import (
+    check_trained,
     close_loggers,
     finished,
     job_slot,
     keep_student,
     resume_checkpoint,
     run_callbacks,
+    save_student,
 )
 from zelo.run.logs import quiet_logs
 from zelo.run.validation import validate_config
@@ -98,16 +98,18 @@ def instantiate_list(group: DictConfig | None) -> list[Any]:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one training job and return its flat metrics dict (also written to ``metrics.json``).
 
-    A finished job is skipped, and so is a job another live process holds (``{}`` is returned).
+    A job finished with this config is skipped (its metrics are returned), and so is a job
+    another live process holds (``{}`` is returned); a folder finished with another config is
+    refused (:class:`~zelo.errors.ConfigError`).
     """
     out_dir = Path(cfg.paths.output_dir)
-    if (done := finished(cfg, out_dir)) is not None:
+    if (done := finished(cfg, out_dir, refuse=False)) is not None:
         return done
     quiet_logs()
     with job_slot(out_dir) as lock:
         if not lock.held:
             return {}
-        if (done := finished(cfg, out_dir)) is not None:  # finished while we waited for the lock
+        if (done := finished(cfg, out_dir)) is not None:  # or refused: another config's
             return done
         validate_config(cfg)  # before any data is loaded
         return _train(cfg, out_dir)
@@ -132,8 +134,9 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         before = evaluate(trainer, module, datamodule, suffix="_before")
         fit_start = time.perf_counter()
         signals.phase("training (between batches)")
-        trainer.fit(module, datamodule=datamodule, **resume_checkpoint(cfg, out_dir))
+        trainer.fit(module, datamodule=datamodule, **resume_checkpoint(cfg, out_dir, run_cbs[-1]))
         fit_seconds = time.perf_counter() - fit_start
+        check_trained(cfg, trainer)
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         # a resumed job keeps the metrics and mining passes of the run it continues
         fitted, passes = run_cbs[-1].carry_over(fitted, [p.stats for p in datamodule.passes])
@@ -143,7 +146,7 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         metrics["time/fit_s"] = fit_seconds
         metrics["time/total_s"] = time.perf_counter() - start
         if trainer.is_global_zero:  # one writer; the other ranks of a DDP job return the same
-            write_results(cfg, module, metrics, out_dir)
+            write_results(cfg, module, metrics, out_dir, run_cbs[-1])
         log.info(
             "test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
             metrics[TEST_NDCG],
@@ -163,7 +166,7 @@ def make_trainer(
 ) -> pl.Trainer:
     """The trainer: the configured callbacks, the run-state ones, then the job's own
     (divergence guard, checkpoint)."""
-    return instantiate(
+    trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
         callbacks=[
@@ -175,31 +178,24 @@ def make_trainer(
         # re-mining happens when Lightning asks the DataModule for a new train loader
         reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
     )
+    trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # atomic saves, tensor-only loads
+    return trainer
 
 
 def write_results(
-    cfg: DictConfig, module: pl.LightningModule, metrics: dict[str, Any], out_dir: Path
+    cfg: DictConfig,
+    module: pl.LightningModule,
+    metrics: dict[str, Any],
+    out_dir: Path,
+    checkpoint: TrainingCheckpoint,
 ) -> None:
-    """The student (when kept), then ``metrics.json`` (last, atomically); the checkpoints go."""
+    """The student (when kept), then ``metrics.json`` (last, atomically); then this job's own
+    checkpoint goes (unless kept), and nothing else."""
     if keep_student(cfg):
         save_student(module.encoder, out_dir / STUDENT_DIR)
     atomic_write_json(out_dir / METRICS_FILE, metrics)
     if not cfg.get("keep_checkpoints", False):
-        shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
-
-
-def save_student(encoder: Any, path: Path) -> None:
-    """Save the student as a SentenceTransformer folder, atomically (temp folder + rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        encoder.save_sentence_transformer(tmp)
-    except NotImplementedError as err:
-        log.warning("student not saved: %s", err)
-        return
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
-    log.info("student saved as a SentenceTransformer folder: %s", path)
+        checkpoint.remove_own()
 
 
 def evaluate(

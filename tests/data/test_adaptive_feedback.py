@@ -87,7 +87,7 @@ def test_checkpoint_carries_the_climb_and_a_fresh_datamodule_resumes_it(
 
     cfg = make_cfg("miner=adaptive_oracle", "trainer.max_epochs=3", "keep_checkpoints=true")
     metrics = train(cfg)
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)  # tensors only
     state = ckpt["callbacks"]["MinerFeedback"]
     # saved after the last epoch's validation: the level it trained at, the dev value it reached
     assert state["miner"]["levels"][state["miner"]["level"]] == metrics["mining/hardness"]

@@ -62,7 +62,21 @@ def test_valid_folder(tmp_path: Path) -> None:
     assert c.info["empty_docs"] == {"count": 1, "ids": ["d3"]}
     assert c.info["duplicate_doc_groups"] == [["d1", "d4"]]
     assert c.info["duplicate_doc_count"] == 2
+    assert c.info["empty_queries"] == {"count": 0, "ids": []}
     json.dumps(c.info)  # JSON-serialisable
+
+
+def test_empty_queries_are_kept_with_a_warning_naming_them(tmp_path: Path, caplog) -> None:
+    queries = [*QUERIES, {"_id": "q3", "text": ""}, {"_id": "q4", "text": "  "}]
+    folder = write_beir(tmp_path / "toy", {"queries.jsonl": jsonl(queries)})
+    c = load_beir(folder)
+    assert c.query_ids == ["q1", "q2", "q3", "q4"]  # kept, as empty documents are
+    assert c.info["empty_queries"] == {"count": 2, "ids": ["q3", "q4"]}
+    warning = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        f"{folder / 'queries.jsonl'}: 2 queries with empty text" in w and "q3, q4" in w
+        for w in warning
+    )
 
 
 BAD_CORPUS_JSON = '{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": \n'
@@ -80,6 +94,8 @@ BAD_CORPUS_JSON = '{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": \n'
         ("qrels/test.tsv", "q1\td1\t1\nq9\td1\t1\n", 2, "unknown query id 'q9'"),
         ("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td9\t1\n", 2, "unknown document id"),
         ("qrels/test.tsv", "q1\td1\t1\nq1\td2\tx\n", 2, "not an integer"),
+        # headerless, first row broken: its ids are real, so it is no header
+        ("qrels/test.tsv", "q1\td1\t2x\nq1\td2\t1\n", 1, "score '2x' is not an integer"),
         ("qrels/train.tsv", "q1\td1\t1\nq1\td2\n", 2, "3 tab-separated columns, got 2"),
     ],
 )

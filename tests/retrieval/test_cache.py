@@ -87,3 +87,54 @@ def test_chunked_encoding_resumes_after_a_kill(tmp_path, hash_encoder, monkeypat
     assert resumed.calls == 2  # the chunks of rows 6-8 and 9 only
     torch.testing.assert_close(emb, ref)
     assert not list(tmp_path.glob("*.partial*")) and len(list(tmp_path.glob("*.npy"))) == 1
+
+
+def test_a_damaged_entry_fails_its_checksum_and_is_encoded_again(tmp_path, caplog, hash_encoder):
+    enc = hash_encoder()
+    ref = cached_encode(enc, TEXTS, tmp_path)
+    path = next(tmp_path.glob("*.npy"))
+    offset = len(path.read_bytes()) - ref.numel() * 4
+    data = bytearray(path.read_bytes())
+    data[offset:] = bytes(len(data) - offset)  # every value zeroed, the header intact
+    path.write_bytes(bytes(data))
+    again = cached_encode(enc, TEXTS, tmp_path)
+    torch.testing.assert_close(again, ref)
+    assert enc.calls == 2 and "fails its checksum (rows 0-3): recomputing" in caplog.text
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["checksum"]["algorithm"] == "xxh3_64" and len(sidecar["checksum"]["blocks"]) == 1
+
+
+def test_an_entry_without_checksum_is_encoded_again(tmp_path, caplog, hash_encoder):
+    enc = hash_encoder()
+    cached_encode(enc, TEXTS, tmp_path)
+    sidecar = next(tmp_path.glob("*.json"))
+    meta = json.loads(sidecar.read_text())
+    del meta["checksum"]
+    sidecar.write_text(json.dumps(meta))
+    cached_encode(enc, TEXTS, tmp_path)
+    assert enc.calls == 2 and "has no checksum" in caplog.text
+    cached_encode(enc, TEXTS, tmp_path)
+    assert enc.calls == 2  # written again with one
+
+
+def test_repeated_reads_check_sampled_blocks(tmp_path, hash_encoder, monkeypatch):
+    monkeypatch.setattr(cache, "CHUNK_ROWS", 1)  # one block per text
+    texts = [f"text {i}" for i in range(10)]
+    enc = hash_encoder()
+    ref = cached_encode(enc, texts, tmp_path)  # written, then read back: checked in full
+    calls = enc.calls
+    checked = []
+    original = cache.block_checksum
+
+    def counting(rows):
+        checked.append(len(rows))
+        return original(rows)
+
+    monkeypatch.setattr(cache, "block_checksum", counting)
+    torch.testing.assert_close(cached_encode(enc, texts, tmp_path), ref)
+    assert enc.calls == calls
+    assert 2 <= len(checked) <= 2 + cache.SAMPLED_BLOCKS  # first, last and sampled, not all 10
+    cache._verified.clear()  # as a new process: every block again
+    checked.clear()
+    cached_encode(enc, texts, tmp_path)
+    assert len(checked) == 10

@@ -28,7 +28,7 @@ def test_checkpoint_problem_spots_truncated_and_foreign_files(tmp_path: Path) ->
     assert checkpoint_problem(good) is None
     cut = tmp_path / "cut.ckpt"
     cut.write_bytes(good.read_bytes()[:-100])
-    assert "not a zip archive" in checkpoint_problem(cut)
+    assert "not a zip archive" in checkpoint_problem(cut)[0]
     flipped = bytearray(good.read_bytes())
     flipped[200] ^= 0xFF  # inside a stored member: the CRC check fails
     (tmp_path / "flipped.ckpt").write_bytes(bytes(flipped))
@@ -45,6 +45,20 @@ def test_an_unusable_checkpoint_is_moved_aside_with_one_warning(tmp_path: Path, 
     assert len(warnings) == 1 and str(last) in warnings[0].getMessage()
     assert usable_checkpoint(saved_checkpoint(last)) == last
     assert usable_checkpoint(tmp_path / "absent.ckpt") is None
+
+
+def test_a_checkpoint_resumes_only_the_config_it_records(tmp_path: Path, caplog) -> None:
+    last = tmp_path / "last.ckpt"
+    config = {"model.lr": "0.001", "seed": "0"}
+    torch.save({"callbacks": {"TrainingCheckpoint": {"config": config}}}, last)
+    assert usable_checkpoint(last, config) == last
+    with caplog.at_level(logging.WARNING):  # another config's: moved aside, kept
+        assert usable_checkpoint(last, {**config, "model.lr": "0.05"}) is None
+    assert "made with another config (model.lr: 0.001 -> 0.05)" in caplog.text
+    assert (tmp_path / "last.ckpt.other-config").exists()
+    torch.save({"state_dict": {"w": torch.ones(2)}}, last)  # tensors, but not zelo's
+    assert usable_checkpoint(last, config) is None
+    assert (tmp_path / "last.ckpt.other-config.2").exists() and not last.exists()
 
 
 def test_random_state_round_trip_and_epoch_reseed() -> None:

@@ -28,6 +28,8 @@ def test_the_default_and_tiny_configs_are_valid(make_cfg) -> None:
         (["miner=marginpos", "miner.rules.margin_pos.margin=-0.1"], "margin=-0.1 is invalid"),
         (["miner=oracle", "miner.scorer.intelligence=2"], "intelligence=2 is invalid"),
         (["checkpoint.every_n_minutes=0"], "checkpoint.every_n_minutes=0.0 is invalid"),
+        (["seed=-1"], "seed=-1 is invalid: expected an integer in [0, 4294967295]"),
+        (["trainer.max_epochs=0"], "trainer.max_epochs=0 is invalid: expected an integer >= 1"),
     ],
 )
 def test_out_of_range_values_are_named_and_quoted(make_cfg, overrides, expected) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zelo.errors import ConfigError, ZeloError
+from zelo.errors import ConfigError, ZeloError, zelo_cause
 from zelo.st.export import SUMMARY_FILE, mine_to_dataset
 from zelo.st.formats import FORMATS
 
@@ -208,3 +208,79 @@ def test_a_newcomers_log_is_clean_and_says_what_was_measured(tmp_path: Path, cac
     assert "mining/fn_rate not measured: every judged document of split train" in log
     assert "fn/teacher_rate" in log and "bm25 scores at or above the positive" in log
     assert "miner/ndcg@10 " in log
+
+
+def test_overwrite_replaces_only_a_zelo_mine_output(make_mine_cfg, tmp_path: Path) -> None:
+    out = tmp_path / "mined"
+    out.mkdir()
+    (out / "thesis.tex").write_text("the user's")
+    with pytest.raises(ConfigError, match=r"is not a zelo-mine output \(files it did not write: "):
+        mine_to_dataset(make_mine_cfg("miner=random", "overwrite=true"))
+    assert (out / "thesis.tex").read_text() == "the user's"
+    (out / "thesis.tex").unlink()
+    out.rmdir()
+    mine_to_dataset(make_mine_cfg("miner=random"))
+    (out / "notes.txt").write_text("added by the user")  # a zelo-mine output, plus a file
+    with pytest.raises(ConfigError, match="notes.txt"):
+        mine_to_dataset(make_mine_cfg("miner=random", "overwrite=true"))
+    (out / "notes.txt").unlink()
+    mine_to_dataset(make_mine_cfg("miner=random", "num_negatives=1", "overwrite=true"))
+    assert json.loads((out / SUMMARY_FILE).read_text())["num_negatives"] == 1
+
+
+def test_a_second_run_into_the_same_output_is_refused(make_mine_cfg, tmp_path: Path) -> None:
+    import fcntl
+
+    with open(tmp_path / ".mined.lock", "a+") as held:  # another zelo-mine is writing it
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ConfigError, match="is being written by another zelo-mine"):
+            mine_to_dataset(make_mine_cfg("miner=random"))
+    assert not (tmp_path / "mined").exists()
+
+
+def test_temporaries_go_on_error_and_a_killed_run_s_are_swept(
+    make_mine_cfg, tmp_path: Path, monkeypatch
+) -> None:
+    import datasets
+
+    from zelo.errors import DiskFull
+    from zelo.utils.io import host_tag
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a process id that no longer runs
+    left = tmp_path / f".mined.zelo-{host_tag()}-{dead.pid}-0123abcd.tmp"
+    left.mkdir()
+    (left / "data-00000-of-00001.arrow").write_bytes(bytes(1000))  # what a kill left
+    original = datasets.Dataset.save_to_disk
+
+    def full_disk(self, path, *args, **kwargs):
+        original(self, path, *args, **kwargs)
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(datasets.Dataset, "save_to_disk", full_disk)
+    with pytest.raises(OSError) as err:
+        mine_to_dataset(make_mine_cfg("miner=random"))
+    assert isinstance(zelo_cause(err.value), DiskFull)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mined.lock"]  # swept, and removed
+
+
+@pytest.mark.parametrize("case", ["duplicate_query", "no_output_dir"])
+def test_bad_input_is_one_line_naming_file_line_or_key(tmp_path: Path, case: str) -> None:
+    beir = tmp_path / "toy"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text('{"_id": "d1", "text": "a"}\n{"_id": "d2", "text": "b"}\n')
+    (beir / "queries.jsonl").write_text('{"_id": "q1", "text": "a"}\n{"_id": "q1", "text": "b"}\n')
+    (beir / "qrels" / "train.tsv").write_text("q1\td1\t1\n")
+    out = [] if case == "no_output_dir" else [f"output_dir={tmp_path / 'mined'}"]
+    dataset = "dataset=scifact" if case == "no_output_dir" else "dataset=beir"
+    proc = zelo_mine(dataset, f"dataset.path={beir}", "miner=random", *out,
+                     f"hydra.run.dir={tmp_path / 'run'}", module=True)  # fmt: skip
+    err = proc.stdout + proc.stderr
+    assert proc.returncode == 2, err[-2000:]
+    lines = [line for line in err.splitlines() if "ERROR" in line or "Error" in line]
+    expected = {
+        "duplicate_query": f"{beir / 'queries.jsonl'}, line 2: duplicate id 'q1' (first on line 1)",
+        "no_output_dir": "output_dir is required (it has no default): give output_dir=...",
+    }[case]
+    assert len(lines) == 1 and expected in lines[0], err[-2000:]
+    assert "Traceback" not in err and "InstantiationException" not in err

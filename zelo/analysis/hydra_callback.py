@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 class LafferCallback(Callback):
     """Writes ``results.csv``, ``laffer.png``, ``laffer.json`` (and ``surface.png``) into the sweep.
 
-    Enabled with ``hydra/callbacks=laffer``. A failed analysis is logged and never fails the
-    sweep; rerun it with ``python -m zelo.analysis <sweep_dir>``.
+    Enabled with ``hydra/callbacks=laffer``. A failed analysis is logged and the sweep exits
+    non-zero (its jobs' results stay on disk); rerun it with
+    ``python -m zelo.analysis <sweep_dir>``.
 
     Args:
         wandb: also log the summary run to W&B (offline unless ``WANDB_MODE=online``).
@@ -32,6 +33,9 @@ class LafferCallback(Callback):
 
             write_outputs(config.hydra.sweep.dir, use_wandb=self.use_wandb, n_boot=self.n_boot)
         except Exception:  # the jobs' results are safe on disk; the analysis can be rerun
+            from zelo.run.sweep import end_step_failed
+
+            end_step_failed()
             log.exception(
                 "the Laffer analysis of the sweep failed; rerun: python -m zelo.analysis %s",
                 config.hydra.sweep.get("dir"),

@@ -30,8 +30,9 @@ def load_beir(path: str | Path, name: str | None = None, path_key: str | None = 
     """Read a BEIR folder into a :class:`Collection`, with every qrels split found.
 
     Document text is ``(title + " " + text).strip()``; query text is ``text``. Qrels rows with
-    score <= 0 mean "not relevant" and are dropped (counted in ``info["qrels_dropped"]``).
-    Empty documents are kept.
+    score <= 0 mean "not relevant" and are dropped (counted in ``info["qrels_dropped"]``). A
+    qrels file's first line is a header only when its score is not an integer and its ids are
+    not a known query and document. Empty documents and empty queries are kept, with a warning.
 
     Args:
         path: the collection folder (holding ``corpus.jsonl`` or ``corpus.jsonl.gz``).
@@ -45,7 +46,9 @@ def load_beir(path: str | Path, name: str | None = None, path_key: str | None = 
         (rows read, header excluded), ``judged_queries`` (queries with a relevant document) and
         ``qrels_dropped`` (rows with score <= 0), ``empty_docs`` (``count`` and up to 20 ``ids``),
         ``duplicate_doc_groups`` (lists of doc ids with identical non-empty text) and
-        ``duplicate_doc_count`` (documents that belong to such a group).
+        ``duplicate_doc_count`` (documents that belong to such a group), ``empty_queries``
+        (``count`` and up to 20 ``ids``: queries whose text is empty or blank; kept, with a
+        warning).
 
     Raises:
         DataError: the folder or a file is missing, or a file is malformed.
@@ -77,6 +80,15 @@ def load_beir(path: str | Path, name: str | None = None, path_key: str | None = 
     if not qrels:
         raise DataError(f"{folder / 'qrels'}: no <split>.tsv or <split>.tsv.gz file found")
     info.update(doc_stats(doc_ids, doc_texts))
+    empty_queries = [q for q, t in zip(query_ids, query_texts, strict=True) if not t.strip()]
+    info["empty_queries"] = {"count": len(empty_queries), "ids": empty_queries[:MAX_LISTED_IDS]}
+    if empty_queries:  # kept, as empty documents are: the query set stays the published one
+        log.warning(
+            "%s: %d queries with empty text (kept; each encodes as an empty string): ids %s",
+            queries_path,
+            len(empty_queries),
+            ", ".join(empty_queries[:MAX_LISTED_IDS]),
+        )
     log.info(
         "%s: %d docs, %d queries, qrels rows %s",
         name,
@@ -238,8 +250,8 @@ def _read_qrels(
         try:
             score = int(raw)
         except ValueError:
-            if lineno == 1:  # header "query-id corpus-id score"
-                continue
+            if lineno == 1 and not (qid in query_index and did in doc_index):
+                continue  # a header ("query-id corpus-id score"): its ids are column names
             raise DataError(f"{where}: score {raw!r} is not an integer") from None
         if qid not in query_index:
             raise DataError(f"{where}: unknown query id {qid!r}")

@@ -5,13 +5,18 @@ sidecar that says what made it. The key hashes the encoder's fingerprint (weight
 the query/document side and every text, so a changed encoder or corpus never hits a stale entry.
 A miss is encoded in chunks streamed to disk (:class:`~zelo.retrieval.embeddings.NpyRowWriter`):
 a killed encoding resumes from its last chunk, and only one chunk is held in memory until the
-finished file is read back once.
+finished file is read back once. The sidecar keeps each chunk's xxh3-64 checksum, and every read checks it
+(in full the first time a process reads the file, on sampled blocks after), so a damaged entry is
+encoded again instead of being used.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import random
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,8 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from zelo.retrieval.embeddings import NpyRowWriter
-from zelo.utils.io import atomic_write_json
+from zelo.retrieval.embeddings import NpyRowWriter, block_checksum
+from zelo.utils.io import atomic_write_json, sweep_temporaries
 from zelo.utils.progress import EncodeProgress
 
 if TYPE_CHECKING:
@@ -29,7 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 16384  # texts encoded per chunk written to disk
+CHUNK_ROWS = 16384  # texts encoded per chunk written to disk (one checksum block each)
+SAMPLED_BLOCKS = 2  # random blocks checked on a repeated read, besides the first and last
+_verified: dict[str, tuple[int, int, int]] = {}  # path -> (inode, size, mtime) checked in full
 
 
 def cache_key(fingerprint: str, texts: list[str], is_query: bool) -> str:
@@ -43,7 +50,8 @@ def cache_key(fingerprint: str, texts: list[str], is_query: bool) -> str:
 
 
 def _load(path: Path, count: int, dim: int) -> torch.Tensor | None:
-    """The cached array, or ``None`` (with a warning) when it is unreadable or has the wrong shape."""
+    """The cached array, or ``None`` (with a warning) when it is unreadable, has the wrong shape
+    or fails its checksum (see :func:`checksum_problem`)."""
     try:
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
@@ -59,22 +67,68 @@ def _load(path: Path, count: int, dim: int) -> torch.Tensor | None:
             dim,
         )
         return None
+    problem = checksum_problem(path, arr)
+    if problem is not None:
+        log.warning("embedding cache: %s %s: recomputing", path, problem)
+        return None
     return torch.from_numpy(arr)
 
 
+def checksum_problem(path: Path, arr: np.ndarray) -> str | None:
+    """Why ``arr`` (read from ``path``) does not match the checksum in its sidecar, or ``None``.
+
+    The first read of a file by this process checks every block; later reads of the unchanged
+    file check the first, the last and :data:`SAMPLED_BLOCKS` random blocks.
+    """
+    try:
+        blocks = json.loads(path.with_suffix(".json").read_text())["checksum"]["blocks"]
+        rows = [int(r) for r, _ in blocks]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "has no checksum (an entry from before checksums)"
+    if sum(rows) != len(arr):
+        return f"has a checksum of {sum(rows)} rows for {len(arr)}"
+    info = path.stat()
+    stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+    full = _verified.get(str(path)) != stamp
+    picks = range(len(blocks))
+    if not full:  # a random draw that leaves the global random state alone
+        n = len(blocks)
+        draw = random.Random(os.urandom(8)).sample(range(n), k=min(n, SAMPLED_BLOCKS))
+        picks = sorted({0, n - 1, *draw})
+    starts = np.cumsum([0, *rows])
+    for i in picks:
+        if block_checksum(arr[starts[i] : starts[i + 1]]) != int(blocks[i][1]):
+            _verified.pop(str(path), None)
+            return f"fails its checksum (rows {starts[i]}-{starts[i + 1] - 1})"
+    if full:
+        _verified[str(path)] = stamp
+    return None
+
+
 def _encode_to(
-    path: Path, encoder: Encoder, texts: list[str], batch_size: int, is_query: bool, report: bool
+    path: Path,
+    encoder: Encoder,
+    texts: list[str],
+    batch_size: int,
+    is_query: bool,
+    report: bool,
+    meta: dict,
 ) -> None:
-    """Encode ``texts`` in chunks of :data:`CHUNK_ROWS` into ``path``, resuming a killed run."""
+    """Encode ``texts`` in chunks of :data:`CHUNK_ROWS` into ``path``, resuming a killed run;
+    the sidecar (with each chunk's checksum) is written before the file is put in place."""
+    start = time.perf_counter()
     writer = NpyRowWriter(path, len(texts), encoder.dim)
     what = "queries" if is_query else "documents"
     left = len(texts) - writer.rows_done
     progress = (
         EncodeProgress(what, left, encoder.label, "cached for later runs") if report else None
     )
-    for start in range(writer.rows_done, len(texts), CHUNK_ROWS):
-        chunk = texts[start : start + CHUNK_ROWS]
+    for first in range(writer.rows_done, len(texts), CHUNK_ROWS):
+        chunk = texts[first : first + CHUNK_ROWS]
         writer.write(encoder.encode(chunk, batch_size, is_query=is_query, progress=progress))
+    meta = {**meta, "encode_seconds": round(time.perf_counter() - start, 3)}
+    meta["checksum"] = {"algorithm": "xxh3_64", "blocks": writer.blocks}
+    _write_sidecar(path, encoder, len(texts), meta)
     writer.finish()
 
 
@@ -130,14 +184,14 @@ def cached_encode(
                 time.perf_counter() - start,
             )
             return emb
+    meta = {"fingerprint": fingerprint, "is_query": is_query}
     try:
-        _encode_to(path, encoder, texts, batch_size, is_query, progress)
+        sweep_temporaries(Path(cache_dir))  # those of killed writers
+        _encode_to(path, encoder, texts, batch_size, is_query, progress, meta)
     except OSError as err:
         log.warning("embedding cache: could not write %s (%s): continuing uncached", path, err)
         return encoder.encode(texts, batch_size=batch_size, is_query=is_query)
     seconds = time.perf_counter() - start
-    meta = {"fingerprint": fingerprint, "is_query": is_query, "encode_seconds": round(seconds, 3)}
-    _write_sidecar(path, encoder, len(texts), meta)
     log.info("embedding cache miss: encoded %d %s in %.1f s -> %s", len(texts), side, seconds, path)
     emb = _load(path, len(texts), encoder.dim)
     if emb is None:

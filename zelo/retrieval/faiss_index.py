@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from pathlib import Path
 
 import faiss
@@ -18,6 +19,7 @@ import torch
 
 from zelo.retrieval.embeddings import BLOCK_ROWS, EmbeddingMatrix
 from zelo.retrieval.exact import SCORE_BUFFER_ELEMENTS, one_thread, top_ordered
+from zelo.utils.io import temporary_file
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +136,14 @@ def build_hnsw(emb: EmbeddingMatrix, m: int = 32, ef_construction: int = 40):
 
 
 def save_index(index, path: Path) -> None:
-    """Write ``index`` to ``path`` atomically (a temporary name, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    faiss.write_index(index, str(tmp))
-    tmp.replace(path)
+    """Write ``index`` to ``path`` atomically: streamed into a new temporary file beside it
+    (created ``O_EXCL``, so never through a planted link), fsynced, renamed; the temporary goes
+    on any error."""
+    with temporary_file(path) as (fh, tmp):
+        faiss.write_index(index, faiss.PyCallbackIOWriter(fh.write))
+        fh.flush()
+        os.fsync(fh.fileno())
+        os.replace(tmp, path)
 
 
 def load_index(path: Path):

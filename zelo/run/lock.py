@@ -30,10 +30,11 @@ class JobLock:
 
     Args:
         job_dir: the job folder (created if missing).
+        name: the lock file's name in it.
     """
 
-    def __init__(self, job_dir: str | Path) -> None:
-        self.path = Path(job_dir) / LOCK_FILE
+    def __init__(self, job_dir: str | Path, name: str = LOCK_FILE) -> None:
+        self.path = Path(job_dir) / name
         self.held = False
         self.holder: dict | None = None  # who holds it, when this process does not
         self._fh: IO[str] | None = None

@@ -3,7 +3,9 @@ analysis lists it as failed and a sweep ends with a non-zero exit status."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from zelo.utils.io import atomic_write_json
 log = logging.getLogger(__name__)
 
 BUG_EXIT_CODE = 1  # an unexpected error (not bad input): the traceback is in the job's log
+LAST_DITCH_CHARS = 300  # the error kept in a failure record written on a full disk
 
 
 def exit_code(err: BaseException) -> int:
@@ -32,19 +35,45 @@ def describe(err: BaseException) -> str:
     return str(cause) if cause is not None else f"{type(err).__name__}: {err}"
 
 
-def record_failure(job_dir: str | Path, err: BaseException) -> None:
-    """Write ``<job>/failed.json``: the error, its kind and the exit status, atomically."""
+def record_failure(job_dir: str | Path, err: BaseException) -> bool:
+    """Write ``<job>/failed.json``: the error, its kind and the exit status.
+
+    Written atomically; when that fails (a full disk), a record of a few hundred bytes is written
+    in place as a last resort; when that fails too, one line on stderr says why there is none.
+
+    Returns:
+        Whether a record was written.
+    """
     cause: BaseException = zelo_cause(err) or err
-    atomic_write_json(
-        Path(job_dir) / FAILED_FILE,
-        {
-            "error": describe(err),
-            "kind": type(cause).__name__,
-            "exit_code": exit_code(err),
-            "bad_input": isinstance(cause, ZeloError),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        },
-    )
+    record = {
+        "error": describe(err),
+        "kind": type(cause).__name__,
+        "exit_code": exit_code(err),
+        "bad_input": isinstance(cause, ZeloError) and cause.exit_code == 2,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    path = Path(job_dir) / FAILED_FILE
+    try:
+        atomic_write_json(path, record)
+        return True
+    except OSError:
+        pass
+    tiny = {**record, "error": record["error"][:LAST_DITCH_CHARS]}
+    data = (json.dumps(tiny) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return True
+    except OSError as last:
+        print(
+            f"zelo: no {FAILED_FILE} in {job_dir} ({last.strerror}); the job failed: "
+            f"{record['error']}",
+            file=sys.stderr,
+        )
+        return False
 
 
 def clear_failure(job_dir: str | Path) -> None:

@@ -19,11 +19,21 @@ from zelo.keys import FAILED_FILE, METRICS_FILE
 log = logging.getLogger(__name__)
 
 _exit_status = 0
+_end_status = 0  # a step after the jobs (the sweep's analysis) that failed
+END_STEP_FAILED = 1
 
 
 def exit_status() -> int:
-    """0, or the highest exit status among the jobs the last sweep left failed."""
-    return _exit_status
+    """0, or the highest exit status among the jobs the last sweep left failed and the steps
+    after them (its analysis) that failed."""
+    return max(_exit_status, _end_status)
+
+
+def end_step_failed(code: int = END_STEP_FAILED) -> None:
+    """Record that a step run once the jobs returned (the analysis) failed: the sweep then
+    exits non-zero although its jobs succeeded."""
+    global _end_status
+    _end_status = max(_end_status, code)
 
 
 def count_jobs(config: DictConfig) -> int | None:
@@ -83,8 +93,8 @@ class SweepMonitor(Callback):
         self._start: float | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        global _exit_status
-        _exit_status = 0
+        global _exit_status, _end_status
+        _exit_status = _end_status = 0
         self.total = count_jobs(config)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -53,7 +53,12 @@ def optional(rule: Rule) -> Rule:
     return Rule(rule.check, f"{rule.expect} or null", optional=True)
 
 
+SEED_MAX = 2**32 - 1  # numpy's and Lightning's seed range
 RULES: dict[str, Rule] = {
+    "seed": Rule(lambda x: _int(x) and 0 <= x <= SEED_MAX, f"an integer in [0, {SEED_MAX}]"),
+    "dataset.split_seed": optional(
+        Rule(lambda x: _int(x) and 0 <= x <= SEED_MAX, f"an integer in [0, {SEED_MAX}]")
+    ),
     "data.batch_size": at_least(1),
     "data.eval_batch_size": at_least(1),
     "data.num_negatives": at_least(0),
@@ -81,13 +86,22 @@ RULES: dict[str, Rule] = {
     "miner.scorer.intelligence": between(0.0, 1.0),
     "checkpoint.every_n_minutes": optional(positive()),
     "trainer.gradient_clip_val": optional(Rule(lambda x: _num(x) and x >= 0, "a number >= 0")),
+    # a run that trains no step would report the zero-shot student as a trained point
+    "trainer.max_epochs": optional(
+        Rule(lambda x: _int(x) and (x >= 1 or x == -1), "an integer >= 1 (-1: no limit)")
+    ),
+    "trainer.max_steps": Rule(lambda x: _int(x) and (x >= 1 or x == -1), "an integer >= 1 or -1"),
+    "trainer.limit_train_batches": optional(
+        Rule(lambda x: _num(x) and x > 0, "a number > 0 (a fraction, or a count of batches)")
+    ),
 }
 """Config key -> its valid range. A key absent from the composed config is not checked."""
 
 
 def problems(cfg: DictConfig) -> list[str]:
-    """Every out-of-range value of ``cfg``, one message each (empty when all is well)."""
-    found = []
+    """Every missing or out-of-range value of ``cfg``, one message each (empty when all is
+    well)."""
+    found = [f"{key} is required (it has no default): give {key}=..." for key in missing(cfg)]
     for key, rule in RULES.items():
         if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
             continue
@@ -99,6 +113,22 @@ def problems(cfg: DictConfig) -> list[str]:
     found += _cosine_margin(cfg)
     found += _levels(cfg)
     return found
+
+
+def missing(cfg: DictConfig, prefix: str = "") -> list[str]:
+    """Dotted keys of ``cfg`` whose value is the mandatory ``???`` (Hydra's own keys aside)."""
+    out = []
+    for key in cfg.keys():
+        name = f"{prefix}{key}"
+        if name == "hydra":
+            continue
+        if OmegaConf.is_missing(cfg, key):
+            out.append(name)
+            continue
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig) and not node._is_none() and not node._is_interpolation():
+            out += missing(node, f"{name}.")
+    return out
 
 
 def validate_config(cfg: DictConfig) -> None:

@@ -7,8 +7,6 @@ import copy
 import json
 import logging
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,12 @@ from zelo.errors import ConfigError, ZeloError, require
 from zelo.eval.false_negatives import relevance_of
 from zelo.eval.measure import mining_stats
 from zelo.keys import FN_RATE
+from zelo.run.lock import JobLock, who
+from zelo.run.validation import validate_config
 from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns, with_scores
 from zelo.types import Collection, MinedNegatives, MiningInput, QuerySet
+from zelo.utils.io import create_temporary_folder, remove_temporary, sweep_temporaries
+from zelo.utils.owned import foreign_files, install_folder, owned_files
 from zelo.utils.scores import at_or_above, reference_score
 
 log = logging.getLogger(__name__)
@@ -33,9 +35,24 @@ CONFIG_FILE = "zelo_config.yaml"
 
 
 def check_output(out: Path, overwrite: bool) -> None:
-    """Fail before any work when ``output_dir`` exists and may not be replaced."""
-    if out.exists() and not overwrite:
-        raise ConfigError(f"output_dir {out} exists; choose another or set overwrite=true")
+    """Fail before any work when ``output_dir`` exists and may not be replaced: without
+    ``overwrite``, or when it is not a ``zelo-mine`` output (its manifest does not list every
+    file in it, or it holds no summary)."""
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not overwrite:
+        raise ConfigError(f"output_dir={out} exists; choose another or set overwrite=true")
+    foreign = foreign_files(out) if out.is_dir() and not out.is_symlink() else [out.name]
+    if foreign or SUMMARY_FILE not in owned_files(out):
+        listed = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise ConfigError(
+            f"output_dir={out} is not a zelo-mine output"
+            + (f" (files it did not write: {listed})" if foreign else " (no zelo-mine manifest)")
+            + ": overwrite=true replaces only a folder zelo-mine wrote; choose another "
+            "output_dir or move that one away"
+        )
 
 
 def query_set(cfg: DictConfig, collection: Collection) -> QuerySet:
@@ -213,8 +230,23 @@ def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         The summary, also written as ``<output_dir>/zelo_summary.json``.
     """
+    validate_config(cfg)  # output_dir given, seed in range, the miner's values in range
     out = Path(cfg.output_dir)
-    check_output(out, cfg.overwrite)
+    lock = JobLock(out.parent, name=f".{out.name}.lock")
+    if not lock.acquire():
+        raise ConfigError(
+            f"output_dir={out} is being written by another zelo-mine ({who(lock.holder)}); "
+            "wait for it or choose another output_dir"
+        )
+    try:
+        sweep_temporaries(out.parent, target=out.name, exclusive=True)  # held: all stale
+        check_output(out, cfg.overwrite)
+        return _mine(cfg, out)
+    finally:
+        lock.release()
+
+
+def _mine(cfg: DictConfig, out: Path) -> dict[str, Any]:
     if cfg.output_format not in FORMATS:
         raise ConfigError(f"output_format must be one of {FORMATS}, got {cfg.output_format!r}")
     if cfg.num_negatives < 1:
@@ -258,21 +290,19 @@ def mine_to_dataset(cfg: DictConfig) -> dict[str, Any]:
 
 
 def save_dataset(rows: dict[str, list], out: Path, summary: dict[str, Any], config: str) -> None:
-    """``Dataset.from_dict(rows).save_to_disk`` into a temporary sibling folder, the summary and
-    the config beside the data, then one rename onto ``out`` (replacing it)."""
+    """``Dataset.from_dict(rows).save_to_disk`` into a new temporary sibling folder, the summary
+    and the config beside the data, a manifest of those files, then a rename onto ``out``
+    (replacing the earlier zelo-mine output there). The temporary goes on any error."""
     datasets = require("datasets", "zelo-mine (it writes a datasets folder)")
 
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = create_temporary_folder(out)
     try:
         datasets.Dataset.from_dict(rows).save_to_disk(str(tmp))
         (tmp / SUMMARY_FILE).write_text(_json(summary) + "\n")
         (tmp / CONFIG_FILE).write_text(config)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        install_folder(tmp, out)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_temporary(tmp)  # gone already when installed
 
 
 def _yaml(value: Any) -> str:
