@@ -38,6 +38,9 @@ TRAIN_LOSS = "train/loss"
 # run identity in metrics.json
 RUN_ADAPTIVE = "run/adaptive"  # the miner's hardness moves between passes
 RUN_CONTROL = "run/control"  # the run reads the full judgments: a control or an upper bound
+# the seeds of the data: the generated collection's (None for a loaded one) and the drawn splits'
+RUN_COLLECTION_SEED = "run/collection_seed"
+RUN_SPLIT_SEED = "run/split_seed"
 
 
 def dev_metric(metrics: dict) -> float | None:

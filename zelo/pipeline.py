@@ -25,7 +25,9 @@ from zelo.keys import (
     METRICS_FILE,
     MINER_NDCG,
     RUN_ADAPTIVE,
+    RUN_COLLECTION_SEED,
     RUN_CONTROL,
+    RUN_SPLIT_SEED,
     STUDENT_DIR,
     TEST_NDCG,
     TRAIN_LOSS,
@@ -257,6 +259,10 @@ def collect_metrics(
     metrics["run/teacher"] = teacher_name(cfg, trainer.lightning_module.loss)
     metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
     metrics["run/keep_positives"] = cfg.annotation.keep_positives
+    # the data's own seeds: the generator's (None: a loaded collection), the drawn splits' (None:
+    # the splits came from the qrels)
+    metrics[RUN_COLLECTION_SEED] = cfg.dataset.source.get("seed")
+    metrics[RUN_SPLIT_SEED] = (datamodule.collection.info.get("splits") or {}).get("seed")
     metrics[RUN_CONTROL] = control_label(datamodule.miner, datamodule.teacher)
     return {k: _clean(v) for k, v in metrics.items()}
 

@@ -27,7 +27,9 @@ from zelo.keys import (
     MINER_NDCG,
     RESULTS_FILE,
     RUN_ADAPTIVE,
+    RUN_COLLECTION_SEED,
     RUN_CONTROL,
+    RUN_SPLIT_SEED,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,9 @@ METRIC_COLUMNS = {
     "fn_rate": FN_RATE,
     "tn_hardness": "mining/tn_hardness",
     "tn_score_mean": "mining/tn_score_mean",
+    "num_short": "mining/num_short",
+    "collection_seed": RUN_COLLECTION_SEED,
+    "split_seed": RUN_SPLIT_SEED,
     "adaptive": RUN_ADAPTIVE,
     "control": RUN_CONTROL,
     "keep_positives": KEEP_POSITIVES,
