@@ -69,7 +69,8 @@ def test_monotone_data_has_no_interior_maximum() -> None:
 def test_no_optimum_recorded_where_the_verdict_finds_no_interior_maximum() -> None:
     # the quadratic through a falling curve bends: its argmax (0.157) lies inside the range, but
     # the best point is the lowest-intelligence one, so there is no interior maximum to report
-    ys = dict(zip((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (0.803, 0.802, 0.798, 0.790, 0.770, 0.745)))
+    xs, ys = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (0.803, 0.802, 0.798, 0.790, 0.770, 0.745)
+    ys = dict(zip(xs, ys, strict=True))
     rows = [
         {"job": f"{x}-{s}", "label": f"dial(x={x})", "miner": "dial", "seed": s,
          "loss": "infonce", "intelligence": x, "test_ndcg10": y + d}
@@ -86,7 +87,11 @@ def test_no_optimum_recorded_where_the_verdict_finds_no_interior_maximum() -> No
 def test_points_repeating_another_seed_for_seed_count_once() -> None:
     # the twin above the base scorer's point: x = 0.8 and 1 ran on x = 0.6's negatives
     rows = []
-    for x, ys in {0.0: (0.80, 0.81, 0.82), 0.3: (0.83, 0.82, 0.84), 0.6: (0.85, 0.86, 0.84)}.items():
+    for x, ys in {
+        0.0: (0.80, 0.81, 0.82),
+        0.3: (0.83, 0.82, 0.84),
+        0.6: (0.85, 0.86, 0.84),
+    }.items():
         for s, y in enumerate(ys):
             rows.append({"label": f"dial(x={x})", "seed": s, "intelligence": x, "test_ndcg10": y})
     same = [dict(r, label=f"dial(x={x})", intelligence=x) for x in (0.8, 1.0) for r in rows[6:]]

@@ -3,7 +3,6 @@ that makes the training budget independent of how many positives are labelled.""
 
 from __future__ import annotations
 
-import json
 import pytest
 import torch
 

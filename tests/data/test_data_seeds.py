@@ -31,7 +31,9 @@ def test_the_generated_collection_follows_the_run_seed(make_cfg) -> None:
     pinned = make_cfg("seed=3", "dataset.source.seed=0")
     assert pinned.dataset.source.seed == 0
     assert instantiate(pinned.dataset.source).doc_texts == one.doc_texts
-    onefacet = OmegaConf.to_container(make_cfg("dataset=synthetic_onefacet", "seed=2"), resolve=True)
+    onefacet = OmegaConf.to_container(
+        make_cfg("dataset=synthetic_onefacet", "seed=2"), resolve=True
+    )
     assert onefacet["dataset"]["source"]["seed"] == 2
 
 

@@ -187,7 +187,9 @@ def fit_laffer(
         "coefficients": [float(c) for c in coef],
         "x_range": [lo, hi],
         "optimum": argmax if interior else None,
-        "optimum_ndcg10": float(np.polynomial.polynomial.polyval(argmax, coef)) if interior else None,
+        "optimum_ndcg10": float(np.polynomial.polynomial.polyval(argmax, coef))
+        if interior
+        else None,
         "interior": interior,
         "ci": ci if interior else [math.nan, math.nan],
         # the fitted polynomial's argmax and its bootstrap CI, whatever the verdict: a
