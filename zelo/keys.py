@@ -25,6 +25,8 @@ RUN_ID_FILE = "wandb_run_id"  # the job's (or a sweep summary's) W&B run id
 # the miner's intelligence and the false-negative rate of its negatives: the study's two axes
 MINER_NDCG = "miner/ndcg@10"
 FN_RATE = "mining/fn_rate"
+DUP_OF_POSITIVE_RATE = "mining/dup_of_positive_rate"  # mined negatives duplicating a positive
+TEACHER_FN_RATE = "fn/teacher_rate"  # the teacher's estimate of FN_RATE
 
 # evaluation
 EVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10", "ndcg@10_binary", "ndcg@10_top")
