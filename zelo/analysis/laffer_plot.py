@@ -84,6 +84,7 @@ def error_bar_note(summary: pd.DataFrame) -> str:
     kinds = set(summary.apply(point_kind, axis=1)) if len(summary) else set()
     shown = [text for kind, text in MARKER_TEXT if kind in kinds]
     markers = f" {'; '.join(shown)}." if shown else ""
+    markers = markers[:2].upper() + markers[2:]
     return (
         f"Points: mean ± SE over seeds (n = {count}); vertical bars SE of the y value, horizontal "
         f"bars SE of the x value.{single}{markers}"
@@ -132,7 +133,9 @@ def plot_laffer(
     panels = [p for p in PANELS if _measured(summary, p[1])]
     lines = _verdict_lines(summary, fits or {}, twin_fits or {})
     fig, axes = _layout(len(panels), lines, len(numbers) + 8)
-    fig.suptitle(title or figure_title(df), fontsize=10)
+    # wrapped to the panels' width, left-aligned: clear of the legend column on the right
+    head = textwrap.wrap(title or figure_title(df), int(5.0 * len(panels) * 12))
+    fig.suptitle("\n".join(head), fontsize=9, x=0.01, ha="left")
     colours = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(summary["curve"]))}
     drawn: set[str] = set()
     for curve, part in summary.groupby("curve", sort=False):
