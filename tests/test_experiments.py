@@ -22,7 +22,7 @@ def most_judged(name: str, split: str = "train") -> int:
         path = folder / f"{split}.tsv.gz"
     if not path.exists():
         pytest.fail(f"no {name} qrels under {DATA_DIR}: set ZELO_DATA_DIR to the BEIR collections")
-    with (gzip.open(path, "rt") if path.suffix == ".gz" else path.open()) as f:
+    with gzip.open(path, "rt") if path.suffix == ".gz" else path.open() as f:
         next(f)
         return max(Counter(line.split("\t")[0] for line in f if line.strip()).values())
 
