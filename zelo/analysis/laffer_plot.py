@@ -42,7 +42,7 @@ PANELS = (
         "test_ndcg10",
         "tn_hardness",
         "true-negative hardness (reference score - positive's; higher = harder)",
-        "Student quality against the hardness of true negatives",
+        "Quality against true-negative hardness",
     ),
 )
 Y_LABELS = {"test_ndcg10": "student test nDCG@10", "fn_rate": "false-negative rate of negatives"}
@@ -314,7 +314,8 @@ def _decorate(
     if "joined" in drawn:
         handles.append(Line2D([], [], color="black", lw=1, label="controls' means joined (no fit)"))
     if summary["twin"].any():
-        handles.append(Line2D([], [], **grey, ls="--", label="FN-free twin (CONTROL)"))
+        text = "FN-free twin (CONTROL)" + (", means joined" if "joined_twin" in drawn else "")
+        handles.append(Line2D([], [], **grey, ls="--", label=text))
     several = len(colours) > 1
     for (curve, label), number in numbers.items():
         row = summary[(summary["curve"] == curve) & (summary["label"].astype(str) == label)].iloc[0]
