@@ -59,4 +59,15 @@ def test_three_trials_on_the_tiny_preset(tmp_path: Path, cache_dir: Path) -> Non
     assert best["value"] == top["val/ndcg@10"] and best["test_value"] == top["test/ndcg@10"]
     optuna = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert optuna["best_value"] == pytest.approx(best["value"])
-    assert "its test/ndcg@10" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert out.count("its test/ndcg@10") == 1  # the best trial's, once
+    assert "test/ndcg@10 0." not in out  # no trial prints its own test score
+
+
+def test_a_trial_reports_its_dev_score_not_its_test_score(make_cfg) -> None:
+    from zelo.pipeline import result_line
+
+    metrics = {"val/ndcg@10": 0.41, "test/ndcg@10": 0.43, "test/ndcg@10_before": 0.35}
+    trial = result_line(make_cfg("hparams_search=hardness"), metrics)
+    assert trial.startswith("val/ndcg@10 0.4100") and "0.43" not in trial
+    assert result_line(make_cfg(), metrics) == "test/ndcg@10 0.4300 (zero-shot 0.3500)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,56 @@ def test_nbconvert_executes_the_notebook_as_the_readme_says(tiny_sweep: Path, tm
     nb = nbformat.read(tmp_path / NOTEBOOK.name, as_version=4)
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 2
+
+
+def test_a_relative_sweep_folder_is_found_from_the_caller_or_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zelo.analysis import resolve_sweep_dir
+
+    repo = tmp_path / "repo"
+    sweep = repo / "outputs" / "tinysweep"
+    sweep.mkdir(parents=True)
+    (repo / "notebooks").mkdir()
+    # `ZELO_SWEEP_DIR=outputs/tinysweep jupyter nbconvert ...` from the repository root: the
+    # kernel runs in notebooks/, but $PWD is still the shell's
+    monkeypatch.chdir(repo / "notebooks")
+    monkeypatch.setenv("PWD", str(repo))
+    assert resolve_sweep_dir("outputs/tinysweep", repo=repo) == sweep.resolve()
+    # the same command from notebooks/ finds it from the repository root
+    monkeypatch.setenv("PWD", str(repo / "notebooks"))
+    assert resolve_sweep_dir("outputs/tinysweep", repo=repo) == sweep.resolve()
+    assert resolve_sweep_dir("../outputs/tinysweep", repo=repo) == sweep.resolve()
+    with pytest.raises(FileNotFoundError, match="no sweep folder outputs/nothing: tried"):
+        resolve_sweep_dir("outputs/nothing", repo=repo)
+
+
+@pytest.mark.slow
+def test_the_readme_command_gives_one_table_from_the_root_and_from_notebooks(
+    tiny_sweep: Path, tmp_path: Path
+) -> None:
+    # the README's command names a folder under outputs/, relative to where it is typed
+    name = f"notebook-test-{os.getpid()}-{tmp_path.name}"
+    inside = REPO / "outputs" / name
+    shutil.copytree(tiny_sweep, inside)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    tables = []
+    try:
+        for cwd in (REPO, REPO / "notebooks"):
+            out = tmp_path / cwd.name
+            cmd = [str(jupyter), "nbconvert", "--to", "notebook", "--execute",
+                   str(NOTEBOOK), "--output-dir", str(out)]  # fmt: skip
+            env = {**os.environ, "ZELO_SWEEP_DIR": f"outputs/{name}", "PWD": str(cwd)}
+            proc = subprocess.run(
+                cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+            )
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            nb = nbformat.read(out / NOTEBOOK.name, as_version=4)
+            text = "".join(
+                o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            )
+            assert "4 finished, 0 failed" in text
+            tables.append(nb.cells[4].outputs[-1]["data"]["text/plain"])
+    finally:
+        shutil.rmtree(inside, ignore_errors=True)
+    assert tables[0] == tables[1] and "random" in tables[0]

@@ -25,6 +25,7 @@ RUN_ID_FILE = "wandb_run_id"  # the job's (or a sweep summary's) W&B run id
 # the miner's intelligence and the false-negative rate of its negatives: the study's two axes
 MINER_NDCG = "miner/ndcg@10"
 FN_RATE = "mining/fn_rate"
+DUP_OF_POSITIVE_RATE = "mining/dup_of_positive_rate"  # mined negatives duplicating a positive
 # the false-negative estimate without judgments: share of negatives a teacher scores >= s+
 FN_TEACHER_RATE = "fn/teacher_rate"
 
@@ -40,6 +41,9 @@ TRAIN_LOSS = "train/loss"
 # run identity in metrics.json
 RUN_ADAPTIVE = "run/adaptive"  # the miner's hardness moves between passes
 RUN_CONTROL = "run/control"  # the run reads the full judgments: a control or an upper bound
+# the seeds of the data: the generated collection's (None for a loaded one) and the drawn splits'
+RUN_COLLECTION_SEED = "run/collection_seed"
+RUN_SPLIT_SEED = "run/split_seed"
 
 
 def dev_metric(metrics: dict) -> float | None:

@@ -18,12 +18,15 @@ from zelo.data.splits import build_query_sets, resolve_splits
 from zelo.keys import (
     COLLECTION_INFO_FILE,
     CONFIG_FILE,
+    DEV_NDCG,
     FN_RATE,
     FN_TEACHER_RATE,
     METRICS_FILE,
     MINER_NDCG,
     RUN_ADAPTIVE,
+    RUN_COLLECTION_SEED,
     RUN_CONTROL,
+    RUN_SPLIT_SEED,
     STUDENT_DIR,
     TEST_NDCG,
     TRAIN_LOSS,
@@ -147,18 +150,27 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         metrics["time/total_s"] = time.perf_counter() - start
         if trainer.is_global_zero:  # one writer; the other ranks of a DDP job return the same
             write_results(cfg, module, metrics, out_dir, run_cbs[-1])
-        log.info(
-            "test/ndcg@10 %.4f (zero-shot %.4f); results in %s",
-            metrics[TEST_NDCG],
-            metrics[f"{TEST_NDCG}{ZERO_SHOT}"],
-            out_dir,
-        )
+        log.info("%s; results in %s", result_line(cfg, metrics), out_dir)
         return metrics
     except BaseException as err:
         error = err
         raise
     finally:
         close_loggers(loggers, error)
+
+
+def result_line(cfg: DictConfig, metrics: dict[str, Any]) -> str:
+    """What a finished job says of itself: its test nDCG@10 and the zero-shot one; a trial of a
+    hyper-parameter search gives its dev score only (the search's objective), since the best
+    trial's test score is reported once, when the search ends."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized() and HydraConfig.get().runtime.choices.get("hparams_search"):
+        dev = metrics.get(DEV_NDCG, math.nan)
+        return f"{DEV_NDCG} {dev:.4f} (this trial's objective; test reported for the best trial)"
+    return (
+        f"{TEST_NDCG} {metrics[TEST_NDCG]:.4f} (zero-shot {metrics[f'{TEST_NDCG}{ZERO_SHOT}']:.4f})"
+    )
 
 
 def make_trainer(
@@ -257,6 +269,10 @@ def collect_metrics(
     metrics["run/fn_teacher"] = fn_teacher_name(cfg)
     metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
     metrics["run/keep_positives"] = cfg.annotation.keep_positives
+    # the data's own seeds: the generator's (None: a loaded collection), the drawn splits' (None:
+    # the splits came from the qrels)
+    metrics[RUN_COLLECTION_SEED] = cfg.dataset.source.get("seed")
+    metrics[RUN_SPLIT_SEED] = (datamodule.collection.info.get("splits") or {}).get("seed")
     metrics[RUN_CONTROL] = control_label(datamodule.miner, datamodule.teacher)
     return {k: _clean(v) for k, v in metrics.items()}
 

@@ -85,6 +85,7 @@ class AnnotationConfig:
 class DataConfig:
     batch_size: int = MISSING
     num_negatives: int = MISSING
+    examples_per_query: int | None = None
     mine_every_n_epochs: int = MISSING
     num_workers: int = MISSING
     eval_batch_size: int = MISSING

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from zelo.analysis.decompose import fn_decomposition, seed_difference
+from zelo.analysis.decompose import describe_decomposition, fn_decomposition, seed_difference
 
 CURVE = "infonce"
 
@@ -149,3 +149,56 @@ def test_records_say_what_reads_the_judgments() -> None:
     assert out.loc["dial(x=0.5)", "control"] == "scorer:dial"
     assert out.loc["dial(x=0.5)", "twin_control"] == "fn_free_twin+scorer:dial"
     assert pd.isna(out.loc["topk", "control"]) and out.loc["topk", "twin_control"] == "fn_free_twin"
+
+
+def test_the_benefit_is_measured_against_the_fn_free_random() -> None:
+    # random negatives carry false negatives too: the baseline is random's own twin
+    df = table()
+    twin = _jobs("random(drop_judged=true)", "random", {0: 0.44, 1: 0.46, 2: 0.46}, 0.05, 0, True)
+    out = fn_decomposition(pd.concat([df, pd.DataFrame(twin)], ignore_index=True))
+    d = out.set_index("label").loc["dial(x=0.5)"]
+    assert d["random_label"] == "random(drop_judged=true)" and d["baseline_fn_free"]
+    # twin - FN-free random per seed: 0.01, 0.00, 0.04 -> 0.05/3, paired
+    assert d["hardness_benefit"] == pytest.approx(0.05 / 3)
+    assert d["hardness_benefit_se"] == pytest.approx(pd.Series([0.01, 0.0, 0.04]).sem())
+    assert d["random_mean"] == pytest.approx(0.4533333, abs=1e-6)
+    # the net effect compares raw with raw: raw - raw random per seed -0.03, -0.02, -0.01
+    assert d["random_raw_label"] == "random" and d["random_raw_mean"] == pytest.approx(0.44)
+    assert d["net_effect"] == pytest.approx(-0.02) and d["net_se_method"] == "paired"
+    assert d["fn_damage"] == pytest.approx(-0.05)  # unchanged: raw - twin
+    # random's own record: its twin against itself
+    assert out.set_index("label").loc["random", "hardness_benefit"] == pytest.approx(0.0)
+
+
+def test_a_raw_baseline_is_flagged_when_no_fn_free_random_ran() -> None:
+    records = fn_decomposition(table()).to_dict(orient="records")
+    d = next(r for r in records if r["label"] == "dial(x=0.5)")
+    assert d["random_label"] == "random" and not d["baseline_fn_free"]
+    line = describe_decomposition(d)
+    assert "twin - RAW random" in line and "carries false negatives" in line
+
+
+def test_a_dial_sweep_measures_against_the_twin_at_zero(tmp_path, make_job) -> None:
+    import json
+
+    from zelo.analysis.results import collect_results
+
+    rows = [(0, "false", 0.40), (0, "true", 0.42), (0.5, "false", 0.41), (0.5, "true", 0.46)]
+    for i, (x, twin, y) in enumerate(rows):
+        over = ["miner=dial", f"miner.scorer.intelligence={x}", f"miner.drop_judged={twin}"]
+        metrics = {
+            "run/miner": "dial",
+            "run/seed": 0,
+            "run/loss": "infonce",
+            "test/ndcg@10": y,
+            "run/control": "fn_free_twin+scorer:dial" if twin == "true" else "scorer:dial",
+            "miner/ndcg@10": x,
+            "mining/num_short": 0.0 if twin == "false" else 7.0,
+        }
+        make_job(tmp_path, f"{i}_job", [*over, "seed=0"], json.dumps(metrics))
+    out = fn_decomposition(collect_results(tmp_path)).set_index("label")
+    d = out.loc["dial(x=0.5)"]
+    assert d["random_label"] == "dial(x=0,drop_judged=true)" and d["baseline_fn_free"]
+    assert d["hardness_benefit"] == pytest.approx(0.04)  # 0.46 - 0.42, not 0.46 - 0.40
+    assert d["net_effect"] == pytest.approx(0.01)
+    assert d["twin_num_short"] == pytest.approx(7.0) and d["num_short"] == pytest.approx(0.0)

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zelo.analysis.laffer import argmax_in_range, fit_laffer, peak_verdict, summarise
+from zelo.analysis.laffer import (
+    argmax_in_range,
+    fit_laffer,
+    identical_points,
+    peak_verdict,
+    summarise,
+)
 
 XS = tuple(np.linspace(0.1, 1.0, 10))
 
@@ -51,13 +57,58 @@ def test_interior_optimum_is_found_and_covered() -> None:
 def test_monotone_data_has_no_interior_maximum() -> None:
     df = synthetic(lambda x: 0.3 + 0.2 * x)
     fit = fit_laffer(df, n_boot=200, seed=0)
-    assert not fit["interior"]
-    assert fit["optimum"] == pytest.approx(fit["x_range"][1])
-    assert fit["ci"][0] == pytest.approx(fit["x_range"][1])
+    assert not fit["interior"] and fit["optimum"] is None
+    assert fit["fit_argmax"] == pytest.approx(fit["x_range"][1])
+    assert fit["fit_argmax_ci"][0] == pytest.approx(fit["x_range"][1])
     assert not fit["peak_beats_both_ends"]
     assert fit["peak_label"] == fit["high_label"] == "oracle(x=1.00)"
     assert fit["statement"].startswith("No interior maximum:")
     assert "highest-intelligence" in fit["statement"]
+
+
+def test_no_optimum_recorded_where_the_verdict_finds_no_interior_maximum() -> None:
+    # the quadratic through a falling curve bends: its argmax (0.157) lies inside the range, but
+    # the best point is the lowest-intelligence one, so there is no interior maximum to report
+    xs, ys = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (0.803, 0.802, 0.798, 0.790, 0.770, 0.745)
+    ys = dict(zip(xs, ys, strict=True))
+    rows = [
+        {"job": f"{x}-{s}", "label": f"dial(x={x})", "miner": "dial", "seed": s,
+         "loss": "infonce", "intelligence": x, "test_ndcg10": y + d}
+        for x, y in ys.items()
+        for s, d in enumerate((-0.002, 0.0, 0.002))
+    ]  # fmt: skip
+    fit = fit_laffer(pd.DataFrame(rows), n_boot=50)
+    assert fit["statement"].startswith("No interior maximum:")
+    assert 0.0 < fit["fit_argmax"] < 1.0  # the fit's bend, kept apart and named as such
+    assert fit["interior"] is False and fit["optimum"] is None and fit["optimum_ndcg10"] is None
+    assert all(math.isnan(v) for v in fit["ci"])
+
+
+def test_points_repeating_another_seed_for_seed_count_once() -> None:
+    # the twin above the base scorer's point: x = 0.8 and 1 ran on x = 0.6's negatives
+    rows = []
+    for x, ys in {
+        0.0: (0.80, 0.81, 0.82),
+        0.3: (0.83, 0.82, 0.84),
+        0.6: (0.85, 0.86, 0.84),
+    }.items():
+        for s, y in enumerate(ys):
+            rows.append({"label": f"dial(x={x})", "seed": s, "intelligence": x, "test_ndcg10": y})
+    same = [dict(r, label=f"dial(x={x})", intelligence=x) for x in (0.8, 1.0) for r in rows[6:]]
+    near = [dict(r, label="dial(x=0.9)", intelligence=0.9, test_ndcg10=r["test_ndcg10"] + 1e-9)
+            for r in rows[6:]]  # fmt: skip
+    df = pd.DataFrame(rows + same + near).assign(loss="infonce", miner="dial")
+    df["job"] = range(len(df))
+    assert identical_points(df) == {"dial(x=0.8)": "dial(x=0.6)", "dial(x=1.0)": "dial(x=0.6)"}
+    fit = fit_laffer(df[df["label"] != "dial(x=0.9)"], n_boot=20)
+    assert fit["n_labels"] == 3 and fit["n_points"] == 9
+    assert fit["high_label"] == "dial(x=0.6)" == fit["peak_label"]  # the curve rises: no plateau
+    assert fit["statement"].startswith("No interior maximum:")
+    assert "dial(x=0.8), dial(x=1.0) repeat dial(x=0.6) seed for seed" in fit["statement"]
+    # other seeds are other measurements, even with equal values
+    other = df[df["label"].isin(["dial(x=0.6)", "dial(x=0.8)"])].copy()
+    other.loc[other["label"] == "dial(x=0.8)", "seed"] += 3
+    assert identical_points(other) == {}
 
 
 def test_small_bump_is_not_significant() -> None:

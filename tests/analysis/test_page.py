@@ -134,5 +134,61 @@ def test_tables_show_missing_values_as_dashes() -> None:
     row = decomposition_table([record]).splitlines()[-1]
     assert row == (
         "| topk | 0.600 | 0.200 | – / – | 0.4000 ± 0.0100 | 0.4500 ± 0.0100 | – | – | "
-        "-0.0500 ± 0.0050 | – / paired |"
+        "-0.0500 ± 0.0050 | – | – / paired / – |"
     )
+
+
+def test_tables_number_points_per_curve_and_show_what_the_twin_lacks(tmp_path: Path, make_job):
+    import json
+
+    from zelo.analysis.page_tables import decomposition_table, points_table
+    from zelo.analysis.report import analyse
+
+    # a dial at x = 0 and 1 (raw and twin) at two completeness levels; at x = 1 the twin of
+    # the sparse level runs 7 queries short, and the full level's twin repeats its raw run
+    i = 0
+    for keep, sparse in (("1", True), ("null", False)):
+        for x, twin in ((0, False), (0, True), (1, False), (1, True)):
+            for seed in (0, 1):
+                y = 0.40 + 0.05 * x + 0.01 * seed + (0.02 if twin and sparse else 0.0)
+                y += 0.001 * twin * (x == 0) * sparse + (0.003 if sparse else 0.0)
+                metrics = {
+                    "run/miner": "dial", "run/seed": seed, "run/loss": "infonce",
+                    "run/dataset": "synthetic", "run/model": "static",
+                    "run/collection_seed": seed, "run/keep_positives": None if keep == "null" else 1,
+                    "run/control": "fn_free_twin+scorer:dial" if twin else "scorer:dial",
+                    "miner/ndcg@10": x, "mining/fn_rate": 0.0 if twin else 0.3 * sparse,
+                    "mining/num_short": 7.0 if (twin and sparse and x == 1) else 0.0,
+                    "test/ndcg@10": y, "val/ndcg@10": y,
+                }  # fmt: skip
+                over = ["miner=dial", f"miner.scorer.intelligence={x}",
+                        f"miner.drop_judged={str(twin).lower()}",
+                        f"annotation.keep_positives={keep}", f"seed={seed}"]  # fmt: skip
+                make_job(tmp_path, f"{i}_job", over, json.dumps(metrics))
+                i += 1
+    report = analyse(tmp_path, n_boot=20).report
+    points = points_table(report).splitlines()
+    assert "queries short" in points[0]
+    numbers = [line.split("|")[1].strip() for line in points[2:]]
+    assert numbers == [str(n) for n in range(1, 9)]  # unique across the two curves
+    full_twin = next(line for line in points if "keep=all" in line and "x=1,drop_judged" in line)
+    assert "seed for seed" in full_twin  # nothing hidden: the twin is its raw run
+    short_twin = next(line for line in points if "keep=1" in line and "x=1,drop_judged" in line)
+    assert "| 7.0 |" in short_twin
+    table = decomposition_table(report["fn_decomposition"])
+    assert "FN-free random (CONTROL)" in table and "queries short raw / twin" in table
+    sparse_row = next(line for line in table.splitlines() if "keep=1 | dial(x=1)" in line)
+    assert "| 0.0 / 7.0 |" in sparse_row and "(raw)" not in sparse_row
+    # x = 1's twin (0.47, 0.48) against the FN-free random (0.421, 0.431): 0.049, paired
+    assert "| 0.0490 ± 0.0000 |" in sparse_row.replace("-0.0000", "0.0000")
+    assert "Dataset: synthetic" in _facts_line(tmp_path)
+
+
+def _facts_line(root: Path) -> str:
+    from zelo.analysis.page import _facts
+    from zelo.analysis.report import analyse
+
+    analysis = analyse(root, n_boot=10)
+    line = _facts(analysis.results, analysis.report)
+    assert "seeds: 0, 1 (collection drawn with the run seed)" in line
+    return line

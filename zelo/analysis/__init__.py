@@ -21,6 +21,7 @@ from zelo.analysis.results import (
     collect_traces,
     job_dirs,
     latest_sweep,
+    resolve_sweep_dir,
 )
 from zelo.analysis.surface import analyse_surface
 from zelo.analysis.traces import TRACE_PREFIXES, plot_traces, seed_means
@@ -43,6 +44,7 @@ __all__ = [
     "plot_laffer",
     "plot_surface",
     "plot_traces",
+    "resolve_sweep_dir",
     "right_side_recovery",
     "seed_means",
     "summarise",

@@ -114,6 +114,18 @@ def curve_names(table: pd.DataFrame) -> pd.Series:
 
 
 def point_numbers(labels: pd.Series | list[str]) -> dict[str, int]:
-    """The number each label carries on laffer.png and in the results page: 1, 2, ... in order
-    of first appearance (the summary's order: curve, then intelligence)."""
+    """The number each label carries: 1, 2, ... in order of first appearance."""
     return {str(label): i + 1 for i, label in enumerate(dict.fromkeys(map(str, labels)))}
+
+
+def point_keys(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """Each row's point as ``(curve, label)``: one label on two curves (the same dial setting at
+    two completeness levels) is two points, with two numbers."""
+    return list(zip(curve_names(table).astype(str), table["label"].astype(str), strict=True))
+
+
+def curve_point_numbers(table: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """The number each point carries on laffer.png and in the results page: 1, 2, ... per
+    ``(curve, label)`` in order of first appearance (the summary's order: curve, then
+    intelligence), so numbers never repeat across curves (colours)."""
+    return {key: i + 1 for i, key in enumerate(dict.fromkeys(point_keys(table)))}

@@ -17,8 +17,26 @@ from zelo.analysis.kinds import add_flags
 
 log = logging.getLogger(__name__)
 
-SUMMARY_METRICS = ("test_ndcg10", "intelligence", "fn_rate", "tn_hardness", "test_ndcg10_before")
+SUMMARY_METRICS = (
+    "test_ndcg10",
+    "intelligence",
+    "fn_rate",
+    "tn_hardness",
+    "test_ndcg10_before",
+    "num_short",
+)
 GROUP_KEYS = ("loss", "keep_positives", "label")
+# what the student scored: two points whose jobs agree on all of these, seed for seed, trained on
+# the same negatives (the FN-free twin above the dial's base scorer: the top segment only moves
+# judged documents, which the twin drops)
+RESULT_COLUMNS = (
+    "test_ndcg10",
+    "val_ndcg10",
+    "test_recall100",
+    "test_mrr10",
+    "test_ndcg10_binary",
+    "test_ndcg10_top",
+)
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
@@ -57,6 +75,47 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(order, kind="mergesort").reset_index(drop=True)[columns]
 
 
+def identical_points(df: pd.DataFrame) -> dict[str, str]:
+    """Points that repeat a lower-intelligence point of the same table bit for bit, seed by seed.
+
+    Two labels are identical when they ran the same seeds and every student result of
+    :data:`RESULT_COLUMNS` present is exactly equal, seed by seed. They are one measurement at
+    several places on the x-axis, not independent points: fits and verdicts keep the
+    lowest-intelligence one (where the repeated result first appears).
+
+    Args:
+        df: the results table of one curve (``label``, ``seed``, ``intelligence`` and results).
+
+    Returns:
+        ``{label: the label it repeats}`` (empty when every point is distinct).
+    """
+    columns = [c for c in RESULT_COLUMNS if c in df.columns]
+    if df.empty or not columns or "seed" not in df.columns:
+        return {}
+    order = df.groupby("label")["intelligence"].mean().sort_values(kind="mergesort")
+    seen: dict[tuple, str] = {}
+    out: dict[str, str] = {}
+    for label in order.index:
+        rows = df[df["label"] == label].sort_values("seed", kind="mergesort")
+        values = rows[columns].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        if not np.isfinite(rows[columns[0]].to_numpy(float)).all():
+            continue
+        key = (tuple(rows["seed"].tolist()), values.tobytes())  # exact: the same bytes
+        if key in seen:
+            out[str(label)] = seen[key]
+        else:
+            seen[key] = str(label)
+    return out
+
+
+def distinct_points(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``df`` without the points that repeat another (:func:`identical_points`), and that map."""
+    repeats = identical_points(df)
+    if not repeats:
+        return df, repeats
+    return df[~df["label"].astype(str).isin(repeats)], repeats
+
+
 def fit_laffer(
     df: pd.DataFrame,
     n_boot: int = 1000,
@@ -82,16 +141,26 @@ def fit_laffer(
             scorer (top-k and PercPos on MiniLM), do not add a distinct point to the curve.
         unit: what a resample draws (see :func:`bootstrap_optima`); ``seed`` by default.
 
+    Points that repeat a lower-intelligence point seed for seed (:func:`identical_points`)
+    count once: ``repeats`` names them and the statement says so.
+
     Returns:
-        ``coefficients`` (ascending powers), ``degree``, ``x_range``, ``optimum``,
-        ``optimum_ndcg10``, ``interior`` (optimum strictly inside the range), ``ci``, ``n_boot``
-        (usable resamples), ``bootstrap_unit``, ``n_points``, ``n_labels``, and the verdict of :func:`peak_verdict`.
+        ``coefficients`` (ascending powers), ``degree``, ``x_range``, ``interior`` (the verdict
+        finds an interior maximum *and* the fit peaks strictly inside the range), ``optimum``,
+        ``optimum_ndcg10`` and ``ci`` (its 95 % CI; ``None``/NaN unless ``interior``),
+        ``fit_argmax`` and ``fit_argmax_ci`` (where the fitted polynomial peaks, whatever the
+        verdict: a description of the fit, never an optimum), ``n_boot`` (usable resamples),
+        ``bootstrap_unit``, ``n_points``, ``n_labels`` (distinct points), ``repeats``, and the
+        verdict of :func:`peak_verdict`.
     """
-    data = df.dropna(subset=["intelligence", "test_ndcg10"])
+    data, repeats = distinct_points(df.dropna(subset=["intelligence", "test_ndcg10"]))
     x = data["intelligence"].to_numpy(float)
     y = data["test_ndcg10"].to_numpy(float)
     out: dict[str, Any] = {"n_points": len(data), "n_labels": int(data["label"].nunique())}
+    out["repeats"] = repeats
     out.update(peak_verdict(summarise(data)))
+    if repeats:
+        out["statement"] += " " + describe_repeats(repeats)
     if out["n_labels"] < 2 or len(np.unique(x)) < 2:
         return {
             **out,
@@ -106,22 +175,42 @@ def fit_laffer(
     deg = min(degree, places - 1)
     lo, hi = float(x.min()), float(x.max())
     coef = _polyfit(x, y, deg)
-    optimum = argmax_in_range(coef, lo, hi)
+    argmax = argmax_in_range(coef, lo, hi)
     boot = bootstrap_optima(data, deg, (lo, hi), n_boot, np.random.default_rng(seed), unit)
     ci = [float(v) for v in np.percentile(boot, [2.5, 97.5])] if len(boot) else [math.nan] * 2
+    # an optimum only where the verdict finds an interior maximum and the fit peaks inside
+    interior = bool(out["peak_beats_both_ends"] and lo < argmax < hi)
     return {
         **out,
         "fitted": True,
         "degree": deg,
         "coefficients": [float(c) for c in coef],
         "x_range": [lo, hi],
-        "optimum": optimum,
-        "optimum_ndcg10": float(np.polynomial.polynomial.polyval(optimum, coef)),
-        "interior": bool(lo < optimum < hi),
-        "ci": ci,
+        "optimum": argmax if interior else None,
+        "optimum_ndcg10": float(np.polynomial.polynomial.polyval(argmax, coef))
+        if interior
+        else None,
+        "interior": interior,
+        "ci": ci if interior else [math.nan, math.nan],
+        # the fitted polynomial's argmax and its bootstrap CI, whatever the verdict: a
+        # description of the fit, not an optimum (an end when the fit is monotone there)
+        "fit_argmax": argmax,
+        "fit_argmax_ci": ci,
         "n_boot": len(boot),
         "bootstrap_unit": unit,
     }
+
+
+def describe_repeats(repeats: dict[str, str]) -> str:
+    """One sentence naming the points that repeat another seed for seed (fitted once)."""
+    by_kept: dict[str, list[str]] = {}
+    for label, kept in repeats.items():
+        by_kept.setdefault(kept, []).append(label)
+    parts = [f"{', '.join(sorted(labels))} repeat {kept}" for kept, labels in by_kept.items()]
+    return (
+        f"{'; '.join(parts)} seed for seed (bit-identical results: the same negatives), so "
+        "they count once, at the lowest intelligence."
+    )
 
 
 def argmax_in_range(coef: np.ndarray, lo: float, hi: float) -> float:

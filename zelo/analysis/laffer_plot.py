@@ -1,13 +1,18 @@
 """laffer.png: student quality against miner intelligence, FN rate and true-negative hardness.
 
-What the figure promises: every point is the mean ± SE over seeds (n written under the panels);
-hollow markers are CONTROLS (they read the full judgments: the oracle and the dial, simulated
-judges, the FN-free twin), a hollow star is an UPPER BOUND (``adaptive_oracle``); the FN-free
-twin curve is dashed in its miner's colour. A quadratic is drawn only where the verdict finds an
-interior maximum, the only case its bend means something; elsewhere an isotonic (monotone) summary
-follows the means. The optimum and its CI are drawn only when it is interior and the CI has a
-width. Points carry numbers placed so that they do not overlap; the legend beside the panels
-names them. The verdicts of ``laffer.json`` are written under the panels.
+What the figure promises: its title names the sweep, the dataset, the student and the seeds;
+every point is the mean ± SE over seeds (n written under the panels); hollow markers are CONTROLS
+(they read the full judgments: the oracle and the dial, simulated judges, the FN-free twin), a
+hollow star is an UPPER BOUND (``adaptive_oracle``); the FN-free twins are joined by a dashed line
+in their curve's colour. A quadratic is drawn only where the verdict finds an interior maximum,
+the only case its bend means something. Otherwise a summary line is drawn: an isotonic
+(monotone) fit through the real miners only (the best one at each intelligence), never through a
+control; a curve made only of controls (the dial) has its means joined in order of intelligence,
+which is no fit. The optimum and its CI are drawn only when it is interior and the CI has a
+width. Every point carries a number, unique across curves, placed so that numbers do not overlap;
+the legend beside the panels names them. A zero-shot level far outside the points' range is an
+arrow at the edge of the axis, not a line that squeezes the curve. The caption under the panels
+holds the verdicts and describes only the markers that are drawn.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from zelo.analysis.kinds import curve_names, point_numbers, point_tag
+from zelo.analysis.kinds import curve_names, curve_point_numbers, point_keys, point_tag
 from zelo.analysis.laffer import summarise
 from zelo.analysis.monotone import monotone_summary
 from zelo.analysis.placement import label_points
 from zelo.analysis.results import is_adaptive
+from zelo.analysis.titles import figure_title, point_repeats
 
 # (y metric, x metric, x label, title) of each panel; the hardness panel only when measured
 PANELS = (
@@ -36,7 +42,7 @@ PANELS = (
         "test_ndcg10",
         "tn_hardness",
         "true-negative hardness (reference score - positive's; higher = harder)",
-        "Student quality against the hardness of true negatives",
+        "Quality against true-negative hardness",
     ),
 )
 Y_LABELS = {"test_ndcg10": "student test nDCG@10", "fn_rate": "false-negative rate of negatives"}
@@ -70,21 +76,36 @@ def draws_quadratic(fit: dict[str, Any] | None) -> bool:
 
 
 def error_bar_note(summary: pd.DataFrame) -> str:
-    """What the error bars are: ``mean ± SE over n seeds (n = 3)`` (or ``n = 2-3``)."""
+    """What the error bars and the markers drawn are: ``mean ± SE over seeds (n = 3)`` (or
+    ``n = 2-3``), then only the kinds of marker the figure holds."""
     n = summary["n_seeds"].astype(int)
     count = f"{n.min()}" if n.min() == n.max() else f"{n.min()}-{n.max()}"
     single = " A single seed gives no error bar." if n.min() < 2 else ""
+    kinds = set(summary.apply(point_kind, axis=1)) if len(summary) else set()
+    shown = [text for kind, text in MARKER_TEXT if kind in kinds]
+    markers = f" {'; '.join(shown)}." if shown else ""
+    markers = markers[:2].upper() + markers[2:]
     return (
         f"Points: mean ± SE over seeds (n = {count}); vertical bars SE of the y value, horizontal "
-        f"bars SE of the x value.{single} Hollow markers: CONTROL (reads the full judgments); "
-        "hollow star: UPPER BOUND; dashed: FN-free twin (CONTROL)."
+        f"bars SE of the x value.{single}{markers}"
     )
+
+
+# what each kind of marker is, in the caption's words (only the kinds drawn are named)
+MARKER_TEXT = (
+    ("real", "filled circles: miners a user can run"),
+    ("control", "hollow circles: CONTROL (reads the full judgments)"),
+    ("twin", "hollow squares joined by a dashed line: FN-free twin (CONTROL)"),
+    ("adaptive", "filled star: the practical adaptive miner"),
+    ("upper_bound", "hollow star: UPPER BOUND (reads the training judgments)"),
+)
 
 
 def plot_laffer(
     df: pd.DataFrame,
     fits: dict[str, dict[str, Any]] | None = None,
     twin_fits: dict[str, dict[str, Any]] | None = None,
+    title: str | None = None,
 ) -> Figure:
     """The Laffer figure of a sweep.
 
@@ -92,6 +113,8 @@ def plot_laffer(
         df: the results table (one row per job).
         fits: :func:`zelo.analysis.report.fit_by_loss` of the raw points, keyed by curve.
         twin_fits: the same of the FN-free twins.
+        title: the figure's title; default :func:`zelo.analysis.titles.figure_title` of ``df``
+            (dataset, student, seeds; the sweep's name when the caller gives it).
 
     Returns:
         The figure: panels quality and FN rate against intelligence (and quality against
@@ -104,10 +127,15 @@ def plot_laffer(
         return fig
     summary = summarise(df)
     summary["curve"] = curve_names(summary)
-    numbers = point_numbers(summary["label"])
+    repeats = point_repeats(df)
+    summary["same_as"] = [repeats.get(k) for k in point_keys(summary)]
+    numbers = curve_point_numbers(summary)
     panels = [p for p in PANELS if _measured(summary, p[1])]
     lines = _verdict_lines(summary, fits or {}, twin_fits or {})
     fig, axes = _layout(len(panels), lines, len(numbers) + 8)
+    # wrapped to the panels' width, left-aligned: clear of the legend column on the right
+    head = textwrap.wrap(title or figure_title(df), int(5.0 * len(panels) * 12))
+    fig.suptitle("\n".join(head), fontsize=9, x=0.01, ha="left")
     colours = {c: f"C{i}" for i, c in enumerate(dict.fromkeys(summary["curve"]))}
     drawn: set[str] = set()
     for curve, part in summary.groupby("curve", sort=False):
@@ -121,7 +149,7 @@ def plot_laffer(
     groups = []
     for ax, (y, x, *_) in zip(axes, panels, strict=True):
         shown = summary.dropna(subset=[f"{x}_mean", f"{y}_mean"])
-        texts = [str(numbers[str(label)]) for label in shown["label"]]
+        texts = [str(numbers[k]) for k in point_keys(shown)]
         groups.append((ax, list(shown[f"{x}_mean"]), list(shown[f"{y}_mean"]), texts))
     label_points(fig, groups)
     return fig
@@ -177,22 +205,73 @@ def _points(ax: Any, part: pd.DataFrame, x: str, y: str, colour: str) -> None:
 
 
 def _curve(ax: Any, part: pd.DataFrame, fit: dict | None, colour: str, ls: str = "-") -> set[str]:
-    """The quadratic (interior maximum only) or the isotonic summary of one curve's points."""
+    """One curve's line: the quadratic (a confirmed interior maximum only), else the isotonic
+    summary of its real miners, else (a curve of controls only) its means joined."""
     part = part.dropna(subset=["intelligence_mean", "test_ndcg10_mean"])
     if len(part) < 2:
         return set()
-    if not draws_quadratic(fit):
+    if draws_quadratic(fit):
+        xs = np.linspace(*fit["x_range"], 200)
+        ax.plot(xs, np.polynomial.polynomial.polyval(xs, fit["coefficients"]), color=colour, ls=ls)
+        ax.axvline(fit["optimum"], color=colour, lw=1, ls=":")
+        lo, hi = fit["ci"]
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+            ax.axvspan(lo, hi, color=colour, alpha=0.12)
+        return {"quadratic"}
+    real = part[~part["control_flag"].astype(bool)]
+    if len(real):
+        frontier = best_at_each_intelligence(real)
+        if len(frontier) < 2:
+            return set()
         columns = ("intelligence_mean", "test_ndcg10_mean", "n_seeds")
-        xs, fitted, _ = monotone_summary(*(part[c].to_numpy(float) for c in columns), fit)
+        xs, fitted, _ = monotone_summary(*(frontier[c].to_numpy(float) for c in columns))
         ax.plot(xs, fitted, color=colour, ls=ls, lw=1.5)
         return {"monotone"}
-    xs = np.linspace(*fit["x_range"], 200)
-    ax.plot(xs, np.polynomial.polynomial.polyval(xs, fit["coefficients"]), color=colour, ls=ls)
-    ax.axvline(fit["optimum"], color=colour, lw=1, ls=":")
-    lo, hi = fit["ci"]
-    if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
-        ax.axvspan(lo, hi, color=colour, alpha=0.12)
-    return {"quadratic"}
+    distinct = part[part["same_as"].isna()] if "same_as" in part else part
+    distinct = distinct.sort_values("intelligence_mean", kind="mergesort")
+    ax.plot(distinct["intelligence_mean"], distinct["test_ndcg10_mean"], color=colour, ls=ls, lw=1)
+    return {"joined"}
+
+
+def best_at_each_intelligence(points: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The best point (highest mean test nDCG@10) at each intelligence (rounded to ``digits``):
+    miners sharing a scorer (top-k and PercPos on MiniLM) sit at one x, and a monotone summary
+    through their average would pass below both."""
+    place = points["intelligence_mean"].round(digits)
+    best = points.loc[points.groupby(place)["test_ndcg10_mean"].idxmax()]
+    return best.sort_values("intelligence_mean", kind="mergesort")
+
+
+def zero_shot_mark(ax: Any, value: float, lo: float, hi: float, reach: float = 1.0) -> str:
+    """Mark the zero-shot level on a quality axis whose points span ``[lo, hi]``.
+
+    Within ``reach`` spans of the points it is a dashed grey line; farther out a line would
+    squeeze the points into a sliver, so the axis keeps to the points and an arrow at its edge
+    says where zero-shot lies.
+
+    Returns:
+        ``"line"`` or ``"arrow"``.
+    """
+    span = max(hi - lo, 1e-3)
+    if lo - reach * span <= value <= hi + reach * span:
+        ax.axhline(value, ls="--", color="grey", lw=1)
+        return "line"
+    pad = 0.12 * span
+    ax.set_ylim(lo - pad, hi + pad)
+    below = value < lo
+    direction = "below" if below else "above"
+    ax.annotate(
+        f"zero-shot {value:.3f} ({direction} the axis)",
+        xy=(0.02, 0.0 if below else 1.0),
+        xycoords="axes fraction",
+        xytext=(0.02, 0.12 if below else 0.88),
+        textcoords="axes fraction",
+        arrowprops={"arrowstyle": "->", "color": "grey"},
+        color="grey",
+        fontsize=7,
+        va="center",
+    )
+    return "arrow"
 
 
 def _decorate(
@@ -201,34 +280,56 @@ def _decorate(
     panels: list[tuple[str, ...]],
     df: pd.DataFrame,
     summary: pd.DataFrame,
-    numbers: dict[str, int],
+    numbers: dict[tuple[str, str], int],
     colours: dict[str, str],
     drawn: set[str],
 ) -> None:
-    """Axis labels, the zero-shot line and the legend: curves, line kinds, numbered points."""
+    """Axis labels, the zero-shot level and the legend: curves, line kinds, numbered points."""
     for ax, (y, _, xlabel, title) in zip(axes, panels, strict=True):
         ax.set(xlabel=xlabel, ylabel=Y_LABELS[y], title=title)
     before = df["test_ndcg10_before"] if "test_ndcg10_before" in df else pd.Series(dtype=float)
     zero_shot = pd.to_numeric(before, errors="coerce").mean()
     handles = [Line2D([], [], color=c, lw=2, label=str(curve)) for curve, c in colours.items()]
     if not math.isnan(zero_shot):
-        for ax, (y, *_) in zip(axes, panels, strict=True):
+        marks = set()
+        for ax, (y, x, *_) in zip(axes, panels, strict=True):
             if y == "test_ndcg10":
-                ax.axhline(zero_shot, ls="--", color="grey", lw=1)
-        handles.append(Line2D([], [], ls="--", color="grey", label=f"zero-shot {zero_shot:.3f}"))
+                shown = summary.dropna(subset=[f"{x}_mean", "test_ndcg10_mean"])
+                se = shown["test_ndcg10_se"].fillna(0)
+                lo = float((shown["test_ndcg10_mean"] - se).min())
+                hi = float((shown["test_ndcg10_mean"] + se).max())
+                marks.add(zero_shot_mark(ax, zero_shot, lo, hi))
+        if "line" in marks:
+            handles.append(
+                Line2D([], [], ls="--", color="grey", label=f"zero-shot {zero_shot:.3f}")
+            )
     grey = {"color": "black", "lw": 1.5}
     if "quadratic" in drawn:
         handles.append(Line2D([], [], **grey, label="quadratic fit (interior maximum only)"))
         handles.append(Line2D([], [], **grey, ls=":", label="its optimum (95% CI shaded)"))
     if "monotone" in drawn:
-        handles.append(Line2D([], [], **grey, label="monotone summary (isotonic fit)"))
+        handles.append(
+            Line2D([], [], **grey, label="monotone summary of the real miners (isotonic fit)")
+        )
+    if "joined" in drawn:
+        handles.append(Line2D([], [], color="black", lw=1, label="controls' means joined (no fit)"))
     if summary["twin"].any():
-        handles.append(Line2D([], [], **grey, ls="--", label="FN-free twin (CONTROL)"))
-    for label, number in numbers.items():
-        row = summary[summary["label"].astype(str) == label].iloc[0]
+        text = "FN-free twin (CONTROL)" + (", means joined" if "joined_twin" in drawn else "")
+        handles.append(Line2D([], [], **grey, ls="--", label=text))
+    several = len(colours) > 1
+    for (curve, label), number in numbers.items():
+        row = summary[(summary["curve"] == curve) & (summary["label"].astype(str) == label)].iloc[0]
         style = dict(STYLES[point_kind(row)])
         marker = style.pop("fmt")
         tag = point_tag(row)
-        text = f"{number}  {label}" + (f"  [{tag}]" if tag else "")
-        handles.append(Line2D([], [], ls="none", marker=marker, color="black", **style, label=text))
+        text = f"{number}  {label}" + (f" · {curve}" if several else "")
+        text += f"  [{tag}]" if tag else ""
+        same = row.get("same_as")
+        if isinstance(same, str):
+            text += f"  = #{numbers[(curve, same)]} seed for seed"
+        short = row.get("num_short_mean")
+        if short is not None and math.isfinite(short) and short > 0:
+            text += f"  ({short:.0f} queries short)"
+        colour = colours[curve] if several else "black"
+        handles.append(Line2D([], [], ls="none", marker=marker, color=colour, **style, label=text))
     fig.legend(handles=handles, loc="outside right upper", fontsize=7, frameon=False)

@@ -26,10 +26,12 @@ from zelo.analysis.page_tables import (
     decomposition_table,
     optima_table,
     points_table,
+    repeats_note,
     surface_matrix_table,
 )
 from zelo.analysis.plots import figure_png
 from zelo.analysis.report import Analysis, analyse
+from zelo.analysis.titles import data_seeds_text, seeds_text, values_text
 from zelo.keys import PLOT_FILE, SURFACE_PLOT_FILE
 from zelo.utils.io import atomic_write_bytes, atomic_write_text
 
@@ -128,13 +130,13 @@ def build_page(
         NotASweepError: naming the first folder that is not a sweep or has no finished job.
     """
     configs = [read_multirun(root) for root in roots]
+    names = section_names(roots)
     analyses = []
-    for root in roots:
-        analysis = analyse(root, n_boot=n_boot, seed=seed)
+    for root, name in zip(roots, names, strict=True):
+        analysis = analyse(root, n_boot=n_boot, seed=seed, title_name=name)
         if analysis.results.empty:
             raise NotASweepError(f"{root}: no finished job (no readable metrics.json) to report")
         analyses.append(analysis)
-    names = section_names(roots)
     command = shlex.join(["python", "-m", "zelo.analysis", "--report", *map(shown_path, roots)])
     command += f" --out {shown_path(out)}" if out != DEFAULT_PAGE else ""
     command += f" --n-boot {n_boot}" if n_boot != DEFAULT_N_BOOT else ""
@@ -181,6 +183,8 @@ def sweep_section(
     if report["fn_decomposition"]:
         lines += ["\n### FN-free decomposition\n", DECOMPOSITION_NOTE]
         lines.append(decomposition_table(report["fn_decomposition"]))
+        if note := repeats_note(report["fn_decomposition"]):
+            lines += ["", note]
     if report["surface"]:
         figures[f"{name}-surface.png"] = figure_png(analysis.figures[SURFACE_PLOT_FILE])
         image = f"![{name}: completeness surface]({FIGURE_DIR}/{name}-surface.png)"
@@ -195,23 +199,23 @@ def sweep_section(
 
 
 DECOMPOSITION_NOTE = (
-    "Hardness benefit = twin − random (what the miner's true hard negatives give); FN damage = "
-    "raw − twin (what its false negatives cost). The twin (`miner.drop_judged=true`) is a "
-    "CONTROL. SE: *paired* = SE of the per-seed differences (both sides ran the same seeds), "
-    "*independent* = sqrt(SE₁² + SE₂²).\n"
+    "Hardness benefit = twin − FN-free random (what the miner's true hard negatives give against "
+    "random true negatives; the baseline is the random point's own twin, since random negatives "
+    "carry false negatives too; marked *(raw)* where the sweep ran no such twin); FN damage = "
+    "raw − twin (what its false negatives cost); net = raw − raw random (what a user of the miner "
+    "sees). The twins (`miner.drop_judged=true`) are CONTROLS. SE: *paired* = SE of the per-seed "
+    "differences (both sides ran the same seeds), *independent* = sqrt(SE₁² + SE₂²).\n"
 )
 
 
 def _facts(df: pd.DataFrame, report: dict[str, Any]) -> str:
-    def values(column: str) -> str:
-        if column not in df.columns:
-            return "?"
-        return ", ".join(sorted({str(v) for v in df[column].dropna()})) or "?"
-
+    seeds = seeds_text(df["seed"]) if "seed" in df.columns else "?"
+    data = data_seeds_text(df)
     return (
-        f"Dataset: {values('dataset')} · model: {values('model')} · loss: {values('loss')} · "
-        f"seeds: {values('seed')} · jobs: {report['n_jobs']} finished, "
-        f"{len(report['pending'])} pending or failed, {len(report['corrupt'])} unreadable."
+        f"Dataset: {values_text(df, 'dataset')} · model: {values_text(df, 'model')} · loss: "
+        f"{values_text(df, 'loss')} · seeds: {seeds}{f' ({data})' if data else ''} · jobs: "
+        f"{report['n_jobs']} finished, {len(report['pending'])} pending or failed, "
+        f"{len(report['corrupt'])} unreadable."
     )
 
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from zelo.analysis.kinds import CONTROL_TAG, curve_names, keep_text, point_numbers, point_tag
+from zelo.analysis.kinds import (
+    CONTROL_TAG,
+    curve_names,
+    curve_point_numbers,
+    keep_text,
+    point_keys,
+    point_tag,
+)
 from zelo.analysis.plots import surface_matrix
 
 
@@ -52,47 +59,95 @@ def kind_text(row: dict[str, Any]) -> str:
     return "adaptive" if row.get("adaptive") in (True, 1.0) else ""
 
 
+def short(value: Any) -> bool:
+    """A shortfall worth a column: more than zero queries left short (mean over seeds)."""
+    return (
+        value is not None and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+    )
+
+
 def points_table(report: dict[str, Any]) -> str:
-    """Every point of the sweep, numbered as on the figure."""
+    """Every point of the sweep, numbered as on the figure (a number per curve and point).
+
+    A point that repeats another seed for seed says so in its kind; a column of training queries
+    left with fewer than N negatives appears when any point has one.
+    """
     summary = pd.DataFrame(report["summary"])
     if summary.empty:
         return "No finished job."
-    numbers = point_numbers(summary["label"])
+    numbers = curve_point_numbers(summary)
+    keys = point_keys(summary)
     curves = curve_names(summary)
     several = curves.nunique() > 1
+    shortfall = "num_short_mean" in summary and any(map(short, summary["num_short_mean"]))
     header = ["#", *(["curve"] if several else []), "point", "kind", "n", "intelligence"]
-    header += ["FN rate", "TN hardness", "test nDCG@10"]
+    header += ["FN rate", "TN hardness", *(["queries short"] if shortfall else []), "test nDCG@10"]
     rows = []
-    for (_, row), curve in zip(summary.iterrows(), curves, strict=True):
+    for (_, row), curve, key in zip(summary.iterrows(), curves, keys, strict=True):
         r = row.to_dict()
-        cells = [str(numbers[r["label"]]), *([curve] if several else []), str(r["label"])]
-        cells += [
-            kind_text(r),
-            str(r["n_seeds"]),
-            pm(r["intelligence_mean"], r["intelligence_se"], 3),
-        ]
+        kind = kind_text(r)
+        same = r.get("same_as")
+        if isinstance(same, str):
+            kind += f"; = #{numbers[(key[0], same)]} seed for seed"
+        cells = [str(numbers[key]), *([curve] if several else []), str(r["label"])]
+        cells += [kind, str(r["n_seeds"]), pm(r["intelligence_mean"], r["intelligence_se"], 3)]
         cells += [num(r.get("fn_rate_mean"), 3), num(r.get("tn_hardness_mean"), 3)]
+        cells += [num(r.get("num_short_mean"), 1)] if shortfall else []
         rows.append([*cells, pm(r["test_ndcg10_mean"], r["test_ndcg10_se"])])
     return markdown_table(header, rows)
 
 
 def decomposition_table(records: list[dict[str, Any]]) -> str:
-    """Per miner with a twin: intelligence, FN rate, hardness, raw, twin, benefit and damage."""
+    """Per miner with a twin: intelligence, FN rate, hardness, raw, twin, the FN-free random,
+    hardness benefit, FN damage and the net effect against raw random negatives.
+
+    A baseline that is not FN-free (the sweep ran no twin of its random point) is marked
+    ``(raw)``; a column of queries left short (raw / twin) appears when any point has one."""
     several = len({r["curve"] for r in records}) > 1
+    shortfall = any(short(r.get("num_short")) or short(r.get("twin_num_short")) for r in records)
     header = [*(["curve"] if several else []), "miner", "intelligence", "FN rate"]
-    header += ["TN hardness raw / twin", "raw", "twin (CONTROL)", "random", "hardness benefit"]
-    header += ["FN damage", "SE (benefit / damage)"]
+    header += ["TN hardness raw / twin", "raw", "twin (CONTROL)", "FN-free random (CONTROL)"]
+    header += ["hardness benefit", "FN damage", "net vs raw random"]
+    header += [*(["queries short raw / twin"] if shortfall else []), "SE (benefit / damage / net)"]
     rows = []
     for r in records:
         hardness = f"{num(r['tn_hardness'], 3)} / {num(r['twin_tn_hardness'], 3)}"
+        random = pm(r["random_mean"], r["random_se"])
+        if r.get("baseline_fn_free") is False:
+            random += " (raw)"
         cells = [*([r["curve"]] if several else []), r["label"], num(r["intelligence"], 3)]
         cells += [num(r["fn_rate"], 3), hardness, pm(r["raw_mean"], r["raw_se"])]
-        cells += [pm(r["twin_mean"], r["twin_se"]), pm(r["random_mean"], r["random_se"])]
+        cells += [pm(r["twin_mean"], r["twin_se"]), random]
         cells += [pm(r["hardness_benefit"], r["hardness_benefit_se"])]
         cells += [pm(r["fn_damage"], r["fn_damage_se"])]
-        cells.append(f"{word(r['benefit_se_method'])} / {word(r['damage_se_method'])}")
+        cells += [pm(r.get("net_effect"), r.get("net_effect_se"))]
+        if shortfall:
+            cells.append(f"{num(r.get('num_short'), 1)} / {num(r.get('twin_num_short'), 1)}")
+        methods = (r["benefit_se_method"], r["damage_se_method"], r.get("net_se_method"))
+        cells.append(" / ".join(map(word, methods)))
         rows.append(cells)
     return markdown_table(header, rows)
+
+
+def repeats_note(records: list[dict[str, Any]]) -> str:
+    """A sentence naming the twins that repeat a lower-intelligence twin seed for seed."""
+    several = len({r["curve"] for r in records}) > 1
+    by_kept: dict[str, list[str]] = {}
+    for r in records:
+        if isinstance(r.get("twin_same_as"), str):
+            kept = r["twin_same_as"] + (f" ({r['curve']})" if several else "")
+            by_kept.setdefault(kept, []).append(f"{r['label']}")
+    if not by_kept:
+        return ""
+    parts = [
+        f"the twins of {', '.join(labels)} repeat {kept} seed for seed"
+        for kept, labels in by_kept.items()
+    ]
+    return (
+        f"Above the base scorer's point the dial's top segment only moves judged documents, which "
+        f"the twin drops: {'; '.join(parts)} (the same negatives, bit-identical results). Their "
+        "rows are one measurement, fitted once."
+    )
 
 
 def optima_table(record: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 
 from zelo.analysis.kinds import keep_text
 from zelo.analysis.laffer_plot import plot_laffer
+from zelo.analysis.titles import figure_title
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,16 @@ def surface_matrix(cells: pd.DataFrame, column: str = "test_ndcg10_mean") -> pd.
     return matrix.reindex(columns=list(order.index)).sort_index()
 
 
-def plot_surface(surface: dict[str, dict[str, Any]]) -> Figure:
+def plot_surface(surface: dict[str, dict[str, Any]], title: str | None = None) -> Figure:
     """Heat map per loss: completeness (y) x point label (x, by intelligence) -> test nDCG@10.
 
     Each cell is annotated with mean ± SE over seeds; each level's optimum is outlined; the
-    claim's statement is the title.
+    title names what the figure is drawn from (``title``: the sweep, dataset, student, seeds),
+    then the claim's statement.
 
     Args:
         surface: :func:`zelo.analysis.surface.analyse_surface`'s record.
+        title: the first line of the title (default: the dataset and student of the cells).
     """
     losses = list(surface)
     width = max(7.0, 1.3 * max(len(set(c["label"] for c in s["cells"])) for s in surface.values()))
@@ -62,7 +65,9 @@ def plot_surface(surface: dict[str, dict[str, Any]]) -> Figure:
         _heat_map(fig, ax, loss, surface[loss])
     claims = [f"{loss}: {s['claim']['statement']}" for loss, s in surface.items()]
     wrapped = "\n".join(w for c in claims for w in textwrap.wrap(c, int(width * 15)))
-    fig.suptitle(wrapped or "no surface", fontsize=8, ha="left", x=0.01)
+    head = title or figure_title(pd.DataFrame([c for s in surface.values() for c in s["cells"]]))
+    head = "\n".join(textwrap.wrap(head, int(width * 13)))
+    fig.suptitle(f"{head}\n{wrapped or 'no surface'}", fontsize=8, ha="left", x=0.01)
     return fig
 
 

@@ -24,11 +24,12 @@ from zelo.analysis.compare import (
     right_side_recovery,
 )
 from zelo.analysis.decompose import describe_decomposition, fn_decomposition
-from zelo.analysis.kinds import curve_names, is_twin, keep_text
+from zelo.analysis.kinds import curve_names, is_twin, keep_text, point_keys
 from zelo.analysis.laffer import fit_laffer, summarise
 from zelo.analysis.plots import figure_png, plot_laffer, plot_surface
 from zelo.analysis.results import SweepStatus, collect_results, is_adaptive, job_dirs
 from zelo.analysis.surface import analyse_surface
+from zelo.analysis.titles import figure_title, point_repeats
 from zelo.keys import CONFIG_FILE, PLOT_FILE, REPORT_FILE, RESULTS_FILE, SURFACE_PLOT_FILE
 from zelo.run.wandb_ids import drop_offline_copies, folder_run_id
 from zelo.utils.io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -67,8 +68,12 @@ class Analysis:
     figures: dict[str, Figure] = field(default_factory=dict)  # file name -> figure
 
 
-def analyse(sweep_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> Analysis:
+def analyse(
+    sweep_dir: str | Path, n_boot: int = 1000, seed: int = 0, title_name: str | None = None
+) -> Analysis:
     """Read a (possibly unfinished) sweep and compute everything its files hold; write nothing.
+
+    ``title_name`` names the sweep in the figures' titles (default: the folder's name).
 
     Raises:
         FileNotFoundError: ``sweep_dir`` is no folder.
@@ -81,6 +86,8 @@ def analyse(sweep_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> Analysi
     fits = fit_by_loss(df, n_boot=n_boot, seed=seed)
     twin_fits = fit_by_loss(df, n_boot=n_boot, seed=seed, twin=True)
     summary = summarise(df)
+    repeats = point_repeats(df)  # one measurement at several x: the twin above the base scorer
+    summary["same_as"] = [repeats.get(k) for k in point_keys(summary)]
     surface = analyse_surface(df, n_boot=n_boot, seed=seed)
     report = {
         "sweep": root.name,
@@ -101,9 +108,10 @@ def analyse(sweep_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> Analysi
         "surface": surface,
         "summary": _with_completeness(summary).to_dict(orient="records"),
     }
-    figures = {PLOT_FILE: plot_laffer(df, fits, twin_fits)}
+    title = figure_title(df, sweep=title_name or root.name)
+    figures = {PLOT_FILE: plot_laffer(df, fits, twin_fits, title=title)}
     if surface:
-        figures[SURFACE_PLOT_FILE] = plot_surface(surface)
+        figures[SURFACE_PLOT_FILE] = plot_surface(surface, title=title)
     return Analysis(df, report, figures)
 
 
@@ -203,7 +211,10 @@ def log_to_wandb(root: Path, df: pd.DataFrame, report: dict[str, Any], project: 
         run.summary["n_pending"] = len(report["pending"])
         run.summary["n_failed"] = len(report["failed"])
         for loss, fit in report["fits"].items():
-            for key in ("optimum", "ci", "peak_beats_both_ends", "statement", "peak_label"):
+            # the optimum and its CI only where the verdict finds an interior maximum
+            keys = ("interior", "peak_beats_both_ends", "statement", "peak_label")
+            keys += ("optimum", "ci") if fit.get("interior") else ()
+            for key in keys:
                 if key in fit:
                     run.summary[f"laffer/{loss}/{key}"] = finite(fit[key])
     finally:

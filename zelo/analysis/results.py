@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,9 @@ from zelo.keys import (
     MINER_NDCG,
     RESULTS_FILE,
     RUN_ADAPTIVE,
+    RUN_COLLECTION_SEED,
     RUN_CONTROL,
+    RUN_SPLIT_SEED,
 )
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,9 @@ METRIC_COLUMNS = {
     "fn_rate": FN_RATE,
     "tn_hardness": "mining/tn_hardness",
     "tn_score_mean": "mining/tn_score_mean",
+    "num_short": "mining/num_short",
+    "collection_seed": RUN_COLLECTION_SEED,
+    "split_seed": RUN_SPLIT_SEED,
     "adaptive": RUN_ADAPTIVE,
     "control": RUN_CONTROL,
     "keep_positives": KEEP_POSITIVES,
@@ -262,6 +268,54 @@ def latest_sweep(root: str | Path) -> Path | None:
     if not candidates:
         return None
     return max(candidates, key=lambda p: (p.stat().st_mtime, p.as_posix()))
+
+
+def resolve_sweep_dir(
+    value: str | Path | None, repo: str | Path | None = None, cwd: str | Path | None = None
+) -> Path:
+    """The sweep folder a user named (``SWEEP_DIR``, ``$ZELO_SWEEP_DIR``), found from where they are.
+
+    A relative path is tried against the caller's working directory (``$PWD``, which a notebook
+    kernel started in ``notebooks/`` inherits from the shell that ran ``jupyter``), then the
+    process's own working directory, then the repository root, so the README's command finds the
+    same folder from the repository root and from ``notebooks/``. ``None``: the latest sweep under
+    the repository's ``outputs/``.
+
+    Args:
+        value: the folder as given, or None.
+        repo: the repository root (default: the one holding this package's ``pyproject.toml``).
+        cwd: the caller's working directory (default: ``$PWD``, else the process's).
+
+    Raises:
+        FileNotFoundError: no such folder (every place tried is named), or no sweep at all.
+    """
+    repo = Path(repo) if repo is not None else _repo_root()
+    if value is None or str(value) == "":
+        found = latest_sweep(repo / "outputs")
+        if found is None:
+            raise FileNotFoundError(
+                f"no sweep with results under {repo / 'outputs'}: set SWEEP_DIR"
+            )
+        return found
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        places = [path]
+    else:
+        caller = Path(cwd) if cwd is not None else Path(os.environ.get("PWD") or Path.cwd())
+        places = list(dict.fromkeys([caller / path, Path.cwd() / path, repo / path]))
+    for place in places:
+        if place.is_dir():
+            return place.resolve()
+    tried = ", ".join(str(p) for p in places)
+    raise FileNotFoundError(f"no sweep folder {value!s}: tried {tried}")
+
+
+def _repo_root() -> Path:
+    """The repository root of an editable install (the folder with ``pyproject.toml``), else cwd."""
+    import zelo
+
+    root = Path(zelo.__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").exists() else Path.cwd()
 
 
 def _row(name: str, metrics: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:

@@ -17,6 +17,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from zelo.analysis.titles import figure_title
+from zelo.keys import DEV_NDCG, DUP_OF_POSITIVE_RATE, FN_RATE, FN_TEACHER_RATE, MINER_NDCG
+
 log = logging.getLogger(__name__)
 
 TRACE_PREFIXES = ("fn/", "mining/", "miner/", "val/")
@@ -33,18 +36,19 @@ class Quantity:
 
 SHARE_MINED = "share of mined negatives"
 QUANTITIES = (
-    Quantity("val/ndcg@10", "Student on dev", "nDCG@10"),
-    Quantity("miner/ndcg@10", "Miner intelligence", "miner nDCG@10"),
-    Quantity("fn/mined_rate", "False negatives among mined (exact)", SHARE_MINED),
-    Quantity("fn/teacher_rate", "False negatives among mined (teacher est.)", SHARE_MINED),
-    Quantity("fn/dup_of_positive_rate", "Duplicates of a positive mined", SHARE_MINED),
+    Quantity(DEV_NDCG, "Student on dev", "nDCG@10"),
+    Quantity(MINER_NDCG, "Miner intelligence", "miner nDCG@10"),
+    Quantity(FN_RATE, "False negatives among mined (exact)", SHARE_MINED),
+    Quantity(FN_TEACHER_RATE, "False negatives among mined (teacher est.)", SHARE_MINED),
+    Quantity(DUP_OF_POSITIVE_RATE, "Duplicates of a positive mined", SHARE_MINED),
     Quantity("fn/inbatch_rate", "False negatives among in-batch", "share of in-batch negatives"),
     Quantity("fn/student_above_pos", "Student ranks negative above positive", SHARE_MINED),
     Quantity("fn/student_above_pos_fn", "... among false negatives", "share of mined FNs"),
     Quantity("fn/student_above_pos_tn", "... among true negatives", "share of mined TNs"),
     Quantity("fn/student_margin_mean", "Student margin s(neg) - s(pos)", "cosine difference"),
 )
-"""The panels, in order; a quantity no job logged gets no panel."""
+"""The panels, in order; a quantity no job logged gets no panel. Keys come from
+:mod:`zelo.keys`, where the writers take them too."""
 
 
 def seed_means(traces: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
@@ -68,13 +72,15 @@ def seed_means(traces: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     return out.drop(columns="std")
 
 
-def plot_traces(traces: pd.DataFrame, results: pd.DataFrame) -> Figure:
+def plot_traces(traces: pd.DataFrame, results: pd.DataFrame, title: str | None = None) -> Figure:
     """One panel per quantity of :data:`QUANTITIES`; a line (a point with an error bar when
     logged once) per miner.
 
     Args:
         traces: :func:`zelo.analysis.results.collect_traces` with :data:`TRACE_PREFIXES`.
         results: :func:`zelo.analysis.results.collect_results` (gives each job its label).
+        title: the figure's title (default: :func:`zelo.analysis.titles.figure_title` of
+            ``results``: dataset, student, seeds).
     """
     labels = dict(zip(results["job"], results["label"], strict=True)) if len(results) else {}
     stats = seed_means(traces, labels) if len(traces) else pd.DataFrame(columns=["metric"])
@@ -83,6 +89,7 @@ def plot_traces(traces: pd.DataFrame, results: pd.DataFrame) -> Figure:
     rows = max(1, math.ceil(len(shown) / cols))
     fig = Figure(figsize=(4.6 * cols + 2.4, 3.1 * rows), layout="constrained")
     FigureCanvasAgg(fig)
+    fig.suptitle(title or figure_title(results), fontsize=9)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False, sharex=True)).ravel()
     if not shown:
         axes[0].text(0.5, 0.5, "no monitored quantity in the CSV logs", ha="center")

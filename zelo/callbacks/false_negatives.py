@@ -21,6 +21,7 @@ from zelo.eval.false_negatives import (
     student_view,
     teacher_false_negative_rate,
 )
+from zelo.keys import FN_TEACHER_RATE
 from zelo.types import MiningPass, Scorer
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class FalseNegativeMonitor(pl.Callback):
         latest = trainer.datamodule.latest_pass
         if latest is not None and latest is not self._seen:
             neg, pos = self.teacher_scores(latest)
-            stats = {"fn/teacher_rate": teacher_false_negative_rate(neg, pos, self.positive_reduce)}
+            stats = {FN_TEACHER_RATE: teacher_false_negative_rate(neg, pos, self.positive_reduce)}
             margins = score_margins(neg, pos, self.positive_reduce)
             self._log(trainer, stats, margins, "fn/teacher_margin")
             self._seen = latest

@@ -16,12 +16,21 @@ if TYPE_CHECKING:
 
 
 class TrainExamples(Dataset):
-    """One example per (training query, labelled positive): query, positive, N mined negatives."""
+    """One example per (training query, labelled positive): query, positive, N mined negatives.
+
+    ``groups`` lists each query's examples (in its positives' order), for
+    :class:`EpochShuffleSampler` to draw a fixed number per query and epoch.
+    """
 
     def __init__(self, queries: QuerySet, mined: MinedNegatives) -> None:
         self.queries = queries
         self.mined = mined
         self.pairs = [(qi, p) for qi, ps in enumerate(queries.positives) for p in ps]
+        self.groups: list[list[int]] = []
+        start = 0
+        for ps in queries.positives:
+            self.groups.append(list(range(start, start + len(ps))))
+            start += len(ps)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -31,27 +40,78 @@ class TrainExamples(Dataset):
         return {"query": qi, "doc_ids": [pos, *self.mined.neg_ids[qi].tolist()]}
 
 
+def epoch_selection(
+    groups: list[list[int]], per_group: int | None, seed: int, epoch: int
+) -> list[int]:
+    """The examples one epoch trains on: ``per_group`` of each query's, cycling across epochs.
+
+    Each query starts at a seeded offset into its examples and moves on by ``per_group`` every
+    epoch, so over epochs every labelled positive comes round in turn (as Tevatron's train
+    groups rotate their positives). A query with no more than ``per_group`` examples gives all.
+
+    Args:
+        groups: each query's example indices.
+        per_group: examples per query and epoch; ``None``: every example.
+        seed: seeds the offsets (fixed across epochs).
+        epoch: the epoch.
+
+    Returns:
+        Example indices, grouped by query (the sampler shuffles them).
+    """
+    if per_group is None or all(len(g) <= per_group for g in groups):
+        return [i for g in groups for i in g]
+    g = torch.Generator().manual_seed(seed * 100_003 + 7)
+    offsets = torch.randint(0, 2**31 - 1, (len(groups),), generator=g).tolist()
+    out = []
+    for group, offset in zip(groups, offsets, strict=True):
+        if len(group) <= per_group:
+            out += group
+            continue
+        start = offset + epoch * per_group
+        out += [group[(start + j) % len(group)] for j in range(per_group)]
+    return out
+
+
 class EpochShuffleSampler(Sampler[int]):
     """A permutation that depends only on (seed, epoch): resuming mid-run gives the same order.
 
-    Lightning calls ``set_epoch`` on it every epoch (under DDP it uses its own seeded
-    DistributedSampler instead).
+    Lightning calls ``set_epoch`` on it every epoch (under DDP through its sampler wrapper).
+
+    Args:
+        n: examples in the dataset.
+        seed: seeds the order (and the draw of ``per_group``).
+        groups: each query's example indices; with ``per_group``, an epoch takes that many of
+            each query's (:func:`epoch_selection`), so the number of examples, and the steps of
+            an epoch, do not depend on how many positives each query has labelled.
+        per_group: examples per query and epoch (``data.examples_per_query``); ``None``: all.
     """
 
-    def __init__(self, n: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        n: int,
+        seed: int = 0,
+        groups: list[list[int]] | None = None,
+        per_group: int | None = None,
+    ) -> None:
+        if per_group is not None and per_group < 1:
+            raise ValueError(f"data.examples_per_query must be >= 1 or null, got {per_group}")
         self.n = n
         self.seed = seed
+        self.groups = groups if groups is not None else [[i] for i in range(n)]
+        self.per_group = per_group
         self.epoch = 0
+        self._len = len(epoch_selection(self.groups, per_group, seed, 0))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n
+        return self._len
 
     def __iter__(self) -> Iterator[int]:
+        chosen = epoch_selection(self.groups, self.per_group, self.seed, self.epoch)
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        return iter([chosen[i] for i in torch.randperm(len(chosen), generator=g).tolist()])
 
 
 class TrainCollator:

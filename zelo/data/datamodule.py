@@ -45,6 +45,10 @@ class RetrievalDataModule(pl.LightningDataModule):
             (``mining/tn_hardness``), the same for every miner; ``None``: not measured.
         batch_size: training queries per step (per process under DDP).
         num_negatives: N mined negatives per query.
+        examples_per_query: training examples per query and epoch, each with one of its labelled
+            positives, rotating through them across epochs; ``None``: one example per (query,
+            labelled positive), so a query with k labelled positives trains k times an epoch.
+            Set it to compare annotation completeness levels at one training budget.
         mine_every_n_epochs: re-mine every k epochs (0: the miner's own period, else once).
         seed: seeds the miner (plus the epoch) and the example order.
         num_workers: DataLoader workers.
@@ -61,6 +65,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         reference: Scorer | None = None,
         batch_size: int = 32,
         num_negatives: int = 3,
+        examples_per_query: int | None = None,
         mine_every_n_epochs: int = 0,
         seed: int = 0,
         num_workers: int = 0,
@@ -77,6 +82,11 @@ class RetrievalDataModule(pl.LightningDataModule):
         self.reference = reference
         self.batch_size = batch_size
         self.num_negatives = num_negatives
+        if examples_per_query is not None and examples_per_query < 1:
+            raise ValueError(
+                f"data.examples_per_query must be >= 1 or null, got {examples_per_query}"
+            )
+        self.examples_per_query = examples_per_query
         own = miner.mine_every_n_epochs if miner is not None else 0
         self.remine_every_n_epochs = int(mine_every_n_epochs or own)
         self.seed = seed
@@ -165,15 +175,18 @@ class RetrievalDataModule(pl.LightningDataModule):
         mining_pass = self.passes[-1]
         train = self.query_sets["train"]
         examples = TrainExamples(train, mining_pass.mined)
+        sampler = EpochShuffleSampler(
+            len(examples), self.seed, examples.groups, self.examples_per_query
+        )
         return ResumableDataLoader(
             examples,
             batch_size=self.batch_size,
-            sampler=EpochShuffleSampler(len(examples), self.seed),
+            sampler=sampler,
             collate_fn=TrainCollator(
                 self.student, train, self.collection.doc_texts, mining_pass.teacher
             ),
             num_workers=self.num_workers,
-            drop_last=len(examples) > self.batch_size,  # no 1-query tail batch
+            drop_last=len(sampler) > self.batch_size,  # no 1-query tail batch
         )
 
     def _eval_loader(self, split: str) -> DataLoader:

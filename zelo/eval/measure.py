@@ -13,6 +13,7 @@ import math
 import torch
 
 from zelo.eval.metrics import mean_ndcg
+from zelo.keys import DUP_OF_POSITIVE_RATE
 from zelo.types import MinedNegatives
 from zelo.utils.scores import reference_score
 
@@ -102,7 +103,7 @@ def mining_stats(
         stats[f"mining/dropped_{rule}"] = float(count)
     if duplicates is not None:
         dup = duplicate_of_positive_counts(mined.neg_ids, positives, duplicates)
-        stats["mining/dup_of_positive_rate"] = _ratio(int(dup.sum()), total)
+        stats[DUP_OF_POSITIVE_RATE] = _ratio(int(dup.sum()), total)
     return stats
 
 
