@@ -72,7 +72,8 @@ class BiEncoderModule(pl.LightningModule):
         self.train_loss_mean = MeanMetric()
         self.train_loss_mean.persistent(True)
         self._corpus: torch.Tensor | None = None
-        self._searcher: Searcher | None = None  # built once per evaluation epoch
+        self._searcher: Searcher | None = None  # built once per state of the weights
+        self._index_weights: str | None = None  # the encoder fingerprint the index was built with
         self._corpus_tokens: TokenizedTexts | None = None
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -133,6 +134,9 @@ class BiEncoderModule(pl.LightningModule):
         if batch_idx == 0:  # also after resuming from a checkpoint taken at an epoch end
             self.train_loss_mean.reset()
 
+    def on_train_epoch_start(self) -> None:
+        self._release_index()  # the weights are about to change: free the evaluation index
+
     def on_validation_epoch_start(self) -> None:
         self._index_corpus()
 
@@ -158,9 +162,20 @@ class BiEncoderModule(pl.LightningModule):
         self._corpus = self.encoder.encode_tokenized(self._corpus_tokens, progress)
 
     def _index_corpus(self) -> None:
-        """Encode the corpus and build its searcher, once per evaluation epoch."""
+        """Encode the corpus and build its searcher, unless the index of these very weights is
+        still held (validation then test, or the last epoch's validation then the final
+        evaluation: one encoding, the same embeddings)."""
+        weights = self.encoder.fingerprint()
+        if self._searcher is not None and self._index_weights == weights:
+            return
         self._encode_corpus()
         self._searcher = build_searcher(self._corpus, kind="flat")
+        self._index_weights = weights
+
+    def _release_index(self) -> None:
+        self._corpus = None
+        self._searcher = None
+        self._index_weights = None
 
     def _eval_step(self, batch: dict, prefix: str) -> None:
         q = self.encoder(batch["query"]).float()  # [b, D]
@@ -177,8 +192,6 @@ class BiEncoderModule(pl.LightningModule):
                 f"{prefix}/{key}{self.eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10"
             )
             metric.reset()
-        self._corpus = None
-        self._searcher = None
 
 
 def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> float:
