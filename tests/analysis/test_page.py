@@ -192,3 +192,17 @@ def _facts_line(root: Path) -> str:
     line = _facts(analysis.results, analysis.report)
     assert "seeds: 0, 1 (collection drawn with the run seed)" in line
     return line
+
+
+def test_hand_written_pages_are_linked_and_kept(sweeps: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "docs" / "RESULTS.md"
+    hand = out.parent / "results"
+    hand.mkdir(parents=True)
+    (hand / "ladder.md").write_text("Intro line\n\n# The real ladder\n\n| a |\n")
+    (hand / "judges.md").write_text("no heading at all\n")
+    write_page(sweeps[:1], out, n_boot=20)
+    text = out.read_text()
+    assert "- [judges](results/judges.md) (written by hand, not generated)" in text
+    assert "- [The real ladder](results/ladder.md) (written by hand, not generated)" in text
+    assert text.index("judges.md") < text.index("ladder.md")  # sorted by file name
+    assert (hand / "ladder.md").read_text().endswith("| a |\n")  # kept as written

@@ -142,12 +142,33 @@ def build_page(
     command += f" --n-boot {n_boot}" if n_boot != DEFAULT_N_BOOT else ""
     parts = [HEADER.format(command=command), "## Sweeps\n"]
     parts += [f"- [{name}](#{anchor(name)})" for name in names]
+    parts += [f"- [{title}]({FIGURE_DIR}/{page.name}) (written by hand, not generated)"
+              for page, title in hand_pages(out.parent / FIGURE_DIR)]  # fmt: skip
     files: dict[Path, bytes] = {}
     for root, config, analysis, name in zip(roots, configs, analyses, names, strict=True):
         text, figures = sweep_section(root, config, analysis, name)
         parts.append(text)
         files.update({out.parent / FIGURE_DIR / f: png for f, png in figures.items()})
     return "\n".join(parts).rstrip() + "\n", files
+
+
+def hand_pages(folder: Path) -> list[tuple[Path, str]]:
+    """The hand-written result pages beside the generated one (``results/*.md``: studies whose
+    tables come from other commands, e.g. ``python -m zelo.analysis.ladder``), each with its
+    first heading as title, sorted by file name. Regenerating the page keeps them and links them.
+    """
+    pages = []
+    for page in sorted(folder.glob("*.md")):
+        heading = next(
+            (
+                line.lstrip("#").strip()
+                for line in page.read_text().splitlines()
+                if line.startswith("#")
+            ),
+            page.stem,
+        )
+        pages.append((page, heading))
+    return pages
 
 
 def write_page(
