@@ -75,8 +75,11 @@ def test_mining_figures_are_logged_without_callbacks(make_cfg, tmp_path: Path) -
 
 
 def test_rerun_skips_finished_job(make_cfg, tmp_path: Path) -> None:
-    (tmp_path / "metrics.json").write_text(json.dumps({"test/ndcg@10": 0.5}))
+    from omegaconf import OmegaConf
+
     cfg = make_cfg()
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))  # as a run writes
+    (tmp_path / "metrics.json").write_text(json.dumps({"test/ndcg@10": 0.5}))
     assert train(cfg) == {"test/ndcg@10": 0.5}
 
 

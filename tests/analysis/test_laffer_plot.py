@@ -211,5 +211,5 @@ def test_point_numbers_are_unique_across_curves(tmp_path: Path, make_dial_sweep)
 def test_the_caption_names_only_the_markers_drawn() -> None:
     df = _summary_rows({"random": (0.0, 0.733, False), "topk": (0.5, 0.721, False)})
     note = error_bar_note(summarise(df).pipe(add_flags))
-    assert "filled circles" in note
-    assert not any(w in note for w in ("hollow", "star", "dashed", "twin"))
+    assert "Filled circles: miners a user can run." in note
+    assert not any(w in note.lower() for w in ("hollow", "star", "dashed", "twin"))
