@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zelo.bundle.manifest import BundleError
 
-WHEELS = ("hydra-core", "omegaconf", "antlr4-python3-runtime")
+WHEELS = ("hydra-core", "omegaconf", "antlr4-python3-runtime", "xxhash")
 """Distributions a node with PyTorch, transformers, sentence-transformers and Lightning lacks."""
 TARGET_PYTHON = "3.12"
 TARGET_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
