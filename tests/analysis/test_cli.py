@@ -92,3 +92,19 @@ def test_hydra_callback_writes_and_never_raises(fake_sweep: Path, tmp_path: Path
     with caplog.at_level(logging.ERROR):
         callback.on_multirun_end(missing)
     assert "python -m zelo.analysis" in caplog.text
+
+
+def test_without_wandb_installed_the_analysis_is_written_and_says_so(
+    fake_sweep: Path, monkeypatch, caplog
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a)
+    )
+    with caplog.at_level(logging.WARNING):
+        write_outputs(fake_sweep, use_wandb=True, n_boot=20)
+    assert all((fake_sweep / name).exists() for name in OUTPUTS)
+    assert not (fake_sweep / "wandb").exists()
+    assert "wandb is not installed: the W&B summary run is not logged" in caplog.text

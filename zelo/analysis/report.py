@@ -6,6 +6,7 @@ reader never sees half a file and rerunning the analysis on a growing sweep is s
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -154,7 +155,9 @@ def write_outputs(
         ", ".join([*result.figures, REPORT_FILE]),
         root,
     )
-    if use_wandb:
+    if use_wandb and importlib.util.find_spec("wandb") is None:
+        log.warning("wandb is not installed: the W&B summary run is not logged (pip install wandb)")
+    elif use_wandb:
         log_to_wandb(root, df, report, project or sweep_project(root))
     return report
 
