@@ -138,3 +138,29 @@ def test_repeated_reads_check_sampled_blocks(tmp_path, hash_encoder, monkeypatch
     checked.clear()
     cached_encode(enc, texts, tmp_path)
     assert len(checked) == 10
+
+
+def test_a_second_process_missing_the_same_entry_waits_and_reads_it(tmp_path, hash_encoder, caplog):
+    import logging
+    import shutil
+    import threading
+
+    enc = hash_encoder()
+    path = tmp_path / "shared" / f"{cache_key(enc.fingerprint(), TEXTS, False)}.npy"
+    got = {}
+    with caplog.at_level(logging.INFO, logger="zelo.retrieval.cache"):
+        with cache.encoding_turn(path):  # another process is encoding this entry
+            waiter = threading.Thread(
+                target=lambda: got.update(emb=cached_encode(enc, TEXTS, path.parent))
+            )
+            waiter.start()
+            waiter.join(timeout=1.0)
+            assert waiter.is_alive() and enc.calls == 0  # it waits rather than encode too
+            other = hash_encoder()  # what the other process writes meanwhile
+            cached_encode(other, TEXTS, tmp_path / "elsewhere")
+            for f in (tmp_path / "elsewhere").glob(f"{path.stem}.*"):
+                shutil.copy(f, path.parent / f.name)
+        waiter.join(timeout=30)
+    assert not waiter.is_alive() and enc.calls == 0  # read the other's entry, encoded nothing
+    torch.testing.assert_close(got["emb"], enc.encode(TEXTS))
+    assert "another process is encoding" in caplog.text and "hit after waiting" in caplog.text

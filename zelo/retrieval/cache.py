@@ -5,19 +5,24 @@ sidecar that says what made it. The key hashes the encoder's fingerprint (weight
 the query/document side and every text, so a changed encoder or corpus never hits a stale entry.
 A miss is encoded in chunks streamed to disk (:class:`~zelo.retrieval.embeddings.NpyRowWriter`):
 a killed encoding resumes from its last chunk, and only one chunk is held in memory until the
-finished file is read back once. The sidecar keeps each chunk's xxh3-64 checksum, and every read checks it
-(in full the first time a process reads the file, on sampled blocks after), so a damaged entry is
-encoded again instead of being used.
+finished file is read back once. The sidecar keeps each chunk's xxh3-64 checksum, and every read
+checks it (in full the first time a process reads the file, on sampled blocks after), so a damaged
+entry is encoded again instead of being used. Processes that miss the same entry at once (two
+sweeps sharing a cache) take turns on ``<key>.npy.lock``: the first encodes, the others wait and
+read its file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,6 +151,24 @@ def _write_sidecar(path: Path, encoder: Encoder, count: int, meta: dict) -> None
     )
 
 
+@contextmanager
+def encoding_turn(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` (``flock``, released by the kernel however the holder exits) while
+    ``path`` is encoded; a second process missing the same entry waits here, saying so once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("embedding cache: another process is encoding %s; waiting for it", path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def cached_encode(
     encoder: Encoder,
     texts: list[str],
@@ -186,8 +209,16 @@ def cached_encode(
             return emb
     meta = {"fingerprint": fingerprint, "is_query": is_query}
     try:
-        sweep_temporaries(Path(cache_dir))  # those of killed writers
-        _encode_to(path, encoder, texts, batch_size, is_query, progress, meta)
+        with encoding_turn(path):
+            if path.exists():  # encoded by the process this one waited for
+                emb = _load(path, len(texts), encoder.dim)
+                if emb is not None:
+                    log.info(
+                        "embedding cache hit after waiting: %d %s from %s", len(texts), side, path
+                    )
+                    return emb
+            sweep_temporaries(Path(cache_dir))  # those of killed writers
+            _encode_to(path, encoder, texts, batch_size, is_query, progress, meta)
     except OSError as err:
         log.warning("embedding cache: could not write %s (%s): continuing uncached", path, err)
         return encoder.encode(texts, batch_size=batch_size, is_query=is_query)
