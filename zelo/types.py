@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -182,8 +182,9 @@ class Teacher(Protocol):
 class MiningPass:
     """One mining pass, published by the DataModule and read by every later stage.
 
-    The model's loss binds ``teacher``; the false-negative monitor reads ``input``, ``mined``
-    and ``stats``; ``metrics.json`` takes ``stats`` of the first and the last pass.
+    The DataModule hands it to its subscribers (:class:`MiningSubscriber`) as it is mined: the
+    model's loss binds ``teacher``; the false-negative monitor reads ``input``, ``mined`` and
+    ``stats``; ``metrics.json`` takes ``stats`` of the first and the last pass.
 
     Attributes:
         epoch: the epoch the pass was mined for.
@@ -198,6 +199,16 @@ class MiningPass:
     mined: MinedNegatives
     stats: dict[str, float]
     teacher: Teacher | None = None
+
+
+@runtime_checkable
+class MiningSubscriber(Protocol):
+    """What the DataModule hands each :class:`MiningPass` to as it is published (the guard, the
+    checkpoint, the false-negative monitor): the pass comes as an argument, never fetched."""
+
+    def on_mining_pass(self, mining_pass: MiningPass) -> None:
+        """Take the pass just mined."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The false-negative monitor: what the mined and in-batch negatives really are, every epoch.
 
-A thin callback: it reads the latest published mining pass and the training batches, and logs
-what the pure functions of :mod:`zelo.eval.false_negatives` compute. The pass's own figures
-(``miner/ndcg@10``, ``mining/*``) are logged by the DataModule.
+A thin callback: it is handed each mining pass as it is published, reads the training batches,
+and logs what the pure functions of :mod:`zelo.eval.false_negatives` compute. The pass's own
+figures (``miner/ndcg@10``, ``mining/*``) are logged by the mining step
+(:class:`~zelo.callbacks.run_state.EpochMining`).
 """
 
 from __future__ import annotations
@@ -57,12 +58,17 @@ class FalseNegativeMonitor(pl.Callback):
         self.student_max_queries = student_max_queries
         self.histograms = histograms
         self.seed = seed
+        self._latest: MiningPass | None = None  # handed by the DataModule
         self._seen: MiningPass | None = None
         self._inbatch = [0, 0]
         self.history: list[dict[str, float]] = []
 
+    def on_mining_pass(self, mining_pass: MiningPass) -> None:
+        """Take the pass just mined; it is measured when its first epoch starts."""
+        self._latest = mining_pass
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        latest = trainer.datamodule.latest_pass
+        latest = self._latest
         if latest is not None and latest is not self._seen:
             neg, pos = self.teacher_scores(latest)
             stats = {FN_TEACHER_RATE: teacher_false_negative_rate(neg, pos, self.positive_reduce)}

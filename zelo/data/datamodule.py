@@ -1,15 +1,17 @@
 """The LightningDataModule: mining passes, training examples and evaluation batches.
 
 It calls a miner, never contains mining rules, and publishes each pass as an immutable
-:class:`~zelo.types.MiningPass` (``latest_pass``) for the model's loss, the callbacks and
-``metrics.json`` to read.
+:class:`~zelo.types.MiningPass`: it hands the pass to the subscribers it is given (the loss's
+teacher, the guard, the checkpoint, the false-negative monitor). Mining is a step of the epoch
+that the run calls (:class:`~zelo.callbacks.run_state.EpochMining`); building the train loader
+only serves the latest pass.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
@@ -22,7 +24,7 @@ from zelo.eval.measure import hardness_stats, mining_stats
 from zelo.keys import FN_RATE, MINER_NDCG
 from zelo.mining.base import Miner
 from zelo.run.resumable import ResumableDataLoader
-from zelo.types import Collection, MiningInput, MiningPass, QuerySet, Scorer
+from zelo.types import Collection, MiningInput, MiningPass, MiningSubscriber, QuerySet, Scorer
 
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
@@ -53,6 +55,8 @@ class RetrievalDataModule(pl.LightningDataModule):
         seed: seeds the miner (plus the epoch) and the example order.
         num_workers: DataLoader workers.
         eval_batch_size: queries per evaluation batch.
+        subscribers: each is handed every mining pass as it is published (more can
+            :meth:`subscribe`).
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class RetrievalDataModule(pl.LightningDataModule):
         seed: int = 0,
         num_workers: int = 0,
         eval_batch_size: int = 256,
+        subscribers: Sequence[MiningSubscriber] = (),
     ) -> None:
         super().__init__()
         if num_negatives < 0:
@@ -93,6 +98,11 @@ class RetrievalDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.eval_batch_size = eval_batch_size
         self.passes: list[MiningPass] = []
+        self.subscribers: list[MiningSubscriber] = list(subscribers)
+
+    def subscribe(self, subscriber: MiningSubscriber) -> None:
+        """Hand ``subscriber`` every later mining pass."""
+        self.subscribers.append(subscriber)
 
     @property
     def latest_pass(self) -> MiningPass | None:
@@ -113,7 +123,8 @@ class RetrievalDataModule(pl.LightningDataModule):
         )
 
     def mine(self, epoch: int = 0) -> MiningPass:
-        """Run the miner on the training queries, measure the pass, publish and log it."""
+        """Run the miner on the training queries, measure the pass, and publish it to every
+        subscriber."""
         if self.miner is None:
             raise ValueError("this DataModule has no miner: it serves evaluation batches only")
         train = self.query_sets["train"]
@@ -147,10 +158,8 @@ class RetrievalDataModule(pl.LightningDataModule):
             mined.num_short,
             seconds,
         )
-        if self.trainer is not None:
-            finite = {k: v for k, v in stats.items() if math.isfinite(v)}
-            for logger in self.trainer.loggers:
-                logger.log_metrics(finite, step=self.trainer.global_step)
+        for subscriber in self.subscribers:
+            subscriber.on_mining_pass(self.passes[-1])
         return self.passes[-1]
 
     def duplicate_groups(self) -> list[list[int]] | None:
@@ -159,19 +168,21 @@ class RetrievalDataModule(pl.LightningDataModule):
         groups = self.collection.info.get("duplicate_doc_groups", [])
         return [[idx[d] for d in g] for g in groups] or None
 
-    def _mining_due(self, epoch: int) -> bool:
-        if not self.passes:
-            return True
+    def scheduled_pass(self, epoch: int) -> int:
+        """The epoch of the pass that ``epoch`` trains on (0 when mining once)."""
         k = self.remine_every_n_epochs
-        return bool(k) and epoch % k == 0 and epoch != self.passes[-1].epoch
+        return epoch - epoch % k if k else 0
 
     def train_dataloader(self) -> DataLoader:
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        if self._mining_due(epoch):
-            # a resumed run redoes the pass that was scheduled, with that pass's seed (a run that
-            # mines once mined at epoch 0)
-            k = self.remine_every_n_epochs
-            self.mine(epoch if self.passes else epoch - epoch % k if k else 0)
+        """The latest mining pass's training examples.
+
+        Raises:
+            ValueError: no pass has been mined yet (call :meth:`mine` first).
+        """
+        if not self.passes:
+            raise ValueError(
+                "no mining pass yet: the run mines before it trains (RetrievalDataModule.mine)"
+            )
         mining_pass = self.passes[-1]
         train = self.query_sets["train"]
         examples = TrainExamples(train, mining_pass.mined)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import lightning.pytorch as pl
 import torch
@@ -59,7 +60,7 @@ class BiEncoderModule(pl.LightningModule):
         self.encoder = encoder
         self.loss = loss
         self.corpus = list(corpus)
-        self.eval_suffix = ""  # "_before" while measuring the zero-shot student
+        self._eval_suffix = ""  # "_before" while measuring the zero-shot student
         self._metrics = nn.ModuleDict(
             {
                 f"{s}_{k.replace('@', '_at_')}": MeanMetric()
@@ -78,6 +79,16 @@ class BiEncoderModule(pl.LightningModule):
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encoder(features)
+
+    @contextmanager
+    def metric_suffix(self, suffix: str) -> Iterator[None]:
+        """Evaluations inside log ``val/<metric><suffix>``, ``test/<metric><suffix>``
+        (``_before``: the zero-shot student)."""
+        self._eval_suffix = suffix
+        try:
+            yield
+        finally:
+            self._eval_suffix = ""
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         doc_ids = batch["doc_ids"]  # [B, 1+N]
@@ -189,7 +200,7 @@ class BiEncoderModule(pl.LightningModule):
         for key in EVAL_KEYS:
             metric = self._metrics[f"{prefix}_{key.replace('@', '_at_')}"]
             self.log(
-                f"{prefix}/{key}{self.eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10"
+                f"{prefix}/{key}{self._eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10"
             )
             metric.reset()
 
