@@ -18,7 +18,7 @@ import lightning.pytorch as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from zelo.callbacks.run_state import BindTeacher, EpochMining, MinerFeedback
+from zelo.callbacks.run_state import EpochMining, MinerFeedback
 from zelo.data.datamodule import RetrievalDataModule
 from zelo.data.splits import build_query_sets, resolve_splits
 from zelo.keys import (
@@ -198,10 +198,10 @@ def make_trainer(
 ) -> pl.Trainer:
     """The trainer: the configured callbacks, the run-state ones (the miner's feedback, then the
     mining step), then the job's own (divergence guard, checkpoint). Every callback that takes
-    mining passes, and the loss's teacher, subscribes to the DataModule."""
+    mining passes subscribes to the DataModule."""
     datamodule = built.datamodule
     configured = instantiate_list(cfg.get("callbacks"))
-    for subscriber in (*configured, *job.all, BindTeacher(built.loss)):
+    for subscriber in (*configured, *job.all):
         if isinstance(subscriber, MiningSubscriber):
             datamodule.subscribe(subscriber)
     mining = EpochMining(

@@ -178,13 +178,25 @@ class Teacher(Protocol):
         ...
 
 
+class BatchTeacher(Protocol):
+    """The teacher as a training batch carries it (``batch["teacher"]``): scores of any candidate
+    columns for the batch's own queries, as of the current mining pass."""
+
+    softmax_temperature: float  # in the teacher's score units (see :class:`Scorer`)
+
+    def __call__(self, cand_ids: torch.Tensor) -> torch.Tensor:
+        """``cand_ids [C]`` (every rank's candidates) -> ``[B, C]`` float32, NaN where an id is
+        -1."""
+        ...
+
+
 @dataclass(frozen=True)
 class MiningPass:
     """One mining pass, published by the DataModule and read by every later stage.
 
-    The DataModule hands it to its subscribers (:class:`MiningSubscriber`) as it is mined: the
-    model's loss binds ``teacher``; the false-negative monitor reads ``input``, ``mined`` and
-    ``stats``; ``metrics.json`` takes ``stats`` of the first and the last pass.
+    The DataModule hands it to its subscribers (:class:`MiningSubscriber`) as it is mined and
+    serves its ``teacher`` in the training batches; the false-negative monitor reads ``input``,
+    ``mined`` and ``stats``; ``metrics.json`` takes ``stats`` of the first and the last pass.
 
     Attributes:
         epoch: the epoch the pass was mined for.

@@ -1,13 +1,10 @@
-"""Run state moving forward: the mining step, each pass's teacher to the loss, dev feedback to the
-miner."""
+"""Run state moving forward: the mining step, dev feedback to the miner."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from zelo.callbacks.run_state import BindTeacher, EpochMining, MinerFeedback
-from zelo.losses.infonce import InfoNCELoss
-from zelo.losses.infonce_masked import MaskedInfoNCELoss
+from zelo.callbacks.run_state import EpochMining, MinerFeedback
 from zelo.mining.adaptive import AdaptiveMiner
 from zelo.mining.base import Miner
 from zelo.mining.oracle import OracleScorer
@@ -16,14 +13,6 @@ from zelo.types import MiningInput, MiningPass
 
 def _pass(teacher, epoch: int = 0) -> MiningPass:
     return MiningPass(epoch, MiningInput(["q"], ["d"], [[0]], 1), None, {"mining/x": 1.0}, teacher)
-
-
-def test_bind_teacher_hands_the_pass_teacher_only_to_losses_that_take_one():
-    teacher = object()
-    masked, plain = MaskedInfoNCELoss(), InfoNCELoss()
-    for loss in (masked, plain):
-        BindTeacher(loss).on_mining_pass(_pass(teacher))
-    assert masked.teacher is teacher and plain.teacher is None
 
 
 class _Logger:

@@ -1,6 +1,6 @@
-"""Callbacks that carry run state forward: the mining step of each epoch, each pass's teacher to
-the loss, dev feedback to an adaptive miner. The pipeline adds them to every run, whatever
-``callbacks`` says; each is handed what it acts on."""
+"""Callbacks that carry run state forward: the mining step of each epoch, dev feedback to an
+adaptive miner. The pipeline adds them to every run, whatever ``callbacks`` says; each is handed
+what it acts on."""
 
 from __future__ import annotations
 
@@ -66,20 +66,6 @@ class EpochMining(pl.Callback):
         finite = {k: v for k, v in stats.items() if math.isfinite(v)}
         for logger in trainer.loggers:
             logger.log_metrics(finite, step=trainer.global_step)
-
-
-class BindTeacher:
-    """Hands the loss the teacher of each mining pass (the loss owns its teacher).
-
-    Args:
-        loss: the run's loss.
-    """
-
-    def __init__(self, loss: Any) -> None:
-        self.loss = loss
-
-    def on_mining_pass(self, mining_pass: MiningPass) -> None:
-        self.loss.bind_teacher(mining_pass.teacher)
 
 
 class MinerFeedback(pl.Callback):

@@ -30,8 +30,8 @@ class BiEncoderModule(pl.LightningModule):
     Args:
         encoder: the student (:class:`zelo.models.encoders.Encoder`).
         loss: a :class:`zelo.losses.infonce.ContrastiveLoss`: ``(q [B, D], docs [B, 1+N, D],
-            doc_ids [B, 1+N], pos_sets [B, P], query_index [B], teacher_scores [B, 1+N] | None)
-            -> (loss, stats)``; it owns its teacher.
+            doc_ids [B, 1+N], pos_sets [B, P], teacher_scores [B, 1+N] | None, teacher | None)
+            -> (loss, stats)``; its teacher comes in the batch.
         corpus: the documents every evaluation ranks (the collection's texts).
         lr: peak learning rate of AdamW (dense parameters).
         weight_decay: AdamW weight decay.
@@ -100,8 +100,8 @@ class BiEncoderModule(pl.LightningModule):
             docs,
             doc_ids,
             batch["pos_sets"],
-            batch["query_index"],
             batch.get("teacher_scores"),
+            batch.get("teacher"),
         )
         self.train_loss_mean.update(loss.detach(), weight=b)
         self.log(f"{TRAIN_LOSS}_step", loss, on_step=True, prog_bar=True, batch_size=b)
