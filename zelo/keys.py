@@ -29,6 +29,9 @@ DUP_OF_POSITIVE_RATE = "mining/dup_of_positive_rate"  # mined negatives duplicat
 # the false-negative estimate without judgments: share of negatives a teacher scores >= s+
 FN_TEACHER_RATE = "fn/teacher_rate"
 
+MINING_SECONDS = "mining/seconds"  # the miner's wall time for the pass
+MINING_EPOCH = "mining/epoch"  # the epoch a pass was mined for
+
 # evaluation
 EVAL_METRICS = ("ndcg@10", "recall@100", "mrr@10", "ndcg@10_binary", "ndcg@10_top")
 DEV_NDCG = "val/ndcg@10"  # what an adaptive miner is told; never a test metric

@@ -41,6 +41,7 @@ from zelo.keys import (
 from zelo.mining.base import Miner
 from zelo.run import signals
 from zelo.run.checkpoint import AtomicCheckpointIO, TrainingCheckpoint
+from zelo.run.identity import choice
 from zelo.run.job import (
     JobCallbacks,
     check_trained,
@@ -333,19 +334,6 @@ def fn_teacher_name(cfg: DictConfig) -> str | None:
         return None
     teacher = monitor.get("teacher")
     return "miner" if teacher is None else str(teacher.get("_target_", "scorer")).rsplit(".", 1)[-1]
-
-
-def choice(cfg: DictConfig, group: str) -> str:
-    """The option chosen for a config group (``miner=percpos`` -> ``percpos``)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        value = HydraConfig.get().runtime.choices.get(group)
-        if value:
-            return str(value)
-    node = cfg.get(group)
-    target = node.get("_target_", "") if node is not None else ""
-    return str(target).rsplit(".", 1)[-1] or "unknown"
 
 
 def _clean(v: Any) -> Any:

@@ -21,6 +21,7 @@ from zelo.eval.false_negatives import (
     score_margins,
     student_view,
     teacher_false_negative_rate,
+    teacher_scores,
 )
 from zelo.keys import FN_TEACHER_RATE
 from zelo.types import MiningPass, Scorer
@@ -70,7 +71,7 @@ class FalseNegativeMonitor(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         latest = self._latest
         if latest is not None and latest is not self._seen:
-            neg, pos = self.teacher_scores(latest)
+            neg, pos = teacher_scores(self.teacher, latest.input, latest.mined)
             stats = {FN_TEACHER_RATE: teacher_false_negative_rate(neg, pos, self.positive_reduce)}
             margins = score_margins(neg, pos, self.positive_reduce)
             self._log(trainer, stats, margins, "fn/teacher_margin")
@@ -104,16 +105,6 @@ class FalseNegativeMonitor(pl.Callback):
             student, margins = self.measure_student(self._seen, pl_module.encoder)
             stats.update(student)
         self._log(trainer, stats, margins, "fn/student_margin")
-
-    def teacher_scores(self, mining_pass: MiningPass) -> tuple[torch.Tensor, torch.Tensor]:
-        """The teacher's scores of the pass's negatives ``[Q, N]`` and positives ``[Q, P]``."""
-        mined = mining_pass.mined
-        if self.teacher is None:
-            return mined.neg_scores, mined.pos_scores
-        inp = mining_pass.input
-        neg = self.teacher.score(inp, mined.neg_ids).float()
-        pos = self.teacher.score(inp, inp.positives_padded()).float()
-        return torch.where(mined.neg_ids >= 0, neg, torch.nan), pos
 
     @torch.no_grad()
     def measure_student(

@@ -10,7 +10,6 @@ only serves the latest pass.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -19,10 +18,9 @@ from torch.utils.data import DataLoader
 
 from zelo.data.batches import EpochShuffleSampler, EvalCollator, TrainCollator, TrainExamples
 from zelo.data.teacher import TeacherScores
-from zelo.eval.false_negatives import relevance_of
-from zelo.eval.measure import hardness_stats, mining_stats
-from zelo.keys import FN_RATE, MINER_NDCG
+from zelo.keys import FN_RATE, MINER_NDCG, MINING_EPOCH, MINING_SECONDS
 from zelo.mining.base import Miner
+from zelo.mining.measured import mine_and_measure
 from zelo.run.resumable import ResumableDataLoader
 from zelo.types import Collection, MiningInput, MiningPass, MiningSubscriber, QuerySet, Scorer
 
@@ -127,20 +125,9 @@ class RetrievalDataModule(pl.LightningDataModule):
         subscriber."""
         if self.miner is None:
             raise ValueError("this DataModule has no miner: it serves evaluation batches only")
-        train = self.query_sets["train"]
         inp = self.mining_input(epoch)
-        start = time.perf_counter()
-        mined = self.miner.mine(inp)
-        seconds = time.perf_counter() - start
-        stats = mining_stats(
-            mined, train.judgments, train.positives, duplicates=self.duplicate_groups()
-        )
-        stats.update({"mining/seconds": seconds, "mining/epoch": float(epoch)})
-        stats.update({f"mining/{k}": float(v) for k, v in mined.info.items()})
-        if self.reference is not None and train.judgments is not None:
-            neg = self.reference.score(inp, mined.neg_ids)  # [Q, N]
-            pos = self.reference.score(inp, inp.positives_padded())  # [Q, P]
-            stats.update(hardness_stats(neg, pos, relevance_of(mined.neg_ids, train.judgments)))
+        mined, stats = mine_and_measure(self.miner, inp, self.reference, self.duplicate_groups())
+        stats[MINING_EPOCH] = float(epoch)
         teacher = None
         if self.teacher is not None:
             own = self.teacher is self.miner.scorer
@@ -156,7 +143,7 @@ class RetrievalDataModule(pl.LightningDataModule):
             stats[FN_RATE],
             mined.dropped,
             mined.num_short,
-            seconds,
+            stats[MINING_SECONDS],
         )
         for subscriber in self.subscribers:
             subscriber.on_mining_pass(self.passes[-1])

@@ -7,7 +7,6 @@ import copy
 import json
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from zelo.data.splits import build_query_set
 from zelo.errors import ConfigError, ZeloError, require
-from zelo.eval.false_negatives import relevance_of
-from zelo.eval.measure import mining_stats
+from zelo.eval.false_negatives import relevance_of, teacher_scores
 from zelo.keys import FN_RATE
+from zelo.mining.measured import mine_and_measure
+from zelo.run.identity import choice
 from zelo.run.lock import JobLock, who
 from zelo.run.validation import validate_config
 from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns, with_scores
@@ -104,8 +104,6 @@ def fn_teacher(cfg: DictConfig) -> tuple[Any, str, bool]:
     Returns:
         ``(config, name, is_the_miner's_scorer)``; config ``None`` scores with the miner's scorer.
     """
-    from zelo.pipeline import choice
-
     own = plain(cfg.miner.get("scorer"))
     if cfg.get("teacher"):
         return cfg.teacher, choice(cfg, "teacher"), plain(cfg.teacher) == own
@@ -121,15 +119,11 @@ def fn_flags(
     """Per negative ``[Q, N]``: ``fn`` (the split's judgments grade it relevant) and
     ``fn_teacher`` (the teacher, ``None``: the miner's scorer, rates it at or above the
     positive)."""
-    if teacher is None:
-        neg, pos = mined.neg_scores, mined.pos_scores
-    else:
-        neg = teacher.score(inp, mined.neg_ids).float()  # [Q, N]
-        pos = teacher.score(inp, inp.positives_padded()).float()  # [Q, P]
+    neg, pos = teacher_scores(teacher, inp, mined)
     return {
         "fn": relevance_of(mined.neg_ids, qs.judgments) > 0,
         # the rule of fn/teacher_rate and the loss's guide: at or above the (least) positive
-        "fn_teacher": at_or_above(neg.where(mined.neg_ids >= 0, torch.nan), reference_score(pos)),
+        "fn_teacher": at_or_above(neg, reference_score(pos)),
     }
 
 
@@ -156,14 +150,14 @@ def summarise(
     cfg: DictConfig,
     qs: QuerySet,
     mined: MinedNegatives,
+    stats: dict[str, float],
     flags: dict[str, torch.Tensor],
     teacher: tuple[str, bool],
 ) -> dict[str, Any]:
-    """The pass's figures (keys as in a training run's ``metrics.json``), its provenance, and
-    ``not_measured``: each figure that could not be measured here and why (its value is null)."""
-    from zelo.pipeline import choice
-
-    stats = mining_stats(mined, qs.judgments, qs.positives)
+    """The pass's figures (``stats``, keys as in a training run's ``metrics.json``), its
+    provenance, and ``not_measured``: each figure that could not be measured here and why (its
+    value is null)."""
+    stats = dict(stats)
     valid = mined.neg_ids >= 0
     rated = flags["fn_teacher"][valid]
     stats["fn/teacher_rate"] = float(rated.float().mean()) if rated.numel() else math.nan
@@ -260,11 +254,9 @@ def _mine(cfg: DictConfig, out: Path) -> dict[str, Any]:
         qs.query_texts, collection.doc_texts, qs.positives, cfg.num_negatives, cfg.seed,
         judgments=qs.judgments,
     )  # fmt: skip
-    start = time.perf_counter()
-    mined = miner.mine(inp)
-    seconds = time.perf_counter() - start
+    mined, stats = mine_and_measure(miner, inp)
     flags = fn_flags(mined, qs, inp, teacher)
-    summary = summarise(cfg, qs, mined, flags, (teacher_name, teacher_is_miner))
+    summary = summarise(cfg, qs, mined, stats, flags, (teacher_name, teacher_is_miner))
     view = mined_view(collection, qs, mined, flags)
     if FN_RATE in summary["not_measured"]:  # unknown, not "no": nothing was hidden
         view.flags["fn"] = [[None] * len(row) for row in view.flags["fn"]]
@@ -278,7 +270,7 @@ def _mine(cfg: DictConfig, out: Path) -> dict[str, Any]:
             f"num_negatives={cfg.num_negatives} after the rules (dropped {mined.dropped}); "
             "lower num_negatives, raise miner.depth or loosen the miner's rule"
         )
-    summary.update({"mining/seconds": seconds, "rows": n_rows})
+    summary["rows"] = n_rows
     if cfg.get("st_columns_only"):  # what SentenceTransformerTrainer takes as it is
         rows = {k: v for k, v in rows.items() if not k.startswith(ZELO_PREFIX)}
     summary["columns"] = {"st": st_columns(list(rows)), "zelo": _zelo(list(rows))}
