@@ -26,16 +26,32 @@ from zelo.keys import (
     CONFIG_FILE,
     DEV_NDCG,
     FN_RATE,
+    FN_RATE_FIRST,
     FN_TEACHER_RATE,
     METRICS_FILE,
     MINER_NDCG,
+    MINER_NDCG_FIRST,
+    MINING_PASSES,
     RUN_ADAPTIVE,
+    RUN_CHOICES,
     RUN_COLLECTION_SEED,
     RUN_CONTROL,
+    RUN_DATASET,
+    RUN_FN_TEACHER,
+    RUN_KEEP_POSITIVES,
+    RUN_SEED,
     RUN_SPLIT_SEED,
+    RUN_TEACHER,
     STUDENT_DIR,
     TEST_NDCG,
+    TEST_PREFIX,
+    TIME_FIT_S,
+    TIME_TOTAL_S,
     TRAIN_LOSS,
+    TRAIN_LOSS_EPOCH,
+    TRAINER_EPOCHS,
+    TRAINER_GLOBAL_STEP,
+    VAL_PREFIX,
     ZERO_SHOT,
 )
 from zelo.mining.base import Miner
@@ -167,8 +183,8 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         signals.phase("the final evaluation")
         after = evaluate(trainer, module, datamodule, suffix="")  # final weights
         metrics = collect_metrics(cfg, trainer, built, before, {**fitted, **after}, passes)
-        metrics["time/fit_s"] = fit_seconds
-        metrics["time/total_s"] = time.perf_counter() - start
+        metrics[TIME_FIT_S] = fit_seconds
+        metrics[TIME_TOTAL_S] = time.perf_counter() - start
         if trainer.is_global_zero:  # one writer; the other ranks of a DDP job return the same
             write_results(cfg, module, metrics, out_dir, job.checkpoint)
         log.info("%s; results in %s", result_line(cfg, metrics), out_dir)
@@ -272,26 +288,26 @@ def collect_metrics(
         passes = [p.stats for p in datamodule.passes]
     metrics: dict[str, Any] = {**before}
     for key, value in after.items():
-        if key.startswith(("val/", "test/")):
+        if key.startswith((VAL_PREFIX, TEST_PREFIX)):
             metrics[key] = value
-    metrics[TRAIN_LOSS] = after.get(f"{TRAIN_LOSS}_epoch", math.nan)
+    metrics[TRAIN_LOSS] = after.get(TRAIN_LOSS_EPOCH, math.nan)
     # the false-negative monitor's estimate (its teacher, else the miner's own scores)
     metrics[FN_TEACHER_RATE] = after.get(FN_TEACHER_RATE, math.nan)
     if passes:
         metrics.update(passes[-1])
-        metrics[f"{MINER_NDCG}_first"] = passes[0].get(MINER_NDCG, math.nan)
-        metrics[f"{FN_RATE}_first"] = passes[0].get(FN_RATE, math.nan)
-        metrics["mining/passes"] = len(passes)
-    metrics["trainer/epochs"] = trainer.current_epoch
-    metrics["trainer/global_step"] = trainer.global_step
-    metrics["run/seed"] = int(cfg.seed)
-    metrics["run/dataset"] = str(cfg.dataset.name)
-    for group in ("miner", "model", "loss", "dataset"):
-        metrics[f"run/{group}"] = choice(cfg, group)
-    metrics["run/teacher"] = teacher_name(cfg, built.loss)
-    metrics["run/fn_teacher"] = fn_teacher_name(cfg)
+        metrics[MINER_NDCG_FIRST] = passes[0].get(MINER_NDCG, math.nan)
+        metrics[FN_RATE_FIRST] = passes[0].get(FN_RATE, math.nan)
+        metrics[MINING_PASSES] = len(passes)
+    metrics[TRAINER_EPOCHS] = trainer.current_epoch
+    metrics[TRAINER_GLOBAL_STEP] = trainer.global_step
+    metrics[RUN_SEED] = int(cfg.seed)
+    metrics[RUN_DATASET] = str(cfg.dataset.name)
+    for group, key in RUN_CHOICES.items():
+        metrics[key] = choice(cfg, group)
+    metrics[RUN_TEACHER] = teacher_name(cfg, built.loss)
+    metrics[RUN_FN_TEACHER] = fn_teacher_name(cfg)
     metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
-    metrics["run/keep_positives"] = cfg.annotation.keep_positives
+    metrics[RUN_KEEP_POSITIVES] = cfg.annotation.keep_positives
     # the data's own seeds: the generator's (None: a loaded collection), the drawn splits' (None:
     # the splits came from the qrels)
     metrics[RUN_COLLECTION_SEED] = cfg.dataset.source.get("seed")

@@ -23,7 +23,16 @@ from zelo.eval.false_negatives import (
     teacher_false_negative_rate,
     teacher_scores,
 )
-from zelo.keys import FN_TEACHER_RATE
+from zelo.keys import (
+    FN_EPOCH,
+    FN_INBATCH_RATE,
+    FN_STUDENT_MARGIN,
+    FN_TEACHER_MARGIN,
+    FN_TEACHER_RATE,
+    QUANTILES,
+    TRAINER_GLOBAL_STEP,
+    quantile_key,
+)
 from zelo.types import MiningPass, Scorer
 
 log = logging.getLogger(__name__)
@@ -74,7 +83,7 @@ class FalseNegativeMonitor(pl.Callback):
             neg, pos = teacher_scores(self.teacher, latest.input, latest.mined)
             stats = {FN_TEACHER_RATE: teacher_false_negative_rate(neg, pos, self.positive_reduce)}
             margins = score_margins(neg, pos, self.positive_reduce)
-            self._log(trainer, stats, margins, "fn/teacher_margin")
+            self._log(trainer, stats, margins, FN_TEACHER_MARGIN)
             self._seen = latest
         self._inbatch = [0, 0]
 
@@ -97,14 +106,14 @@ class FalseNegativeMonitor(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         fn, total = self._inbatch
         stats = {
-            "fn/inbatch_rate": fn / total if total else math.nan,
-            "fn/epoch": trainer.current_epoch,
+            FN_INBATCH_RATE: fn / total if total else math.nan,
+            FN_EPOCH: trainer.current_epoch,
         }
         margins = None
         if self.student_max_queries and self._seen is not None:
             student, margins = self.measure_student(self._seen, pl_module.encoder)
             stats.update(student)
-        self._log(trainer, stats, margins, "fn/student_margin")
+        self._log(trainer, stats, margins, FN_STUDENT_MARGIN)
 
     @torch.no_grad()
     def measure_student(
@@ -137,9 +146,9 @@ class FalseNegativeMonitor(pl.Callback):
     ) -> None:
         numeric = {k: float(v) for k, v in stats.items() if math.isfinite(float(v))}
         if margins is not None and margins.numel():
-            q = torch.quantile(margins.float(), torch.tensor([0.1, 0.5, 0.9]))
+            q = torch.quantile(margins.float(), torch.tensor([p / 100 for p in QUANTILES]))
             numeric.update(
-                {f"{name}_p10": float(q[0]), f"{name}_p50": float(q[1]), f"{name}_p90": float(q[2])}
+                {quantile_key(name, p): float(v) for p, v in zip(QUANTILES, q, strict=True)}
             )
         self.history.append(numeric)
         # the latest figures also reach the run's metrics.json, as the trainer's own metrics do
@@ -158,5 +167,5 @@ def _wandb_histogram(logger: Any, name: str, values: torch.Tensor, step: int) ->
     import wandb
 
     logger.experiment.log(
-        {name: wandb.Histogram(values.float().numpy()), "trainer/global_step": step}
+        {name: wandb.Histogram(values.float().numpy()), TRAINER_GLOBAL_STEP: step}
     )

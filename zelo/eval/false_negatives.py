@@ -18,7 +18,24 @@ from collections.abc import Sequence
 import torch
 
 from zelo.eval.metrics import mean_ndcg
-from zelo.keys import DUP_OF_POSITIVE_RATE
+from zelo.keys import (
+    DUP_OF_POSITIVE_RATE,
+    FN_RATE,
+    FN_STUDENT_ABOVE_POS,
+    FN_STUDENT_ABOVE_POS_FN,
+    FN_STUDENT_ABOVE_POS_TN,
+    FN_STUDENT_MARGIN_MEAN,
+    MINING_FN_HARDNESS,
+    MINING_FN_PER_QUERY,
+    MINING_NEG_SCORE_MEAN,
+    MINING_NUM_NEGATIVES,
+    MINING_NUM_SHORT,
+    MINING_POS_SCORE_MEAN,
+    MINING_TN_HARDNESS,
+    MINING_TN_SCORE_MEAN,
+    dropped_key,
+    miner_ndcg_key,
+)
 from zelo.types import MinedNegatives, MiningInput, Scorer
 from zelo.utils.scores import at_or_above, reference_score
 from zelo.utils.tensors import grades_of, isin_rows
@@ -111,10 +128,10 @@ def student_view(
     margin = torch.where(valid, neg - pos.unsqueeze(1), torch.nan)
     above = margin > 0
     return {
-        "fn/student_above_pos": share(above, valid),
-        "fn/student_above_pos_fn": share(above, valid & (grades > 0)),
-        "fn/student_above_pos_tn": share(above, valid & (grades == 0)),
-        "fn/student_margin_mean": float(torch.nanmean(margin)) if valid.any() else math.nan,
+        FN_STUDENT_ABOVE_POS: share(above, valid),
+        FN_STUDENT_ABOVE_POS_FN: share(above, valid & (grades > 0)),
+        FN_STUDENT_ABOVE_POS_TN: share(above, valid & (grades == 0)),
+        FN_STUDENT_MARGIN_MEAN: float(torch.nanmean(margin)) if valid.any() else math.nan,
     }, margin[valid]
 
 
@@ -196,21 +213,21 @@ def mining_stats(
     selected = (mined.neg_ids >= 0).sum(dim=1)  # [Q]
     total = int(selected.sum())
     stats = {
-        f"miner/ndcg@{k}": math.nan,
-        "mining/fn_rate": math.nan,
-        "mining/fn_per_query": math.nan,
-        "mining/num_negatives": _ratio(total, num_q),
-        "mining/num_short": float(mined.num_short),
-        "mining/pos_score_mean": nanmean(mined.pos_scores),
-        "mining/neg_score_mean": nanmean(mined.neg_scores),
+        miner_ndcg_key(k): math.nan,
+        FN_RATE: math.nan,
+        MINING_FN_PER_QUERY: math.nan,
+        MINING_NUM_NEGATIVES: _ratio(total, num_q),
+        MINING_NUM_SHORT: float(mined.num_short),
+        MINING_POS_SCORE_MEAN: nanmean(mined.pos_scores),
+        MINING_NEG_SCORE_MEAN: nanmean(mined.neg_scores),
     }
     if judgments is not None:
         fn = false_negative_counts(mined.neg_ids, judgments)
-        stats[f"miner/ndcg@{k}"] = mean_ndcg(mined.ranking, judgments, k)
-        stats["mining/fn_rate"] = _ratio(int(fn.sum()), total)
-        stats["mining/fn_per_query"] = _ratio(int(fn.sum()), num_q)
+        stats[miner_ndcg_key(k)] = mean_ndcg(mined.ranking, judgments, k)
+        stats[FN_RATE] = _ratio(int(fn.sum()), total)
+        stats[MINING_FN_PER_QUERY] = _ratio(int(fn.sum()), num_q)
     for rule, count in mined.dropped.items():
-        stats[f"mining/dropped_{rule}"] = float(count)
+        stats[dropped_key(rule)] = float(count)
     if duplicates is not None:
         dup = duplicate_of_positive_counts(mined.neg_ids, positives, duplicates)
         stats[DUP_OF_POSITIVE_RATE] = _ratio(int(dup.sum()), total)
@@ -238,7 +255,7 @@ def hardness_stats(
     finite = torch.isfinite(margin)
     tn, fn = finite & (grades == 0), finite & (grades > 0)
     return {
-        "mining/tn_hardness": nanmean(margin[tn]),
-        "mining/tn_score_mean": nanmean(neg_scores[tn]),
-        "mining/fn_hardness": nanmean(margin[fn]),
+        MINING_TN_HARDNESS: nanmean(margin[tn]),
+        MINING_TN_SCORE_MEAN: nanmean(neg_scores[tn]),
+        MINING_FN_HARDNESS: nanmean(margin[fn]),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from zelo.eval.false_negatives import hardness_stats, mining_stats, relevance_of
-from zelo.keys import MINING_SECONDS
+from zelo.keys import MINING_SECONDS, mining_key
 from zelo.mining.base import Miner
 from zelo.types import MinedNegatives, MiningInput, Scorer
 
@@ -36,7 +36,7 @@ def mine_and_measure(
     seconds = time.perf_counter() - start
     stats = mining_stats(mined, inp.judgments, inp.positives, duplicates=duplicates)
     stats[MINING_SECONDS] = seconds
-    stats.update({f"mining/{k}": float(v) for k, v in mined.info.items()})
+    stats.update({mining_key(k): float(v) for k, v in mined.info.items()})
     if reference is not None and inp.judgments is not None:
         neg = reference.score(inp, mined.neg_ids)  # [Q, N]
         pos = reference.score(inp, inp.positives_padded())  # [Q, P]

@@ -34,6 +34,13 @@ from typing import Any
 import torch
 
 from zelo.errors import ConfigError
+from zelo.keys import (
+    FN_RATE,
+    MINER_NDCG,
+    MINING_PREFIX,
+    MINING_SOURCE_FN_RATE,
+    MINING_SOURCE_NDCG,
+)
 from zelo.mining.base import ScorerBase
 from zelo.mining.candidates import input_key
 from zelo.types import MiningInput
@@ -354,8 +361,8 @@ def source_summary(path: str | Path) -> dict[str, float]:
         log.warning("%s: unreadable, ignored", file)
         return {}
     out = {}
-    for key in ("miner/ndcg@10", "mining/fn_rate"):
+    for key, figure in ((MINER_NDCG, MINING_SOURCE_NDCG), (FN_RATE, MINING_SOURCE_FN_RATE)):
         value = summary.get(key)
         if isinstance(value, int | float) and math.isfinite(value):
-            out[f"source_{key.split('/', 1)[1]}"] = float(value)
+            out[figure.removeprefix(MINING_PREFIX)] = float(value)  # logged as ``figure``
     return out

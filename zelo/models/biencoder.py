@@ -12,7 +12,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from zelo.eval.metrics import evaluate_ranking
-from zelo.keys import EVAL_METRICS, TRAIN_LOSS
+from zelo.keys import EVAL_METRICS, TRAIN_LOSS_EPOCH, TRAIN_LOSS_STEP, eval_key, train_key
 from zelo.losses.infonce import ContrastiveLoss
 from zelo.models.encoders import Encoder, TokenizedTexts
 from zelo.models.optim import build_optimizer, warmup_schedule
@@ -104,10 +104,10 @@ class BiEncoderModule(pl.LightningModule):
             batch.get("teacher"),
         )
         self.train_loss_mean.update(loss.detach(), weight=b)
-        self.log(f"{TRAIN_LOSS}_step", loss, on_step=True, prog_bar=True, batch_size=b)
-        self.log(f"{TRAIN_LOSS}_epoch", self.train_loss_mean, on_step=False, on_epoch=True)
+        self.log(TRAIN_LOSS_STEP, loss, on_step=True, prog_bar=True, batch_size=b)
+        self.log(TRAIN_LOSS_EPOCH, self.train_loss_mean, on_step=False, on_epoch=True)
         for key, value in stats.items():
-            self.log(f"train/{key}", float(value), on_step=True, on_epoch=False, batch_size=b)
+            self.log(train_key(key), float(value), on_step=True, on_epoch=False, batch_size=b)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -200,7 +200,9 @@ class BiEncoderModule(pl.LightningModule):
         for key in EVAL_KEYS:
             metric = self._metrics[f"{prefix}_{key.replace('@', '_at_')}"]
             self.log(
-                f"{prefix}/{key}{self._eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10"
+                eval_key(prefix, key, self._eval_suffix),
+                metric.compute(),
+                prog_bar=key == "ndcg@10",
             )
             metric.reset()
 

@@ -31,7 +31,7 @@ from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
 from zelo.errors import DiskFull, zelo_cause
-from zelo.keys import CHECKPOINT_DIR, LAST_CHECKPOINT
+from zelo.keys import CHECKPOINT_DIR, LAST_CHECKPOINT, MINING_EPOCH
 from zelo.run import signals
 from zelo.run.guard import check_weights
 from zelo.run.identity import differences
@@ -354,9 +354,9 @@ class TrainingCheckpoint(Checkpoint):
         if self._resumed is None:
             return fitted, history
         metrics = {**self._resumed.get("metrics", {}), **fitted}
-        first = history[0].get("mining/epoch", math.inf) if history else math.inf
+        first = history[0].get(MINING_EPOCH, math.inf) if history else math.inf
         earlier = [
-            h for h in self._resumed.get("mining_history", []) if h.get("mining/epoch", -1) < first
+            h for h in self._resumed.get("mining_history", []) if h.get(MINING_EPOCH, -1) < first
         ]
         return metrics, earlier + list(history)
 

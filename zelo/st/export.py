@@ -17,7 +17,18 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from zelo.data.splits import build_query_set
 from zelo.errors import ConfigError, ZeloError, require
 from zelo.eval.false_negatives import relevance_of, teacher_scores
-from zelo.keys import FN_RATE
+from zelo.keys import (
+    FN_RATE,
+    FN_TEACHER_IS_MINER,
+    FN_TEACHER_RATE,
+    MINER_NDCG,
+    MINING_FN_PER_QUERY,
+    RUN_DATASET,
+    RUN_MINER,
+    RUN_SEED,
+    RUN_SPLIT,
+    RUN_TEACHER,
+)
 from zelo.mining.measured import mine_and_measure
 from zelo.run.identity import choice
 from zelo.run.lock import JobLock, who
@@ -160,11 +171,11 @@ def summarise(
     stats = dict(stats)
     valid = mined.neg_ids >= 0
     rated = flags["fn_teacher"][valid]
-    stats["fn/teacher_rate"] = float(rated.float().mean()) if rated.numel() else math.nan
+    stats[FN_TEACHER_RATE] = float(rated.float().mean()) if rated.numel() else math.nan
     hidden = sum(len(h) for h in qs.hidden)
     not_measured = {}
     if hidden == 0:  # every judged document is a positive: no negative can be a known FN
-        for key in (FN_RATE, "mining/fn_per_query"):
+        for key in (FN_RATE, MINING_FN_PER_QUERY):
             stats[key] = math.nan
         not_measured[FN_RATE] = (
             f"every judged document of split {cfg.split} is a labelled positive "
@@ -173,18 +184,18 @@ def summarise(
         )
     name, is_miner = teacher
     if is_miner:
-        not_measured["fn/teacher_rate"] = (
+        not_measured[FN_TEACHER_RATE] = (
             f"the teacher ({name}) is the miner's own scorer: a self-estimate, not an independent "
             "one (teacher=<option> sets another)"
         )
     return {
         **stats,
-        "run/miner": choice(cfg, "miner"),
-        "run/teacher": name,
-        "fn/teacher_is_miner": is_miner,
-        "run/dataset": str(cfg.dataset.name),
-        "run/split": str(cfg.split),
-        "run/seed": int(cfg.seed),
+        RUN_MINER: choice(cfg, "miner"),
+        RUN_TEACHER: name,
+        FN_TEACHER_IS_MINER: is_miner,
+        RUN_DATASET: str(cfg.dataset.name),
+        RUN_SPLIT: str(cfg.split),
+        RUN_SEED: int(cfg.seed),
         "queries": len(qs),
         "positives": sum(len(p) for p in qs.positives),
         "hidden_judgments": hidden,
@@ -197,8 +208,8 @@ def summarise(
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """What was and was not measured, in words, for the log."""
     lines = [
-        f"miner/ndcg@10 {summary['miner/ndcg@10']:.4f}: the miner's ranking of the corpus "
-        f"against the {summary['run/split']} judgments ({summary['queries']} queries)"
+        f"miner/ndcg@10 {summary[MINER_NDCG]:.4f}: the miner's ranking of the corpus "
+        f"against the {summary[RUN_SPLIT]} judgments ({summary['queries']} queries)"
     ]
     fn = summary.get(FN_RATE)
     if fn is None or math.isnan(fn):
@@ -210,10 +221,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             f"{FN_RATE} {fn:.4f}: share of mined negatives the judgments call relevant "
             f"({summary['hidden_judgments']} judged documents hidden from the positives)"
         )
-    rate, teacher = summary["fn/teacher_rate"], summary["run/teacher"]
+    rate, teacher = summary[FN_TEACHER_RATE], summary[RUN_TEACHER]
     what = f"fn/teacher_rate {rate:.4f}: share of mined negatives {teacher} scores at or above the positive"
-    if summary["fn/teacher_is_miner"]:
-        what += f" ({summary['not_measured']['fn/teacher_rate']})"
+    if summary[FN_TEACHER_IS_MINER]:
+        what += f" ({summary['not_measured'][FN_TEACHER_RATE]})"
     lines.append(what)
     return lines
 
