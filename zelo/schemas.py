@@ -188,18 +188,18 @@ class MinerConfig:
 
 @dataclass
 class TopSamplerConfig:
-    _target_: str = "zelo.mining.sampling.TopSampler"
+    _target_: str = "zelo.mining.sampling.samplers.TopSampler"
     range_max: int | None = MISSING
 
 
 @dataclass
 class UniformSamplerConfig(TopSamplerConfig):
-    _target_: str = "zelo.mining.sampling.UniformSampler"
+    _target_: str = "zelo.mining.sampling.samplers.UniformSampler"
 
 
 @dataclass
 class SimANSSamplerConfig(TopSamplerConfig):
-    _target_: str = "zelo.mining.sampling.SimANSSampler"
+    _target_: str = "zelo.mining.sampling.samplers.SimANSSampler"
     a: float = MISSING
     b: float = MISSING
     pos_reduce: str = MISSING
@@ -207,14 +207,14 @@ class SimANSSamplerConfig(TopSamplerConfig):
 
 @dataclass
 class ShiftRuleConfig:
-    _target_: str = "zelo.mining.shifted.shift_mask"
+    _target_: str = "zelo.mining.rules.shifted.shift_mask"
     _partial_: bool = True
     shift: int = MISSING
 
 
 @dataclass
 class AbsRuleConfig:
-    _target_: str = "zelo.mining.topk_abs.abs_mask"
+    _target_: str = "zelo.mining.rules.topk_abs.abs_mask"
     _partial_: bool = True
     max_score: float = MISSING
     min_score: float | None = None
@@ -222,7 +222,7 @@ class AbsRuleConfig:
 
 @dataclass
 class MarginPosRuleConfig:
-    _target_: str = "zelo.mining.margin_pos.margin_pos_mask"
+    _target_: str = "zelo.mining.rules.margin_pos.margin_pos_mask"
     _partial_: bool = True
     margin: float = MISSING
     pos_reduce: str = MISSING
@@ -230,7 +230,7 @@ class MarginPosRuleConfig:
 
 @dataclass
 class PercPosRuleConfig:
-    _target_: str = "zelo.mining.perc_pos.perc_pos_mask"
+    _target_: str = "zelo.mining.rules.perc_pos.perc_pos_mask"
     _partial_: bool = True
     percentage: float = MISSING
     pos_reduce: str = MISSING

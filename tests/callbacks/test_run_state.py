@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from zelo.callbacks.run_state import EpochMining, MinerFeedback
 from zelo.mining.adaptive import AdaptiveMiner
 from zelo.mining.base import Miner
-from zelo.mining.oracle import OracleScorer
+from zelo.mining.scorers.oracle import OracleScorer
 from zelo.types import MiningInput, MiningPass
 
 

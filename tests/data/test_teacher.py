@@ -4,7 +4,7 @@ import torch
 
 from zelo.data.teacher import TeacherScores, mined_own_scores
 from zelo.mining.base import Miner, ScorerBase
-from zelo.mining.random_scorer import RandomScorer
+from zelo.mining.scorers.random_scorer import RandomScorer
 from zelo.pipeline import build
 from zelo.types import MiningInput
 

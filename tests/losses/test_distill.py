@@ -127,13 +127,13 @@ def test_unset_teacher_temperature_comes_from_the_teacher_scorer():
 
 
 def test_every_scorer_declares_a_softmax_temperature():
-    from zelo.mining.bm25 import BM25Scorer
-    from zelo.mining.cross_encoder import CrossEncoderScorer
-    from zelo.mining.dense import DenseScorer
-    from zelo.mining.ensemble import EnsembleScorer
-    from zelo.mining.llm_ensemble import LLMEnsembleScorer
-    from zelo.mining.oracle import OracleScorer
-    from zelo.mining.random_scorer import RandomScorer
+    from zelo.mining.scorers.bm25 import BM25Scorer
+    from zelo.mining.scorers.cross_encoder import CrossEncoderScorer
+    from zelo.mining.scorers.dense import DenseScorer
+    from zelo.mining.scorers.ensemble import EnsembleScorer
+    from zelo.mining.scorers.llm_ensemble import LLMEnsembleScorer
+    from zelo.mining.scorers.oracle import OracleScorer
+    from zelo.mining.scorers.random_scorer import RandomScorer
 
     for cls in (
         BM25Scorer,

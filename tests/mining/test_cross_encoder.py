@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zelo.errors import ConfigError
-from zelo.mining.cross_encoder import CrossEncoderScorer, relevance_logit
+from zelo.mining.scorers.cross_encoder import CrossEncoderScorer, relevance_logit
 from zelo.types import MiningInput
 
 WORDS = "heat flow water pump river stone light glass sound wave".split()

@@ -9,7 +9,7 @@ import torch
 from zelo.eval.false_negatives import mining_stats
 from zelo.mining.base import Miner
 from zelo.mining.measured import mine_and_measure
-from zelo.mining.random_scorer import RandomScorer
+from zelo.mining.scorers.random_scorer import RandomScorer
 from zelo.types import MiningInput
 
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from zelo.errors import ConfigError
 
 # scorers whose scores are cosine similarities in [-1, 1]
-COSINE_SCORERS = ("zelo.mining.dense.DenseScorer",)
+COSINE_SCORERS = ("zelo.mining.scorers.dense.DenseScorer",)
 MARGIN = "miner.rules.margin_pos.margin"
 
 

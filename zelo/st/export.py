@@ -93,7 +93,7 @@ def miner_config(cfg: DictConfig) -> DictConfig:
     miner = copy.deepcopy(cfg.miner)
     with open_dict(miner):
         miner.rules[SCORE_RANGE_RULE] = {
-            "_target_": "zelo.mining.topk_abs.abs_mask",
+            "_target_": "zelo.mining.rules.topk_abs.abs_mask",
             "_partial_": True,
             "max_score": float("inf") if cfg.max_score is None else float(cfg.max_score),
             "min_score": None if cfg.min_score is None else float(cfg.min_score),

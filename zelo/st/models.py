@@ -17,7 +17,7 @@ from zelo.errors import ConfigError
 from zelo.models.encoders import Encoder
 
 if TYPE_CHECKING:
-    from zelo.mining.dense import DenseScorer
+    from zelo.mining.scorers.dense import DenseScorer
     from zelo.models.biencoder import BiEncoderModule
 
 log = logging.getLogger(__name__)
@@ -233,10 +233,10 @@ def st_scorer(
     document_prompt_name: str | None = None,
 ) -> DenseScorer:
     """The dense scorer of ``miner/scorer=st``: exact inner-product search with a
-    SentenceTransformer folder's embeddings (see :class:`zelo.mining.dense.DenseScorer`), its
+    SentenceTransformer folder's embeddings (see :class:`zelo.mining.scorers.dense.DenseScorer`), its
     queries and documents encoded with the model's prompts (see
     :class:`SentenceTransformerEncoder`)."""
-    from zelo.mining.dense import DenseScorer
+    from zelo.mining.scorers.dense import DenseScorer
 
     encoder = SentenceTransformerEncoder(
         path, max_length, None, None,

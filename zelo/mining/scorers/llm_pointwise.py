@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import sort_candidates
+from zelo.mining.scorers.candidates import sort_candidates
 from zelo.types import MiningInput, Scorer
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class LLMPointwiseScorer(ScorerBase):
 
     Args:
         judges: judges by name (or a list), each with ``relevance(inp, queries, docs) ->
-            log-odds`` and ``describe()`` (see :mod:`zelo.mining.judges`).
+            log-odds`` and ``describe()`` (see :mod:`zelo.mining.scorers.judges`).
         first_stage: scorer proposing the candidates.
         candidates: documents per query taken from the first stage; :meth:`rank` returns at most
             this many.

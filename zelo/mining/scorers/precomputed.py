@@ -42,7 +42,7 @@ from zelo.keys import (
     MINING_SOURCE_NDCG,
 )
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import input_key
+from zelo.mining.scorers.candidates import input_key
 from zelo.types import MiningInput
 from zelo.utils.tensors import pad_rows
 
