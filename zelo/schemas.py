@@ -7,9 +7,15 @@ ConfigStore under ``schema/<group>/<option>`` and is pulled into its YAML with
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+import pkgutil
 import sys
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -187,56 +193,6 @@ class MinerConfig:
 
 
 @dataclass
-class TopSamplerConfig:
-    _target_: str = "zelo.mining.sampling.samplers.TopSampler"
-    range_max: int | None = MISSING
-
-
-@dataclass
-class UniformSamplerConfig(TopSamplerConfig):
-    _target_: str = "zelo.mining.sampling.samplers.UniformSampler"
-
-
-@dataclass
-class SimANSSamplerConfig(TopSamplerConfig):
-    _target_: str = "zelo.mining.sampling.samplers.SimANSSampler"
-    a: float = MISSING
-    b: float = MISSING
-    pos_reduce: str = MISSING
-
-
-@dataclass
-class ShiftRuleConfig:
-    _target_: str = "zelo.mining.rules.shifted.shift_mask"
-    _partial_: bool = True
-    shift: int = MISSING
-
-
-@dataclass
-class AbsRuleConfig:
-    _target_: str = "zelo.mining.rules.topk_abs.abs_mask"
-    _partial_: bool = True
-    max_score: float = MISSING
-    min_score: float | None = None
-
-
-@dataclass
-class MarginPosRuleConfig:
-    _target_: str = "zelo.mining.rules.margin_pos.margin_pos_mask"
-    _partial_: bool = True
-    margin: float = MISSING
-    pos_reduce: str = MISSING
-
-
-@dataclass
-class PercPosRuleConfig:
-    _target_: str = "zelo.mining.rules.perc_pos.perc_pos_mask"
-    _partial_: bool = True
-    percentage: float = MISSING
-    pos_reduce: str = MISSING
-
-
-@dataclass
 class AdaptiveMinerConfig:
     _target_: str = "zelo.mining.adaptive.AdaptiveMiner"
     base: MinerConfig = MISSING
@@ -311,21 +267,70 @@ class STModelConfig(StudentConfig):
     document_prompt_name: str | None = None
 
 
-MINER_OPTIONS = (
-    "random", "topk", "bm25", "cross_encoder", "ensemble", "llm_ensemble", "oracle", "dial",
-    "shifted", "abs", "marginpos", "percpos", "minilm_l3", "mpnet", "fused", "precomputed",
-)  # fmt: skip
+def _field_type(hint: Any) -> Any:
+    """A signature's type as OmegaConf takes it (``X | None`` -> ``Optional[X]``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return typing.Optional[args[0]] if len(args) == 1 else Any  # noqa: UP007, UP045 (OmegaConf takes Optional)
+    return hint
+
+
+def signature_schema(target: Callable, partial: bool) -> type:
+    """A schema derived from ``target``'s signature: ``_target_`` (and ``_partial_``), then one
+    field per argument, typed by its annotation, ``MISSING`` (``None`` where the default is
+    ``None``). A partial rule's first argument (the candidates) is left to the call."""
+    params = list(inspect.signature(target).parameters.values())
+    hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+    fields: list[tuple] = [("_target_", str, f"{target.__module__}.{target.__qualname__}")]
+    if partial:
+        fields.append(("_partial_", bool, True))
+        params = params[1:]
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        default = None if p.default is None else MISSING
+        fields.append((p.name, _field_type(hints.get(p.name, Any)), field(default=default)))
+    return make_dataclass(f"{target.__qualname__}Schema", fields)
+
+
+def _members(package: str, keep: Callable[[str, Any], bool]) -> dict[str, Any]:
+    """``name -> object`` defined in the modules of ``package`` that ``keep`` accepts."""
+    out = {}
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        module = importlib.import_module(f"{package}.{info.name}")
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) == module.__name__ and keep(name, obj):
+                out[name] = obj
+    return out
+
+
+def rule_schemas(package: str | None = None) -> dict[tuple[str, str], type]:
+    """``("rule", <name>)`` for every rule ``<name>_mask`` in ``package`` (default
+    :mod:`zelo.mining.rules`)."""
+    found = _members(package or RULES_PACKAGE, lambda n, o: n.endswith("_mask"))
+    rules = {n: f for n, f in found.items() if inspect.isfunction(f)}
+    return {("rule", n.removesuffix("_mask")): signature_schema(f, True) for n, f in rules.items()}
+
+
+def sampler_schemas() -> dict[tuple[str, str], type]:
+    """``("sampling", <name>)`` for every class ``<Name>Sampler`` in :mod:`zelo.mining.sampling`."""
+    found = _members(
+        SAMPLING_PACKAGE,
+        lambda n, o: n.endswith("Sampler") and n != "Sampler" and inspect.isclass(o),
+    )
+    return {
+        ("sampling", n.removesuffix("Sampler").lower()): signature_schema(c, False)
+        for n, c in found.items()
+    }
+
+
+RULES_PACKAGE = "zelo.mining.rules"
+SAMPLING_PACKAGE = "zelo.mining.sampling"
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
-    **{("miner", m): MinerConfig for m in MINER_OPTIONS},
+    # every miner option is a Miner (or the adaptive one around it): conf/common/miner.yaml
+    ("miner", "miner"): MinerConfig,
     ("miner", "adaptive"): AdaptiveMinerConfig,
-    ("miner", "adaptive_oracle"): AdaptiveMinerConfig,
-    ("sampling", "top"): TopSamplerConfig,
-    ("sampling", "uniform"): UniformSamplerConfig,
-    ("sampling", "simans"): SimANSSamplerConfig,
-    ("rule", "shift"): ShiftRuleConfig,
-    ("rule", "abs"): AbsRuleConfig,
-    ("rule", "margin_pos"): MarginPosRuleConfig,
-    ("rule", "perc_pos"): PercPosRuleConfig,
     ("loss", "infonce"): InfoNCELossConfig,
     ("loss", "infonce_masked"): MaskedInfoNCELossConfig,
     ("loss", "debiased"): DebiasedLossConfig,
@@ -333,7 +338,13 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     **{("model", m): BiEncoderConfig for m in ("static", "minilm", "mpnet", "hf", "tiny")},
     ("model", "st"): STModelConfig,
 }
-"""(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``."""
+"""(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``; the rules' and the
+samplers' are derived from their code (:func:`option_schemas`)."""
+
+
+def option_schemas() -> dict[tuple[str, str], type]:
+    """Every schema: :data:`OPTION_SCHEMAS`, then one per rule and per sampler, from the code."""
+    return {**OPTION_SCHEMAS, **rule_schemas(), **sampler_schemas()}
 
 
 def register_resolvers() -> None:
@@ -348,5 +359,5 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="mine_schema", node=MineConfig)
-    for (group, option), node in OPTION_SCHEMAS.items():
+    for (group, option), node in option_schemas().items():
         cs.store(group=f"schema/{group}", name=option, node=node)

@@ -28,6 +28,7 @@ class ScorerBase:
     ``score`` (see :class:`~zelo.types.Scorer`)."""
 
     reads_judgments = False  # True: the scorer looks at the full judgments (a control)
+    cosine_scores = False  # True: scores are cosine similarities in [-1, 1]
 
     def report(self) -> dict[str, float]:
         """Figures of the last ranking worth logging as ``mining/<key>`` (none by default)."""
