@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
 from zelo.mining.base import Miner
-from zelo.schemas import option_schemas
+from zelo.schemas import arguments, option_schemas
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -160,20 +159,10 @@ PASSED_IN_CODE = {"model": {"loss", "corpus"}}  # the module gets them from othe
 
 
 def accepted_arguments(target: object, partial: bool) -> set[str]:
-    """Keyword arguments ``target`` takes; a class's ``**options`` follow its bases' ``__init__``;
-    a partial rule's first parameter (the candidates) is given at call time."""
-    if not inspect.isclass(target):
-        params = list(inspect.signature(target).parameters.values())
-        return {p.name for p in params[1 if partial else 0 :]}
-    names: set[str] = set()
-    for cls in target.__mro__:
-        if "__init__" not in vars(cls):
-            continue
-        params = inspect.signature(cls.__init__).parameters.values()
-        names |= {p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD}
-        if not any(p.kind == p.VAR_KEYWORD for p in params):
-            break
-    return names
+    """Keyword arguments ``target`` takes (see :func:`zelo.schemas.arguments`); a partial
+    rule's first parameter (the candidates) is given at call time."""
+    params = [p for p, _ in arguments(target) if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return {p.name for p in params[1 if partial else 0 :]}
 
 
 def _node(make_cfg, group: str, option: str):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.utils import get_object
 from omegaconf import MISSING, OmegaConf
 
 import zelo
@@ -202,95 +203,88 @@ class AdaptiveMinerConfig:
     tolerance: float = MISSING
 
 
-@dataclass
-class InfoNCELossConfig:
-    _target_: str = "zelo.losses.infonce.InfoNCELoss"
-    temperature: float = MISSING
-    learnable_temperature: bool = MISSING
-    in_batch_negatives: bool = MISSING
-    mask_known_positives: bool = MISSING
-    min_temperature: float = MISSING
-
-
-@dataclass
-class MaskedInfoNCELossConfig(InfoNCELossConfig):
-    _target_: str = "zelo.losses.infonce_masked.MaskedInfoNCELoss"
-    margin: float = MISSING
-    margin_strategy: str = MISSING
-
-
-@dataclass
-class DebiasedLossConfig(InfoNCELossConfig):
-    _target_: str = "zelo.losses.debiased.DebiasedContrastiveLoss"
-    tau_plus: float = MISSING
-    min_similarity: float = MISSING
-
-
-@dataclass
-class DistillLossConfig(InfoNCELossConfig):
-    _target_: str = "zelo.losses.distill.DistillLoss"
-    teacher_temperature: float | None = MISSING  # null: the teacher scorer's own
-    alpha: float = MISSING
-
-
-@dataclass
-class StudentConfig:
-    """The optimisation and evaluation options every student takes, whatever builds it."""
-
-    lr: float = MISSING
-    weight_decay: float = MISSING
-    sparse_lr: float | None = None
-    warmup_ratio: float = MISSING
-    decay: str = MISSING
-    corpus_batch_size: int = MISSING
-    search_depth: int = MISSING
-
-
-@dataclass
-class BiEncoderConfig(StudentConfig):
-    _target_: str = "zelo.models.biencoder.BiEncoderModule"
-    encoder: Any = MISSING
-
-
-@dataclass
-class STModelConfig(StudentConfig):
-    """``model=st``: a SentenceTransformer folder as the student (:func:`zelo.st.models.st_student`)."""
-
-    _target_: str = "zelo.st.models.st_student"
-    path: str = MISSING
-    max_length: int | None = None
-    query_max_length: int | None = None
-    normalize: bool | None = None
-    query_prompt: str | None = None
-    document_prompt: str | None = None
-    query_prompt_name: str | None = None
-    document_prompt_name: str | None = None
+PLAIN = (int, float, str, bool)
 
 
 def _field_type(hint: Any) -> Any:
-    """A signature's type as OmegaConf takes it (``X | None`` -> ``Optional[X]``)."""
+    """A signature's type as OmegaConf takes it (``X | None`` -> ``Optional[X]``; a type it
+    cannot hold, e.g. an encoder, -> ``Any``)."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return typing.Optional[args[0]] if len(args) == 1 else Any  # noqa: UP007, UP045 (OmegaConf takes Optional)
-    return hint
+        if len(args) == 1 and args[0] in PLAIN:
+            return typing.Optional[args[0]]  # noqa: UP045 (OmegaConf takes Optional)
+        return Any
+    return hint if hint in PLAIN or typing.get_origin(hint) in (list, dict) else Any
 
 
-def signature_schema(target: Callable, partial: bool) -> type:
+def _hints(fn: Callable) -> dict[str, Any]:
+    """``fn``'s argument types; one that cannot be resolved here (a type-checking import) is
+    ``Any``."""
+    try:
+        return typing.get_type_hints(fn)
+    except NameError:
+        out = {}
+        for name, hint in getattr(fn, "__annotations__", {}).items():
+            try:
+                out[name] = eval(hint, fn.__globals__) if isinstance(hint, str) else hint  # noqa: S307
+            except NameError:
+                out[name] = Any
+        return out
+
+
+def arguments(target: Callable) -> list[tuple[inspect.Parameter, Any]]:
+    """``target``'s keyword arguments with their types; a class's ``**options`` follow its
+    bases' ``__init__`` (the first of each name wins), a function's the optional arguments of
+    the class it returns."""
+    if not inspect.isclass(target):
+        hints = _hints(target)
+        params = list(inspect.signature(target).parameters.values())
+        out = [(p, hints.get(p.name, Any)) for p in params]
+        if any(p.kind == p.VAR_KEYWORD for p in params) and inspect.isclass(hints.get("return")):
+            names = {p.name for p in params}
+            optional = [a for a in arguments(hints["return"]) if a[0].default is not a[0].empty]
+            out += [a for a in optional if a[0].name not in names]
+        return out
+    out, seen = [], set()
+    for cls in target.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        hints = _hints(cls.__init__)
+        out += [(p, hints.get(p.name, Any)) for p in params if p.name not in seen]
+        seen |= {p.name for p in params}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return out
+
+
+def signature_schema(target: Callable, partial: bool, passed: tuple[str, ...] = ()) -> type:
     """A schema derived from ``target``'s signature: ``_target_`` (and ``_partial_``), then one
     field per argument, typed by its annotation, ``MISSING`` (``None`` where the default is
-    ``None``). A partial rule's first argument (the candidates) is left to the call."""
-    params = list(inspect.signature(target).parameters.values())
-    hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+    ``None``). A partial rule's first argument (the candidates) is left to the call, and so are
+    the ``passed`` arguments the code gives (a student's loss and corpus)."""
+    params = arguments(target)
     fields: list[tuple] = [("_target_", str, f"{target.__module__}.{target.__qualname__}")]
     if partial:
         fields.append(("_partial_", bool, True))
         params = params[1:]
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+    for p, hint in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in passed:
             continue
         default = None if p.default is None else MISSING
-        fields.append((p.name, _field_type(hints.get(p.name, Any)), field(default=default)))
+        fields.append((p.name, _field_type(hint), field(default=default)))
     return make_dataclass(f"{target.__qualname__}Schema", fields)
+
+
+def yaml_schemas(group: str, passed: tuple[str, ...] = ()) -> dict[tuple[str, str], type]:
+    """``(group, <option>)`` for every ``conf/<group>/<option>.yaml``, from its ``_target_``'s
+    signature: a new option of the group needs no entry anywhere."""
+    out = {}
+    for path in sorted(Path(CONF_DIR, group).glob("*.yaml")):
+        target = OmegaConf.load(path).get("_target_")
+        if target:
+            out[(group, path.stem)] = signature_schema(get_object(target), False, passed)
+    return out
 
 
 def _members(package: str, keep: Callable[[str, Any], bool]) -> dict[str, Any]:
@@ -331,20 +325,20 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     # every miner option is a Miner (or the adaptive one around it): conf/common/miner.yaml
     ("miner", "miner"): MinerConfig,
     ("miner", "adaptive"): AdaptiveMinerConfig,
-    ("loss", "infonce"): InfoNCELossConfig,
-    ("loss", "infonce_masked"): MaskedInfoNCELossConfig,
-    ("loss", "debiased"): DebiasedLossConfig,
-    ("loss", "distill"): DistillLossConfig,
-    **{("model", m): BiEncoderConfig for m in ("static", "minilm", "mpnet", "hf", "tiny")},
-    ("model", "st"): STModelConfig,
 }
-"""(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``; the rules' and the
-samplers' are derived from their code (:func:`option_schemas`)."""
+"""(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``; the others are
+derived from the code and the YAML (:func:`option_schemas`)."""
+PASSED_IN_CODE = {"model": ("loss", "corpus")}  # a student gets them from other groups
 
 
 def option_schemas() -> dict[tuple[str, str], type]:
-    """Every schema: :data:`OPTION_SCHEMAS`, then one per rule and per sampler, from the code."""
-    return {**OPTION_SCHEMAS, **rule_schemas(), **sampler_schemas()}
+    """Every schema: :data:`OPTION_SCHEMAS`, one per rule and per sampler from their code, one per
+    loss and model option from its YAML's ``_target_``."""
+    derived = {
+        **yaml_schemas("loss"),
+        **yaml_schemas("model", PASSED_IN_CODE["model"]),
+    }
+    return {**OPTION_SCHEMAS, **rule_schemas(), **sampler_schemas(), **derived}
 
 
 def register_resolvers() -> None:
