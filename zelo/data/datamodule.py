@@ -77,18 +77,14 @@ class RetrievalDataModule(pl.LightningDataModule):
         super().__init__()
         if num_negatives < 0:
             raise ValueError(f"data.num_negatives must be >= 0, got {num_negatives}")
-        self.collection = collection
-        self.query_sets = query_sets
-        self.miner = miner
-        self.student = student
-        self.teacher = teacher
-        self.reference = reference
-        self.batch_size = batch_size
-        self.num_negatives = num_negatives
         if examples_per_query is not None and examples_per_query < 1:
             raise ValueError(
                 f"data.examples_per_query must be >= 1 or null, got {examples_per_query}"
             )
+        # the data, the scorers of each pass, then the training batches' shape
+        self.collection, self.query_sets = collection, query_sets
+        self.miner, self.student, self.teacher, self.reference = miner, student, teacher, reference
+        self.batch_size, self.num_negatives = batch_size, num_negatives
         self.examples_per_query = examples_per_query
         own = miner.mine_every_n_epochs if miner is not None else 0
         self.remine_every_n_epochs = int(mine_every_n_epochs or own)

@@ -77,12 +77,7 @@ class FiniteGuard(pl.Callback):
             raise diverged(trainer, f"the gradient norm is {norm}")
 
     def on_train_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *_: Any
     ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None and not bool(torch.isfinite(loss.detach()).all()):

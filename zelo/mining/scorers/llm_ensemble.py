@@ -46,6 +46,7 @@ import torch
 from zelo.mining.base import ScorerBase
 from zelo.mining.scorers.candidates import input_key, sort_candidates, union_rows
 from zelo.mining.scorers.elo import bradley_terry, pairs_from_cycles, to_elo
+from zelo.mining.scorers.llm_pointwise import named_judges
 from zelo.mining.scorers.random_scorer import query_seed
 from zelo.types import MiningInput, Scorer
 from zelo.utils.tensors import lookup
@@ -122,13 +123,7 @@ class LLMEnsembleScorer(ScorerBase):
             raise ValueError(f"miner.scorer.degree must be even and >= 2, got {degree}")
         if candidates < 2:
             raise ValueError(f"miner.scorer.candidates must be >= 2, got {candidates}")
-        self.judges = (
-            dict(judges)
-            if isinstance(judges, Mapping)
-            else {f"{j.name}_{i}": j for i, j in enumerate(judges)}
-        )
-        if not self.judges:
-            raise ValueError("miner.scorer.judges is empty")
+        self.judges = named_judges(judges)
         self.first_stage = first_stage
         self.candidates = candidates
         self.degree = degree

@@ -44,6 +44,7 @@ from zelo.keys import (
 from zelo.mining.base import ScorerBase
 from zelo.mining.scorers.candidates import input_key
 from zelo.types import MiningInput
+from zelo.utils.datasets_io import load_local
 from zelo.utils.tensors import pad_rows
 
 log = logging.getLogger(__name__)
@@ -231,31 +232,13 @@ def resolve_rows(
     return lists, counts
 
 
-READERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
-
-
 def load_dataset(path: str | Path) -> Any:
-    """A ``datasets.Dataset`` from a ``save_to_disk`` folder or a JSON(L)/CSV/Parquet file.
+    """The mined dataset at ``path`` (see :func:`zelo.utils.datasets_io.load_local`).
 
     Raises:
         ConfigError: no dataset there, a ``DatasetDict``, or an unknown file type.
     """
-    import datasets
-
-    path = Path(path)
-    key = f"miner.scorer.path={path}"
-    if path.is_dir():
-        try:
-            ds = datasets.load_from_disk(str(path))
-        except FileNotFoundError as err:
-            raise ConfigError(f"{key}: not a dataset saved with save_to_disk ({err})") from None
-        if isinstance(ds, datasets.DatasetDict):
-            raise ConfigError(f"{key}: a DatasetDict ({list(ds)}); pass one split's folder")
-        return ds
-    kind = READERS.get(path.suffix.lower())
-    if not path.is_file() or kind is None:
-        raise ConfigError(f"{key}: no such folder or {sorted(READERS)} file")
-    return getattr(datasets.Dataset, f"from_{kind}")(str(path))
+    return load_local(path, ConfigError, f"miner.scorer.path={path}", "miner=precomputed")
 
 
 class PrecomputedScorer(ScorerBase):
