@@ -7,6 +7,7 @@ ConfigStore under ``schema/<group>/<option>`` and is pulled into its YAML with
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -203,6 +204,40 @@ class AdaptiveMinerConfig:
     tolerance: float = MISSING
 
 
+@dataclass
+class StudentConfig:
+    """The optimisation and evaluation options every student takes, whatever builds it."""
+
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    sparse_lr: float | None = None
+    warmup_ratio: float = MISSING
+    decay: str = MISSING
+    corpus_batch_size: int = MISSING
+    search_depth: int = MISSING
+
+
+@dataclass
+class BiEncoderConfig(StudentConfig):
+    _target_: str = "zelo.models.biencoder.BiEncoderModule"
+    encoder: Any = MISSING
+
+
+@dataclass
+class STModelConfig(StudentConfig):
+    """``model=st``: a SentenceTransformer folder as the student (:func:`zelo.st.models.st_student`)."""
+
+    _target_: str = "zelo.st.models.st_student"
+    path: str = MISSING
+    max_length: int | None = None
+    query_max_length: int | None = None
+    normalize: bool | None = None
+    query_prompt: str | None = None
+    document_prompt: str | None = None
+    query_prompt_name: str | None = None
+    document_prompt_name: str | None = None
+
+
 PLAIN = (int, float, str, bool)
 
 
@@ -325,20 +360,19 @@ OPTION_SCHEMAS: dict[tuple[str, str], type] = {
     # every miner option is a Miner (or the adaptive one around it): conf/common/miner.yaml
     ("miner", "miner"): MinerConfig,
     ("miner", "adaptive"): AdaptiveMinerConfig,
+    # the students' (hand-written: deriving them would import Lightning at every config load)
+    **{("model", m): BiEncoderConfig for m in ("static", "minilm", "mpnet", "hf", "tiny")},
+    ("model", "st"): STModelConfig,
 }
 """(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``; the others are
 derived from the code and the YAML (:func:`option_schemas`)."""
-PASSED_IN_CODE = {"model": ("loss", "corpus")}  # a student gets them from other groups
 
 
+@functools.cache
 def option_schemas() -> dict[tuple[str, str], type]:
     """Every schema: :data:`OPTION_SCHEMAS`, one per rule and per sampler from their code, one per
-    loss and model option from its YAML's ``_target_``."""
-    derived = {
-        **yaml_schemas("loss"),
-        **yaml_schemas("model", PASSED_IN_CODE["model"]),
-    }
-    return {**OPTION_SCHEMAS, **rule_schemas(), **sampler_schemas(), **derived}
+    loss option from its YAML's ``_target_`` (derived once per process)."""
+    return {**OPTION_SCHEMAS, **rule_schemas(), **sampler_schemas(), **yaml_schemas("loss")}
 
 
 def register_resolvers() -> None:
