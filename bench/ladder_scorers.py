@@ -87,7 +87,7 @@ def main() -> None:
     register_configs()
     if not args.no_check:
         check_packages()
-    from zelo.mining.ensemble import EnsembleScorer
+    from zelo.mining.scorers.ensemble import EnsembleScorer
     from zelo.pipeline import build
     from zelo.types import MiningInput
 

@@ -42,8 +42,8 @@ from hydra.utils import instantiate
 from zelo.data.beir import load_beir
 from zelo.data.splits import build_query_set
 from zelo.eval.metrics import evaluate_ranking, mean_ndcg
-from zelo.mining.candidates import sort_candidates
-from zelo.mining.llm_ensemble import LLMEnsembleScorer
+from zelo.mining.scorers.candidates import sort_candidates
+from zelo.mining.scorers.llm_ensemble import LLMEnsembleScorer
 from zelo.schemas import register_configs
 from zelo.types import MiningInput
 from zelo.utils.tensors import grades_of

@@ -2,7 +2,7 @@
 
 Every miner is built from its own ``conf/miner/<option>.yaml`` (the defaults a sweep uses) and
 mines N negatives for the training queries (one labelled positive per query, the others hidden);
-``zelo.eval.measure.mining_stats`` then gives ``miner/ndcg@10`` (the scorer's own ranking
+``zelo.eval.false_negatives.mining_stats`` then gives ``miner/ndcg@10`` (the scorer's own ranking
 against the full judgments) and ``mining/fn_rate`` (share of mined negatives that the full
 judgments call relevant). Corpus embeddings are cached under ``--cache-dir``.
 
@@ -28,7 +28,7 @@ from hydra.utils import instantiate
 from zelo.data.beir import load_beir
 from zelo.data.splits import build_query_set, resolve_splits
 from zelo.data.synthetic import generate_collection
-from zelo.eval.measure import mining_stats
+from zelo.eval.false_negatives import mining_stats
 from zelo.schemas import register_configs
 from zelo.types import MiningInput
 

@@ -39,14 +39,14 @@ DATA_DIR = Path(os.environ.get("ZELO_DATA_DIR", REPO.parent / "shared" / "data")
 TIE = 1e-5  # two scorers' cosines of the same pair differ by ~1e-7; closer calls may flip
 RULES = {  # name -> (zelo rule function path or None, its kwargs, sentence-transformers kwargs)
     "topk": (None, {}, {}),
-    "shifted10": ("zelo.mining.shifted.shift_mask", {"shift": 10}, {"range_min": 10}),
+    "shifted10": ("zelo.mining.rules.shifted.shift_mask", {"shift": 10}, {"range_min": 10}),
     "marginpos0.05": (
-        "zelo.mining.margin_pos.margin_pos_mask",
+        "zelo.mining.rules.margin_pos.margin_pos_mask",
         {"margin": 0.05},
         {"absolute_margin": 0.05},
     ),
     "percpos0.95": (
-        "zelo.mining.perc_pos.perc_pos_mask",
+        "zelo.mining.rules.perc_pos.perc_pos_mask",
         {"percentage": 0.95},
         {"relative_margin": 0.05},
     ),
@@ -96,7 +96,7 @@ def run_zelo(inp, cache_dir: str, depths: dict[str, int]) -> tuple[dict, list[fl
     from hydra.utils import get_object
 
     from zelo.mining.base import Miner
-    from zelo.mining.dense import DenseScorer
+    from zelo.mining.scorers.dense import DenseScorer
     from zelo.models.transformer import TransformerEncoder
 
     start = time.perf_counter()

@@ -189,7 +189,7 @@ def bench_mine(args) -> None:
     from st_agreement import st_depth
 
     from zelo.mining.base import Miner
-    from zelo.mining.dense import DenseScorer
+    from zelo.mining.scorers.dense import DenseScorer
     from zelo.models.transformer import TransformerEncoder
     from zelo.types import MiningInput
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
 from zelo.mining.base import Miner
-from zelo.schemas import OPTION_SCHEMAS
+from zelo.schemas import arguments, option_schemas
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -134,46 +133,46 @@ def test_root_config_resolves(cfg_tiny) -> None:
     assert resolved["logger"]["csv"]["save_dir"] == cfg_tiny.paths.output_dir
 
 
-# where an option of an internal group is composed: (group, option) -> overrides
-COMPOSED_BY = {
-    **{
-        ("sampling", o): ["miner=topk", f"miner/sampling={o}"] for o in ("top", "uniform", "simans")
-    },
-    ("rule", "shift"): ["miner=shifted"],
-    ("rule", "abs"): ["miner=abs"],
-    ("rule", "margin_pos"): ["miner=marginpos"],
-    ("rule", "perc_pos"): ["miner=percpos"],
-}
+SCHEMAS = option_schemas()
+
+
+def composed_by(group: str, option: str) -> tuple[list[str], str]:
+    """Where the schema ``schema/<group>/<option>`` is composed, found in the YAML: the overrides
+    of a config that pulls it in, and the node it types (``miner``, ``miner.sampling``,
+    ``miner.rules.<name>``, or the group)."""
+    if group == "sampling":
+        return ["miner=topk", f"miner/sampling={option}"], "miner.sampling"
+    if group in ("miner", "rule"):
+        wanted = "/common/miner@_here_" if (group, option) == ("miner", "miner") else None
+        wanted = wanted or f"/schema/{group}/{option}@"
+        for path in sorted((CONF / "miner").glob("*.yaml")):
+            for line in path.read_text().splitlines():
+                if wanted in line:
+                    node = "miner" if group == "miner" else line.split("@", 1)[1].strip()
+                    extra = EXTRA["miner"].get(path.stem, [])
+                    return [f"miner={path.stem}", *extra], node.replace("rules.", "miner.rules.")
+        raise AssertionError(f"no conf/miner option composes schema/{group}/{option}")
+    return [f"{group}={option}", *EXTRA.get(group, {}).get(option, [])], group
+
+
 PASSED_IN_CODE = {"model": {"loss", "corpus"}}  # the module gets them from other groups
 
 
 def accepted_arguments(target: object, partial: bool) -> set[str]:
-    """Keyword arguments ``target`` takes; a class's ``**options`` follow its bases' ``__init__``;
-    a partial rule's first parameter (the candidates) is given at call time."""
-    if not inspect.isclass(target):
-        params = list(inspect.signature(target).parameters.values())
-        return {p.name for p in params[1 if partial else 0 :]}
-    names: set[str] = set()
-    for cls in target.__mro__:
-        if "__init__" not in vars(cls):
-            continue
-        params = inspect.signature(cls.__init__).parameters.values()
-        names |= {p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD}
-        if not any(p.kind == p.VAR_KEYWORD for p in params):
-            break
-    return names
+    """Keyword arguments ``target`` takes (see :func:`zelo.schemas.arguments`); a partial
+    rule's first parameter (the candidates) is given at call time."""
+    params = [p for p, _ in arguments(target) if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return {p.name for p in params[1 if partial else 0 :]}
 
 
 def _node(make_cfg, group: str, option: str):
-    if (group, option) in COMPOSED_BY:
-        cfg = make_cfg(*COMPOSED_BY[(group, option)])
-        return cfg.miner.sampling if group == "sampling" else cfg.miner.rules[option]
-    return make_cfg(f"{group}={option}", *EXTRA.get(group, {}).get(option, []))[group]
+    overrides, node = composed_by(group, option)
+    return OmegaConf.select(make_cfg(*overrides), node)
 
 
-@pytest.mark.parametrize(("group", "option"), sorted(OPTION_SCHEMAS))
+@pytest.mark.parametrize(("group", "option"), sorted(SCHEMAS))
 def test_schema_fields_equal_target_arguments(make_cfg, group: str, option: str) -> None:
-    schema = OPTION_SCHEMAS[(group, option)]
+    schema = SCHEMAS[(group, option)]
     fields = {f for f in schema.__dataclass_fields__ if not f.startswith("_")}
     target = get_object(schema._target_)
     partial = bool(getattr(schema, "_partial_", False))

@@ -1,10 +1,16 @@
-"""``train(cfg)``: seed, instantiate, measure zero-shot, mine, fit, test, write ``metrics.json``."""
+"""``train(cfg)``: seed, instantiate, measure zero-shot, mine, fit, test, write ``metrics.json``.
+
+Each builder returns what it built (:class:`BuiltRun`, :class:`~zelo.run.job.JobCallbacks`), and
+the pipeline hands run state to whoever needs it: the DataModule publishes each mining pass to
+the subscribers given here, and no component below reaches into the trainer for another one.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +18,7 @@ import lightning.pytorch as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from zelo.callbacks.run_state import BindTeacher, MinerFeedback
+from zelo.callbacks.run_state import EpochMining, MinerFeedback
 from zelo.data.datamodule import RetrievalDataModule
 from zelo.data.splits import build_query_sets, resolve_splits
 from zelo.keys import (
@@ -20,22 +26,40 @@ from zelo.keys import (
     CONFIG_FILE,
     DEV_NDCG,
     FN_RATE,
+    FN_RATE_FIRST,
     FN_TEACHER_RATE,
     METRICS_FILE,
     MINER_NDCG,
+    MINER_NDCG_FIRST,
+    MINING_PASSES,
     RUN_ADAPTIVE,
+    RUN_CHOICES,
     RUN_COLLECTION_SEED,
     RUN_CONTROL,
+    RUN_DATASET,
+    RUN_FN_TEACHER,
+    RUN_KEEP_POSITIVES,
+    RUN_SEED,
     RUN_SPLIT_SEED,
+    RUN_TEACHER,
     STUDENT_DIR,
     TEST_NDCG,
+    TEST_PREFIX,
+    TIME_FIT_S,
+    TIME_TOTAL_S,
     TRAIN_LOSS,
+    TRAIN_LOSS_EPOCH,
+    TRAINER_EPOCHS,
+    TRAINER_GLOBAL_STEP,
+    VAL_PREFIX,
     ZERO_SHOT,
 )
 from zelo.mining.base import Miner
 from zelo.run import signals
 from zelo.run.checkpoint import AtomicCheckpointIO, TrainingCheckpoint
+from zelo.run.identity import choice
 from zelo.run.job import (
+    JobCallbacks,
     check_trained,
     close_loggers,
     finished,
@@ -47,13 +71,23 @@ from zelo.run.job import (
 )
 from zelo.run.logs import quiet_logs
 from zelo.run.validation import validate_config
-from zelo.types import Scorer
+from zelo.types import MiningSubscriber, Scorer
 from zelo.utils.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 
-def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
+@dataclass(frozen=True)
+class BuiltRun:
+    """What :func:`build` made: the student's LightningModule, its loss, the DataModule (with the
+    collection, the miner and the losses' teacher)."""
+
+    module: pl.LightningModule
+    loss: Any
+    datamodule: RetrievalDataModule
+
+
+def build(cfg: DictConfig) -> BuiltRun:
     """Instantiate the collection, query sets, miner, loss, student and DataModule from ``cfg``."""
     collection = instantiate(cfg.dataset.source)
     splits = resolve_splits(
@@ -88,7 +122,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningModule, RetrievalDataModule]:
     datamodule = RetrievalDataModule(
         collection, query_sets, miner, module.encoder, teacher, reference, seed=cfg.seed, **data
     )
-    return module, datamodule
+    return BuiltRun(module, loss, datamodule)
 
 
 def instantiate_list(group: DictConfig | None) -> list[Any]:
@@ -123,12 +157,13 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     atomic_write_text(out_dir / CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
     signals.phase("loading data and building the run")
-    module, datamodule = build(cfg)
+    built = build(cfg)
+    module, datamodule = built.module, built.datamodule
     # loader facts and the split actually used (seeded or not), beside config.yaml
     atomic_write_json(out_dir / COLLECTION_INFO_FILE, datamodule.collection.info)
     loggers = instantiate_list(cfg.get("logger"))
-    run_cbs = run_callbacks(cfg, out_dir)
-    trainer = make_trainer(cfg, datamodule, loggers, run_cbs)
+    job = run_callbacks(cfg, out_dir)
+    trainer = make_trainer(cfg, built, loggers, job)
     error: BaseException | None = None
     try:
         for lg in loggers:
@@ -137,19 +172,21 @@ def _train(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         before = evaluate(trainer, module, datamodule, suffix="_before")
         fit_start = time.perf_counter()
         signals.phase("training (between batches)")
-        trainer.fit(module, datamodule=datamodule, **resume_checkpoint(cfg, out_dir, run_cbs[-1]))
+        trainer.fit(
+            module, datamodule=datamodule, **resume_checkpoint(cfg, out_dir, job.checkpoint)
+        )
         fit_seconds = time.perf_counter() - fit_start
         check_trained(cfg, trainer)
         fitted = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         # a resumed job keeps the metrics and mining passes of the run it continues
-        fitted, passes = run_cbs[-1].carry_over(fitted, [p.stats for p in datamodule.passes])
+        fitted, passes = job.checkpoint.carry_over(fitted)
         signals.phase("the final evaluation")
         after = evaluate(trainer, module, datamodule, suffix="")  # final weights
-        metrics = collect_metrics(cfg, trainer, datamodule, before, {**fitted, **after}, passes)
-        metrics["time/fit_s"] = fit_seconds
-        metrics["time/total_s"] = time.perf_counter() - start
+        metrics = collect_metrics(cfg, trainer, built, before, {**fitted, **after}, passes)
+        metrics[TIME_FIT_S] = fit_seconds
+        metrics[TIME_TOTAL_S] = time.perf_counter() - start
         if trainer.is_global_zero:  # one writer; the other ranks of a DDP job return the same
-            write_results(cfg, module, metrics, out_dir, run_cbs[-1])
+            write_results(cfg, module, metrics, out_dir, job.checkpoint)
         log.info("%s; results in %s", result_line(cfg, metrics), out_dir)
         return metrics
     except BaseException as err:
@@ -174,20 +211,24 @@ def result_line(cfg: DictConfig, metrics: dict[str, Any]) -> str:
 
 
 def make_trainer(
-    cfg: DictConfig, datamodule: RetrievalDataModule, loggers: list[Any], run_cbs: list[Any]
+    cfg: DictConfig, built: BuiltRun, loggers: list[Any], job: JobCallbacks
 ) -> pl.Trainer:
-    """The trainer: the configured callbacks, the run-state ones, then the job's own
-    (divergence guard, checkpoint)."""
+    """The trainer: the configured callbacks, the run-state ones (the miner's feedback, then the
+    mining step), then the job's own (divergence guard, checkpoint). Every callback that takes
+    mining passes subscribes to the DataModule."""
+    datamodule = built.datamodule
+    configured = instantiate_list(cfg.get("callbacks"))
+    for subscriber in (*configured, *job.all):
+        if isinstance(subscriber, MiningSubscriber):
+            datamodule.subscribe(subscriber)
+    mining = EpochMining(
+        datamodule.mine, datamodule.scheduled_pass, datamodule.remine_every_n_epochs
+    )
     trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
-        callbacks=[
-            *instantiate_list(cfg.get("callbacks")),
-            BindTeacher(),
-            MinerFeedback(datamodule.miner),
-            *run_cbs,
-        ],
-        # re-mining happens when Lightning asks the DataModule for a new train loader
+        callbacks=[*configured, MinerFeedback(datamodule.miner), mining, *job.all],
+        # a new pass needs a new train loader
         reload_dataloaders_every_n_epochs=datamodule.remine_every_n_epochs,
     )
     trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # atomic saves, tensor-only loads
@@ -218,21 +259,18 @@ def evaluate(
     val: bool = True,
 ) -> dict[str, float]:
     """Test (and validate) ``module`` now; metric keys carry ``suffix`` (``_before``: zero-shot)."""
-    module.eval_suffix = suffix
-    try:
-        results: dict[str, float] = {}
+    results: dict[str, float] = {}
+    with module.metric_suffix(suffix):
         if val:
             results.update(trainer.validate(module, datamodule=datamodule, verbose=False)[0])
         results.update(trainer.test(module, datamodule=datamodule, verbose=False)[0])
-    finally:
-        module.eval_suffix = ""
     return {k: float(v) for k, v in results.items()}
 
 
 def collect_metrics(
     cfg: DictConfig,
     trainer: pl.Trainer,
-    datamodule: RetrievalDataModule,
+    built: BuiltRun,
     before: dict[str, float],
     after: dict[str, float],
     passes: list[dict[str, float]] | None = None,
@@ -245,30 +283,31 @@ def collect_metrics(
         passes: every mining pass's stats, oldest first, across resumes (default: this
             process's passes).
     """
+    datamodule = built.datamodule
     if passes is None:
         passes = [p.stats for p in datamodule.passes]
     metrics: dict[str, Any] = {**before}
     for key, value in after.items():
-        if key.startswith(("val/", "test/")):
+        if key.startswith((VAL_PREFIX, TEST_PREFIX)):
             metrics[key] = value
-    metrics[TRAIN_LOSS] = after.get(f"{TRAIN_LOSS}_epoch", math.nan)
+    metrics[TRAIN_LOSS] = after.get(TRAIN_LOSS_EPOCH, math.nan)
     # the false-negative monitor's estimate (its teacher, else the miner's own scores)
     metrics[FN_TEACHER_RATE] = after.get(FN_TEACHER_RATE, math.nan)
     if passes:
         metrics.update(passes[-1])
-        metrics[f"{MINER_NDCG}_first"] = passes[0].get(MINER_NDCG, math.nan)
-        metrics[f"{FN_RATE}_first"] = passes[0].get(FN_RATE, math.nan)
-        metrics["mining/passes"] = len(passes)
-    metrics["trainer/epochs"] = trainer.current_epoch
-    metrics["trainer/global_step"] = trainer.global_step
-    metrics["run/seed"] = int(cfg.seed)
-    metrics["run/dataset"] = str(cfg.dataset.name)
-    for group in ("miner", "model", "loss", "dataset"):
-        metrics[f"run/{group}"] = choice(cfg, group)
-    metrics["run/teacher"] = teacher_name(cfg, trainer.lightning_module.loss)
-    metrics["run/fn_teacher"] = fn_teacher_name(cfg)
+        metrics[MINER_NDCG_FIRST] = passes[0].get(MINER_NDCG, math.nan)
+        metrics[FN_RATE_FIRST] = passes[0].get(FN_RATE, math.nan)
+        metrics[MINING_PASSES] = len(passes)
+    metrics[TRAINER_EPOCHS] = trainer.current_epoch
+    metrics[TRAINER_GLOBAL_STEP] = trainer.global_step
+    metrics[RUN_SEED] = int(cfg.seed)
+    metrics[RUN_DATASET] = str(cfg.dataset.name)
+    for group, key in RUN_CHOICES.items():
+        metrics[key] = choice(cfg, group)
+    metrics[RUN_TEACHER] = teacher_name(cfg, built.loss)
+    metrics[RUN_FN_TEACHER] = fn_teacher_name(cfg)
     metrics[RUN_ADAPTIVE] = datamodule.miner.adaptive
-    metrics["run/keep_positives"] = cfg.annotation.keep_positives
+    metrics[RUN_KEEP_POSITIVES] = cfg.annotation.keep_positives
     # the data's own seeds: the generator's (None: a loaded collection), the drawn splits' (None:
     # the splits came from the qrels)
     metrics[RUN_COLLECTION_SEED] = cfg.dataset.source.get("seed")
@@ -311,19 +350,6 @@ def fn_teacher_name(cfg: DictConfig) -> str | None:
         return None
     teacher = monitor.get("teacher")
     return "miner" if teacher is None else str(teacher.get("_target_", "scorer")).rsplit(".", 1)[-1]
-
-
-def choice(cfg: DictConfig, group: str) -> str:
-    """The option chosen for a config group (``miner=percpos`` -> ``percpos``)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        value = HydraConfig.get().runtime.choices.get(group)
-        if value:
-            return str(value)
-    node = cfg.get(group)
-    target = node.get("_target_", "") if node is not None else ""
-    return str(target).rsplit(".", 1)[-1] or "unknown"
 
 
 def _clean(v: Any) -> Any:

@@ -13,7 +13,7 @@ def run_tags(tags: Any, miner: str, loss: str, seed: int) -> list[str]:
 
 def config_groups() -> str:
     """The app's config groups and their options for ``--help``, as Hydra lists them, without
-    the internal ``schema/*`` groups (they only type the options) and without the groups the
+    the internal ``schema/*`` and ``common/*`` groups (they only type and share defaults) and the groups the
     app's root config does not compose (``zelo-mine`` has no ``model``)."""
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
@@ -25,6 +25,6 @@ def config_groups() -> str:
 
     def shown(group: str) -> bool:
         root = group.split("/", 1)[0]
-        return root not in ("hydra", "schema") and root in used
+        return root not in ("hydra", "schema", "common") and root in used
 
     return hydra.format_config_groups(shown)

@@ -7,13 +7,21 @@ ConfigStore under ``schema/<group>/<option>`` and is pulled into its YAML with
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import os
+import pkgutil
 import sys
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.utils import get_object
 from omegaconf import MISSING, OmegaConf
 
 import zelo
@@ -187,56 +195,6 @@ class MinerConfig:
 
 
 @dataclass
-class TopSamplerConfig:
-    _target_: str = "zelo.mining.sampling.TopSampler"
-    range_max: int | None = MISSING
-
-
-@dataclass
-class UniformSamplerConfig(TopSamplerConfig):
-    _target_: str = "zelo.mining.sampling.UniformSampler"
-
-
-@dataclass
-class SimANSSamplerConfig(TopSamplerConfig):
-    _target_: str = "zelo.mining.sampling.SimANSSampler"
-    a: float = MISSING
-    b: float = MISSING
-    pos_reduce: str = MISSING
-
-
-@dataclass
-class ShiftRuleConfig:
-    _target_: str = "zelo.mining.shifted.shift_mask"
-    _partial_: bool = True
-    shift: int = MISSING
-
-
-@dataclass
-class AbsRuleConfig:
-    _target_: str = "zelo.mining.topk_abs.abs_mask"
-    _partial_: bool = True
-    max_score: float = MISSING
-    min_score: float | None = None
-
-
-@dataclass
-class MarginPosRuleConfig:
-    _target_: str = "zelo.mining.margin_pos.margin_pos_mask"
-    _partial_: bool = True
-    margin: float = MISSING
-    pos_reduce: str = MISSING
-
-
-@dataclass
-class PercPosRuleConfig:
-    _target_: str = "zelo.mining.perc_pos.perc_pos_mask"
-    _partial_: bool = True
-    percentage: float = MISSING
-    pos_reduce: str = MISSING
-
-
-@dataclass
 class AdaptiveMinerConfig:
     _target_: str = "zelo.mining.adaptive.AdaptiveMiner"
     base: MinerConfig = MISSING
@@ -244,37 +202,6 @@ class AdaptiveMinerConfig:
     levels: list[float] = MISSING
     start: float = MISSING
     tolerance: float = MISSING
-
-
-@dataclass
-class InfoNCELossConfig:
-    _target_: str = "zelo.losses.infonce.InfoNCELoss"
-    temperature: float = MISSING
-    learnable_temperature: bool = MISSING
-    in_batch_negatives: bool = MISSING
-    mask_known_positives: bool = MISSING
-    min_temperature: float = MISSING
-
-
-@dataclass
-class MaskedInfoNCELossConfig(InfoNCELossConfig):
-    _target_: str = "zelo.losses.infonce_masked.MaskedInfoNCELoss"
-    margin: float = MISSING
-    margin_strategy: str = MISSING
-
-
-@dataclass
-class DebiasedLossConfig(InfoNCELossConfig):
-    _target_: str = "zelo.losses.debiased.DebiasedContrastiveLoss"
-    tau_plus: float = MISSING
-    min_similarity: float = MISSING
-
-
-@dataclass
-class DistillLossConfig(InfoNCELossConfig):
-    _target_: str = "zelo.losses.distill.DistillLoss"
-    teacher_temperature: float | None = MISSING  # null: the teacher scorer's own
-    alpha: float = MISSING
 
 
 @dataclass
@@ -311,29 +238,141 @@ class STModelConfig(StudentConfig):
     document_prompt_name: str | None = None
 
 
-MINER_OPTIONS = (
-    "random", "topk", "bm25", "cross_encoder", "ensemble", "llm_ensemble", "oracle", "dial",
-    "shifted", "abs", "marginpos", "percpos", "minilm_l3", "mpnet", "fused", "precomputed",
-)  # fmt: skip
+PLAIN = (int, float, str, bool)
+
+
+def _field_type(hint: Any) -> Any:
+    """A signature's type as OmegaConf takes it (``X | None`` -> ``Optional[X]``; a type it
+    cannot hold, e.g. an encoder, -> ``Any``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and args[0] in PLAIN:
+            return typing.Optional[args[0]]  # noqa: UP045 (OmegaConf takes Optional)
+        return Any
+    return hint if hint in PLAIN or typing.get_origin(hint) in (list, dict) else Any
+
+
+def _hints(fn: Callable) -> dict[str, Any]:
+    """``fn``'s argument types; one that cannot be resolved here (a type-checking import) is
+    ``Any``."""
+    try:
+        return typing.get_type_hints(fn)
+    except NameError:
+        out = {}
+        for name, hint in getattr(fn, "__annotations__", {}).items():
+            try:
+                out[name] = eval(hint, fn.__globals__) if isinstance(hint, str) else hint  # noqa: S307
+            except NameError:
+                out[name] = Any
+        return out
+
+
+def arguments(target: Callable) -> list[tuple[inspect.Parameter, Any]]:
+    """``target``'s keyword arguments with their types; a class's ``**options`` follow its
+    bases' ``__init__`` (the first of each name wins), a function's the optional arguments of
+    the class it returns."""
+    if not inspect.isclass(target):
+        hints = _hints(target)
+        params = list(inspect.signature(target).parameters.values())
+        out = [(p, hints.get(p.name, Any)) for p in params]
+        if any(p.kind == p.VAR_KEYWORD for p in params) and inspect.isclass(hints.get("return")):
+            names = {p.name for p in params}
+            optional = [a for a in arguments(hints["return"]) if a[0].default is not a[0].empty]
+            out += [a for a in optional if a[0].name not in names]
+        return out
+    out, seen = [], set()
+    for cls in target.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        hints = _hints(cls.__init__)
+        out += [(p, hints.get(p.name, Any)) for p in params if p.name not in seen]
+        seen |= {p.name for p in params}
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return out
+
+
+def signature_schema(target: Callable, partial: bool, passed: tuple[str, ...] = ()) -> type:
+    """A schema derived from ``target``'s signature: ``_target_`` (and ``_partial_``), then one
+    field per argument, typed by its annotation, ``MISSING`` (``None`` where the default is
+    ``None``). A partial rule's first argument (the candidates) is left to the call, and so are
+    the ``passed`` arguments the code gives (a student's loss and corpus)."""
+    params = arguments(target)
+    fields: list[tuple] = [("_target_", str, f"{target.__module__}.{target.__qualname__}")]
+    if partial:
+        fields.append(("_partial_", bool, True))
+        params = params[1:]
+    for p, hint in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in passed:
+            continue
+        default = None if p.default is None else MISSING
+        fields.append((p.name, _field_type(hint), field(default=default)))
+    return make_dataclass(f"{target.__qualname__}Schema", fields)
+
+
+def yaml_schemas(group: str, passed: tuple[str, ...] = ()) -> dict[tuple[str, str], type]:
+    """``(group, <option>)`` for every ``conf/<group>/<option>.yaml``, from its ``_target_``'s
+    signature: a new option of the group needs no entry anywhere."""
+    out = {}
+    for path in sorted(Path(CONF_DIR, group).glob("*.yaml")):
+        target = OmegaConf.load(path).get("_target_")
+        if target:
+            out[(group, path.stem)] = signature_schema(get_object(target), False, passed)
+    return out
+
+
+def _members(package: str, keep: Callable[[str, Any], bool]) -> dict[str, Any]:
+    """``name -> object`` defined in the modules of ``package`` that ``keep`` accepts."""
+    out = {}
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        module = importlib.import_module(f"{package}.{info.name}")
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) == module.__name__ and keep(name, obj):
+                out[name] = obj
+    return out
+
+
+def rule_schemas(package: str | None = None) -> dict[tuple[str, str], type]:
+    """``("rule", <name>)`` for every rule ``<name>_mask`` in ``package`` (default
+    :mod:`zelo.mining.rules`)."""
+    found = _members(package or RULES_PACKAGE, lambda n, o: n.endswith("_mask"))
+    rules = {n: f for n, f in found.items() if inspect.isfunction(f)}
+    return {("rule", n.removesuffix("_mask")): signature_schema(f, True) for n, f in rules.items()}
+
+
+def sampler_schemas() -> dict[tuple[str, str], type]:
+    """``("sampling", <name>)`` for every class ``<Name>Sampler`` in :mod:`zelo.mining.sampling`."""
+    found = _members(
+        SAMPLING_PACKAGE,
+        lambda n, o: n.endswith("Sampler") and n != "Sampler" and inspect.isclass(o),
+    )
+    return {
+        ("sampling", n.removesuffix("Sampler").lower()): signature_schema(c, False)
+        for n, c in found.items()
+    }
+
+
+RULES_PACKAGE = "zelo.mining.rules"
+SAMPLING_PACKAGE = "zelo.mining.sampling"
 OPTION_SCHEMAS: dict[tuple[str, str], type] = {
-    **{("miner", m): MinerConfig for m in MINER_OPTIONS},
+    # every miner option is a Miner (or the adaptive one around it): conf/common/miner.yaml
+    ("miner", "miner"): MinerConfig,
     ("miner", "adaptive"): AdaptiveMinerConfig,
-    ("miner", "adaptive_oracle"): AdaptiveMinerConfig,
-    ("sampling", "top"): TopSamplerConfig,
-    ("sampling", "uniform"): UniformSamplerConfig,
-    ("sampling", "simans"): SimANSSamplerConfig,
-    ("rule", "shift"): ShiftRuleConfig,
-    ("rule", "abs"): AbsRuleConfig,
-    ("rule", "margin_pos"): MarginPosRuleConfig,
-    ("rule", "perc_pos"): PercPosRuleConfig,
-    ("loss", "infonce"): InfoNCELossConfig,
-    ("loss", "infonce_masked"): MaskedInfoNCELossConfig,
-    ("loss", "debiased"): DebiasedLossConfig,
-    ("loss", "distill"): DistillLossConfig,
+    # the students' (hand-written: deriving them would import Lightning at every config load)
     **{("model", m): BiEncoderConfig for m in ("static", "minilm", "mpnet", "hf", "tiny")},
     ("model", "st"): STModelConfig,
 }
-"""(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``."""
+"""(group, option) -> schema dataclass, stored as ``schema/<group>/<option>``; the others are
+derived from the code and the YAML (:func:`option_schemas`)."""
+
+
+@functools.cache
+def option_schemas() -> dict[tuple[str, str], type]:
+    """Every schema: :data:`OPTION_SCHEMAS`, one per rule and per sampler from their code, one per
+    loss option from its YAML's ``_target_`` (derived once per process)."""
+    return {**OPTION_SCHEMAS, **rule_schemas(), **sampler_schemas(), **yaml_schemas("loss")}
 
 
 def register_resolvers() -> None:
@@ -348,5 +387,5 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="mine_schema", node=MineConfig)
-    for (group, option), node in OPTION_SCHEMAS.items():
+    for (group, option), node in option_schemas().items():
         cs.store(group=f"schema/{group}", name=option, node=node)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -178,12 +178,25 @@ class Teacher(Protocol):
         ...
 
 
+class BatchTeacher(Protocol):
+    """The teacher as a training batch carries it (``batch["teacher"]``): scores of any candidate
+    columns for the batch's own queries, as of the current mining pass."""
+
+    softmax_temperature: float  # in the teacher's score units (see :class:`Scorer`)
+
+    def __call__(self, cand_ids: torch.Tensor) -> torch.Tensor:
+        """``cand_ids [C]`` (every rank's candidates) -> ``[B, C]`` float32, NaN where an id is
+        -1."""
+        ...
+
+
 @dataclass(frozen=True)
 class MiningPass:
     """One mining pass, published by the DataModule and read by every later stage.
 
-    The model's loss binds ``teacher``; the false-negative monitor reads ``input``, ``mined``
-    and ``stats``; ``metrics.json`` takes ``stats`` of the first and the last pass.
+    The DataModule hands it to its subscribers (:class:`MiningSubscriber`) as it is mined and
+    serves its ``teacher`` in the training batches; the false-negative monitor reads ``input``,
+    ``mined`` and ``stats``; ``metrics.json`` takes ``stats`` of the first and the last pass.
 
     Attributes:
         epoch: the epoch the pass was mined for.
@@ -198,6 +211,16 @@ class MiningPass:
     mined: MinedNegatives
     stats: dict[str, float]
     teacher: Teacher | None = None
+
+
+@runtime_checkable
+class MiningSubscriber(Protocol):
+    """What the DataModule hands each :class:`MiningPass` to as it is published (the guard, the
+    checkpoint, the false-negative monitor): the pass comes as an argument, never fetched."""
+
+    def on_mining_pass(self, mining_pass: MiningPass) -> None:
+        """Take the pass just mined."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import torch
 
 from zelo.analysis.results import collect_traces
 from zelo.analysis.traces import QUANTITIES, TRACE_PREFIXES, plot_traces, seed_means
-from zelo.eval.measure import mining_stats
+from zelo.eval.false_negatives import mining_stats
 from zelo.keys import DUP_OF_POSITIVE_RATE
 from zelo.types import MinedNegatives
 

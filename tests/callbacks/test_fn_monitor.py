@@ -1,4 +1,4 @@
-"""The false-negative monitor reads only the latest mining pass and the batches it is shown."""
+"""The false-negative monitor reads only the mining passes it is handed and the batches it is shown."""
 
 from __future__ import annotations
 
@@ -49,9 +49,8 @@ def _pass() -> MiningPass:
     return MiningPass(0, inp, mined, {"mining/fn_rate": 1 / 3})
 
 
-def _trainer(latest: MiningPass) -> SimpleNamespace:
+def _trainer() -> SimpleNamespace:
     return SimpleNamespace(
-        datamodule=SimpleNamespace(latest_pass=latest),
         loggers=[RecordingLogger()],
         callback_metrics={},
         global_step=0,
@@ -60,10 +59,12 @@ def _trainer(latest: MiningPass) -> SimpleNamespace:
 
 
 def test_logs_teacher_rate_inbatch_rate_and_student_view_once_per_pass():
-    latest = _pass()
-    trainer = _trainer(latest)
+    trainer = _trainer()
     module = SimpleNamespace(encoder=WordEncoder())
     monitor = FalseNegativeMonitor(student_max_queries=2, histograms=False)
+    monitor.on_train_epoch_start(trainer, module)  # no pass handed yet: nothing to measure
+    assert trainer.loggers[0].rows == []
+    monitor.on_mining_pass(_pass())
     monitor.on_train_epoch_start(trainer, module)
     monitor.on_train_epoch_start(trainer, module)  # the same pass: not logged again
     rows = trainer.loggers[0].rows
@@ -95,13 +96,15 @@ def test_a_teacher_scorer_replaces_the_miners_scores_and_no_judgments_skip_inbat
             return torch.where(doc_ids >= 0, 1.0, NAN)
 
     latest = _pass()
-    trainer = _trainer(latest)
+    trainer = _trainer()
     monitor = FalseNegativeMonitor(teacher=Constant(), student_max_queries=0, histograms=False)
+    monitor.on_mining_pass(latest)
     monitor.on_train_epoch_start(trainer, SimpleNamespace())
     assert trainer.loggers[0].rows[0]["fn/teacher_rate"] == 1.0  # every negative ties
     blind = MiningPass(0, MiningInput(["q"], ["d0", "d1"], [[0]], 1), latest.mined, {})
-    trainer = _trainer(blind)
+    trainer = _trainer()
     monitor = FalseNegativeMonitor(student_max_queries=0, histograms=False)
+    monitor.on_mining_pass(blind)
     monitor.on_train_epoch_start(trainer, SimpleNamespace())
     monitor.on_train_batch_end(trainer, None, None, {"query_index": torch.tensor([0])}, 0)
     monitor.on_train_epoch_end(trainer, None)

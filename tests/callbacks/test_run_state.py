@@ -1,29 +1,65 @@
-"""Run state moving forward: each pass's teacher to the loss, dev feedback to the miner."""
+"""Run state moving forward: the mining step, dev feedback to the miner."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from zelo.callbacks.run_state import BindTeacher, MinerFeedback
-from zelo.losses.infonce import InfoNCELoss
-from zelo.losses.infonce_masked import MaskedInfoNCELoss
+from zelo.callbacks.run_state import EpochMining, MinerFeedback
 from zelo.mining.adaptive import AdaptiveMiner
 from zelo.mining.base import Miner
-from zelo.mining.oracle import OracleScorer
+from zelo.mining.scorers.oracle import OracleScorer
 from zelo.types import MiningInput, MiningPass
 
 
-def _latest(teacher) -> SimpleNamespace:
-    latest = MiningPass(0, MiningInput(["q"], ["d"], [[0]], 1), None, {}, teacher)
-    return SimpleNamespace(datamodule=SimpleNamespace(latest_pass=latest))
+def _pass(teacher, epoch: int = 0) -> MiningPass:
+    return MiningPass(epoch, MiningInput(["q"], ["d"], [[0]], 1), None, {"mining/x": 1.0}, teacher)
 
 
-def test_bind_teacher_hands_the_pass_teacher_only_to_losses_that_take_one():
-    teacher = object()
-    masked, plain = MaskedInfoNCELoss(), InfoNCELoss()
-    for loss in (masked, plain):
-        BindTeacher().on_train_epoch_start(_latest(teacher), SimpleNamespace(loss=loss))
-    assert masked.teacher is teacher and plain.teacher is None
+class _Logger:
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, dict]] = []
+
+    def log_metrics(self, metrics: dict, step: int) -> None:
+        self.rows.append((step, metrics))
+
+
+def test_epoch_mining_mines_before_fit_then_after_every_kth_epoch_but_not_after_the_last():
+    mined: list[int] = []
+
+    def mine(epoch: int) -> MiningPass:
+        mined.append(epoch)
+        return _pass(None, epoch)
+
+    step = EpochMining(mine, lambda e: e - e % 2, every_n_epochs=2)
+    logger = _Logger()
+
+    def trainer(epoch: int) -> SimpleNamespace:
+        return SimpleNamespace(
+            current_epoch=epoch,
+            global_step=10 * epoch,
+            loggers=[logger],
+            should_stop=False,
+            max_epochs=4,
+            max_steps=-1,
+        )
+
+    step.setup(trainer(0), None, "validate")
+    assert mined == []  # the zero-shot evaluation mines nothing
+    step.setup(trainer(0), None, "fit")
+    step.on_train_start(trainer(0), None)
+    for epoch in range(4):
+        step.on_train_epoch_end(trainer(epoch), None)
+    assert mined == [0, 2]  # epoch 3 ends the fit: no pass for epoch 4
+    assert logger.rows == [(0, {"mining/x": 1.0}), (10, {"mining/x": 1.0})]
+
+
+def test_epoch_mining_redoes_the_scheduled_pass_of_a_resumed_run():
+    mined: list[int] = []
+    step = EpochMining(lambda e: mined.append(e) or _pass(None, e), lambda e: e - e % 2, 2)
+    resumed = SimpleNamespace(current_epoch=3, global_step=30, loggers=[])
+    step.setup(resumed, None, "fit")  # the loops are restored after setup: epoch 0's pass
+    step.on_train_start(resumed, None)
+    assert mined == [0, 2]
 
 
 def _trainer(dev: float | None, epoch: int, max_epochs: int = 5) -> SimpleNamespace:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from hydra.utils import instantiate
 
-from zelo.callbacks.run_state import MinerFeedback
+from zelo.callbacks.run_state import EpochMining, MinerFeedback
 from zelo.mining.adaptive import AdaptiveMiner
 from zelo.pipeline import build, train
 
@@ -40,19 +40,21 @@ def _spy_feedback(monkeypatch) -> list[tuple[int, float]]:
 
 def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
     cfg = make_cfg("miner=adaptive_oracle", "trainer.max_epochs=2")
-    module, dm = build(cfg)
+    built = build(cfg)
+    module, dm = built.module, built.datamodule
     dm.query_sets = NoTestSplit(dm.query_sets)
     received = _spy_feedback(monkeypatch)
+    mining = EpochMining(dm.mine, dm.scheduled_pass, dm.remine_every_n_epochs)
     trainer = instantiate(
         cfg.trainer,
         logger=False,
-        callbacks=[MinerFeedback(dm.miner)],
+        callbacks=[MinerFeedback(dm.miner), mining],
         enable_checkpointing=False,
         reload_dataloaders_every_n_epochs=dm.remine_every_n_epochs,
     )
-    module.eval_suffix = "_before"
-    zero_shot = trainer.validate(module, datamodule=dm, verbose=False)[0]["val/ndcg@10_before"]
-    module.eval_suffix = ""
+    with module.metric_suffix("_before"):
+        zero_shot = trainer.validate(module, datamodule=dm, verbose=False)[0]
+    zero_shot = zero_shot["val/ndcg@10_before"]
     trainer.fit(module, datamodule=dm)
     assert [e for e, _ in received] == [0, 1]
     assert received[0][1] == zero_shot
@@ -92,7 +94,7 @@ def test_checkpoint_carries_the_climb_and_a_fresh_datamodule_resumes_it(
     # saved after the last epoch's validation: the level it trained at, the dev value it reached
     assert state["miner"]["levels"][state["miner"]["level"]] == metrics["mining/hardness"]
     assert math.isclose(state["last_dev"], metrics["val/ndcg@10"], rel_tol=1e-6)
-    _, dm = build(cfg)
+    dm = build(cfg).datamodule
     assert dm.miner.level == 0 and dm.miner._last is None
     feedback = MinerFeedback(dm.miner)
     feedback.load_state_dict(state)

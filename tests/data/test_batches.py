@@ -72,7 +72,8 @@ def test_the_training_budget_does_not_grow_with_the_labelled_positives(make_cfg)
             f"annotation.keep_positives={keep}",
             f"data.examples_per_query={per_query}",
         )
-        _, datamodule = build(cfg)
+        datamodule = build(cfg).datamodule
+        datamodule.mine(0)
         steps[(keep, per_query)] = len(datamodule.train_dataloader())  # batches an epoch
     assert steps[("null", "null")] > 2 * steps[("1", "null")]
     assert steps[("null", "1")] == steps[("1", "null")]

@@ -4,7 +4,8 @@ import torch
 
 from zelo.data.teacher import TeacherScores, mined_own_scores
 from zelo.mining.base import Miner, ScorerBase
-from zelo.mining.random_scorer import RandomScorer
+from zelo.mining.scorers.random_scorer import RandomScorer
+from zelo.pipeline import build
 from zelo.types import MiningInput
 
 
@@ -95,3 +96,29 @@ def test_embedding_scorer_is_a_product_of_embeddings_taken_once():
         torch.testing.assert_close(got, _expected(scorer, inp, qidx, cand_ids), equal_nan=True)
     assert scorer.calls == 1
     assert teacher.softmax_temperature == 0.05
+
+
+def test_the_batch_is_the_teachers_only_channel(make_cfg) -> None:
+    from zelo.losses.infonce import ContrastiveLoss
+
+    cfg = make_cfg("miner=random", "loss=infonce_masked")
+    built = build(cfg)
+    dm = built.datamodule
+    mining_pass = dm.mine(0)
+    batch = next(iter(dm.train_dataloader()))
+    teacher, rows = batch["teacher"], batch["query_index"]
+    cols = torch.tensor([0, 3, 5, -1])
+    torch.testing.assert_close(
+        teacher(cols), mining_pass.teacher(rows, cols), rtol=0, atol=0, equal_nan=True
+    )
+    assert teacher.softmax_temperature == mining_pass.teacher.softmax_temperature
+    torch.testing.assert_close(
+        batch["teacher_scores"],
+        mining_pass.teacher(rows, batch["doc_ids"]),
+        rtol=0,
+        atol=0,
+        equal_nan=True,
+    )
+    # nothing reaches the loss from outside the batch
+    assert not hasattr(ContrastiveLoss, "bind_teacher")
+    assert not any("teacher" in k for k in vars(built.loss))

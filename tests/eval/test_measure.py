@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from zelo.eval.measure import (
+from zelo.eval.false_negatives import (
     duplicate_of_positive_counts,
     false_negative_counts,
     mining_stats,

@@ -43,7 +43,7 @@ def collection(name: str) -> Collection:
 
 
 def bm25_run(c: Collection, qids: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    from zelo.mining.bm25 import BM25Scorer
+    from zelo.mining.scorers.bm25 import BM25Scorer
     from zelo.types import MiningInput
 
     texts = [c.query_texts[c.query_index[q]] for q in qids]

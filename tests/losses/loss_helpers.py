@@ -12,6 +12,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from zelo.data.teacher import BatchTeacherScores
+
 NAN = float("nan")
 
 
@@ -32,7 +34,7 @@ def batch(seed: int = 0, dtype=torch.float64, teacher: bool = False):
 
 
 class TableTeacher:
-    """A bound teacher: ``table[query_index, doc id]`` (NaN where the id is -1)."""
+    """A pass's teacher: ``table[query_index, doc id]`` (NaN where the id is -1)."""
 
     def __init__(self, table: torch.Tensor, softmax_temperature: float = 0.05) -> None:
         self.table = table
@@ -44,10 +46,11 @@ class TableTeacher:
 
 
 def call(loss_fn, q, docs, doc_ids, pos_sets, table=None, teacher_scores=None, rows=None):
-    """Bind ``table`` as the loss's teacher (or none) and run it on one batch."""
-    loss_fn.bind_teacher(None if table is None else TableTeacher(table))
+    """Run the loss on one batch that carries ``table`` as its teacher (or none), as the
+    collator hands it over."""
     query_index = torch.arange(len(q)) if rows is None else rows
-    return loss_fn(q, docs, doc_ids, pos_sets, query_index, teacher_scores)
+    teacher = None if table is None else BatchTeacherScores(TableTeacher(table), query_index)
+    return loss_fn(q, docs, doc_ids, pos_sets, teacher_scores, teacher)
 
 
 def free_port() -> int:

@@ -99,7 +99,12 @@ def test_gradients_reach_queries_and_candidates():
 
 
 class _Elo:
+    """A batch teacher whose scores are Elo points."""
+
     softmax_temperature = 400.0 / math.log(10.0)
+
+    def __call__(self, cand_ids):
+        raise AssertionError("the batch's own teacher_scores are enough here")
 
 
 def test_unset_teacher_temperature_comes_from_the_teacher_scorer():
@@ -108,8 +113,7 @@ def test_unset_teacher_temperature_comes_from_the_teacher_scorer():
     loss_fn = DistillLoss(alpha=1.0)  # teacher_temperature: the scorer's
     with pytest.raises(ValueError, match="teacher_temperature is null"):
         loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=elo)
-    loss_fn.bind_teacher(_Elo())
-    bound, stats = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=elo)
+    bound, stats = loss_fn(q, docs, doc_ids, pos_sets, teacher_scores=elo, teacher=_Elo())
     explicit, _ = DistillLoss(alpha=1.0, teacher_temperature=_Elo.softmax_temperature)(
         q, docs, doc_ids, pos_sets, teacher_scores=elo
     )
@@ -117,21 +121,19 @@ def test_unset_teacher_temperature_comes_from_the_teacher_scorer():
     assert stats["teacher_temperature"] == pytest.approx(173.7178, abs=1e-3)
     # a configured temperature wins over the scorer's
     fixed = DistillLoss(alpha=1.0, teacher_temperature=0.05)
-    fixed.bind_teacher(_Elo())
-    assert fixed.effective_teacher_temperature() == 0.05
-    loss_fn.bind_teacher(None)
-    with pytest.raises(ValueError, match="no teacher"):
-        loss_fn.effective_teacher_temperature()
+    assert fixed.effective_teacher_temperature(_Elo()) == 0.05
+    with pytest.raises(ValueError, match="carries no teacher"):
+        loss_fn.effective_teacher_temperature(None)
 
 
 def test_every_scorer_declares_a_softmax_temperature():
-    from zelo.mining.bm25 import BM25Scorer
-    from zelo.mining.cross_encoder import CrossEncoderScorer
-    from zelo.mining.dense import DenseScorer
-    from zelo.mining.ensemble import EnsembleScorer
-    from zelo.mining.llm_ensemble import LLMEnsembleScorer
-    from zelo.mining.oracle import OracleScorer
-    from zelo.mining.random_scorer import RandomScorer
+    from zelo.mining.scorers.bm25 import BM25Scorer
+    from zelo.mining.scorers.cross_encoder import CrossEncoderScorer
+    from zelo.mining.scorers.dense import DenseScorer
+    from zelo.mining.scorers.ensemble import EnsembleScorer
+    from zelo.mining.scorers.llm_ensemble import LLMEnsembleScorer
+    from zelo.mining.scorers.oracle import OracleScorer
+    from zelo.mining.scorers.random_scorer import RandomScorer
 
     for cls in (
         BM25Scorer,

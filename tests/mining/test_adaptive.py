@@ -8,8 +8,8 @@ import pytest
 from zelo.keys import dev_metric
 from zelo.mining.adaptive import AdaptiveMiner, hill_climb, set_knob
 from zelo.mining.base import Miner
-from zelo.mining.oracle import OracleScorer
-from zelo.mining.shifted import shift_mask
+from zelo.mining.rules.shifted import shift_mask
+from zelo.mining.scorers.oracle import OracleScorer
 from zelo.types import MiningInput
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.sampling import TopSampler, UniformSampler, select_top, select_uniform
+from zelo.mining.sampling.samplers import TopSampler, UniformSampler, select_top, select_uniform
 from zelo.types import MinedNegatives, MiningInput
 from zelo.utils.tensors import isin_rows
 

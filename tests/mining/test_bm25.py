@@ -4,9 +4,9 @@ import math
 
 import torch
 
-from zelo.mining import bm25 as bm25_module
 from zelo.mining.base import Miner
-from zelo.mining.bm25 import BM25Scorer
+from zelo.mining.scorers import bm25 as bm25_module
+from zelo.mining.scorers.bm25 import BM25Scorer
 from zelo.types import MiningInput
 
 DOCS = [

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zelo.errors import ConfigError
-from zelo.mining.cross_encoder import CrossEncoderScorer, relevance_logit
+from zelo.mining.scorers.cross_encoder import CrossEncoderScorer, relevance_logit
 from zelo.types import MiningInput
 
 WORDS = "heat flow water pump river stone light glass sound wave".split()
@@ -82,7 +82,7 @@ def test_runs_end_to_end_through_the_config(make_cfg, tiny_cross_encoder):
         "miner.depth=8",
         "miner.scorer.first_stage.encoder=null",  # first stage: the tiny student (no weights)
     )
-    _, datamodule = build(cfg)
+    datamodule = build(cfg).datamodule
     mining_pass = datamodule.mine()
     stats, mined = mining_pass.stats, mining_pass.mined
     assert mined.neg_ids.shape[1] == cfg.data.num_negatives and mined.num_short == 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from zelo.mining import dense
 from zelo.mining.base import Miner
-from zelo.mining.dense import DenseScorer
+from zelo.mining.scorers import dense
+from zelo.mining.scorers.dense import DenseScorer
 from zelo.retrieval import searcher
 from zelo.types import MiningInput
 

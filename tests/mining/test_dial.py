@@ -7,12 +7,11 @@ import torch
 
 from zelo.data.splits import build_query_set, resolve_splits
 from zelo.data.synthetic import generate_collection
-from zelo.eval.false_negatives import relevance_of
-from zelo.eval.measure import hardness_stats, mining_stats
+from zelo.eval.false_negatives import hardness_stats, mining_stats, relevance_of
 from zelo.mining.base import Miner
-from zelo.mining.bm25 import BM25Scorer
-from zelo.mining.dial import DialScorer, standardise_rows
-from zelo.mining.oracle import OracleScorer, bisect
+from zelo.mining.scorers.bm25 import BM25Scorer
+from zelo.mining.scorers.dial import DialScorer, standardise_rows
+from zelo.mining.scorers.oracle import OracleScorer, bisect
 from zelo.types import MiningInput
 
 NAN = float("nan")

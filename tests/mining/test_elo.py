@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from zelo.mining.elo import (
+from zelo.mining.scorers.elo import (
     bradley_terry,
     degrees,
     pairs_from_cycles,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zelo.mining.ensemble import (
+from zelo.mining.scorers.ensemble import (
     EnsembleScorer,
     minmax_stats,
     rrf_scores,

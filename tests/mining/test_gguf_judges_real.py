@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from zelo.errors import ConfigError
-from zelo.mining import gguf_models as gm
-from zelo.mining.judges import HFCausalLMJudge
+from zelo.mining.scorers import gguf_models as gm
+from zelo.mining.scorers.judges import HFCausalLMJudge
 from zelo.types import MiningInput
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from zelo.errors import ConfigError
-from zelo.mining import gguf_models as gm
+from zelo.mining.scorers import gguf_models as gm
 
 
 def _fake(tmp_path: Path, chunks: list[bytes]) -> tuple[gm.GGUFPackage, list[Path]]:

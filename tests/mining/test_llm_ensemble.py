@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.elo import degrees
-from zelo.mining.judges import SimulatedJudge
-from zelo.mining.llm_ensemble import LLMEnsembleScorer, comparison_graph
+from zelo.mining.scorers.elo import degrees
+from zelo.mining.scorers.judges import SimulatedJudge
+from zelo.mining.scorers.llm_ensemble import LLMEnsembleScorer, comparison_graph
 from zelo.types import MiningInput
 
 
@@ -114,7 +114,7 @@ def test_simulated_judge_votes_and_says_it_is_simulated(fake_scorer, caplog):
         inp, torch.tensor([0]), torch.tensor([0]), torch.tensor([1])
     )
     assert always_wrong.tolist() == [0.0]
-    with caplog.at_level(logging.INFO, logger="zelo.mining.llm_ensemble"):
+    with caplog.at_level(logging.INFO, logger="zelo.mining.scorers.llm_ensemble"):
         Miner(
             LLMEnsembleScorer([SimulatedJudge()], _first_stage(fake_scorer, q=1), candidates=6),
             depth=6,

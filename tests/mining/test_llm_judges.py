@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from zelo.errors import ConfigError
-from zelo.mining.judges import HFCausalLMJudge, SimulatedJudge
-from zelo.mining.judgment_cache import JudgmentCache, judgment_key
-from zelo.mining.llm_ensemble import LLMEnsembleScorer
-from zelo.mining.llm_pointwise import LLMPointwiseScorer
-from zelo.mining.llm_prompts import JudgeTask, model_fingerprint, render_prompt
+from zelo.mining.scorers.judges import HFCausalLMJudge, SimulatedJudge
+from zelo.mining.scorers.judgment_cache import JudgmentCache, judgment_key
+from zelo.mining.scorers.llm_ensemble import LLMEnsembleScorer
+from zelo.mining.scorers.llm_pointwise import LLMPointwiseScorer
+from zelo.mining.scorers.llm_prompts import JudgeTask, model_fingerprint, render_prompt
 from zelo.types import MiningInput
 
 CHAT = (

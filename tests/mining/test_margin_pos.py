@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.margin_pos import margin_pos_mask
+from zelo.mining.rules.margin_pos import margin_pos_mask
 from zelo.types import MiningInput
 
 T, F = True, False

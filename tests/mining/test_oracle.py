@@ -5,10 +5,10 @@ import torch
 
 from zelo.data.splits import build_query_set, resolve_splits
 from zelo.data.synthetic import generate_collection
-from zelo.eval.measure import mining_stats
+from zelo.eval.false_negatives import mining_stats
 from zelo.eval.metrics import ideal_dcg
 from zelo.mining.base import Miner
-from zelo.mining.oracle import OracleScorer, calibrate, dense_ndcg
+from zelo.mining.scorers.oracle import OracleScorer, calibrate, dense_ndcg
 from zelo.types import MiningInput
 
 

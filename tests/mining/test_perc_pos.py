@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.perc_pos import perc_pos_mask
+from zelo.mining.rules.perc_pos import perc_pos_mask
 from zelo.types import MiningInput
 
 T, F = True, False

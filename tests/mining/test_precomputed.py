@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from zelo.errors import ConfigError
-from zelo.eval.measure import mining_stats
+from zelo.eval.false_negatives import mining_stats
 from zelo.mining.base import Miner
-from zelo.mining.precomputed import (
+from zelo.mining.scorers.precomputed import (
     PrecomputedScorer,
     QueryLists,
     Row,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.random_scorer import RandomScorer, random_row
+from zelo.mining.scorers.random_scorer import RandomScorer, random_row
 from zelo.types import MiningInput
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.sampling import (
+from zelo.mining.sampling.samplers import (
     SimANSSampler,
     TopSampler,
     UniformSampler,

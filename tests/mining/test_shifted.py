@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.shifted import shift_mask
+from zelo.mining.rules.shifted import shift_mask
 from zelo.types import MiningInput
 
 T, F = True, False

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.dense import DenseScorer
+from zelo.mining.scorers.dense import DenseScorer
 from zelo.models.encoders import Encoder
 from zelo.types import MiningInput
 

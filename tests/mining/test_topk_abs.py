@@ -5,7 +5,7 @@ from functools import partial
 import torch
 
 from zelo.mining.base import Miner
-from zelo.mining.topk_abs import abs_mask
+from zelo.mining.rules.topk_abs import abs_mask
 from zelo.types import MiningInput
 
 T, F = True, False

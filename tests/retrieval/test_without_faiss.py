@@ -111,7 +111,7 @@ def test_this_environment_has_one_faiss_build():
 
 
 def test_missing_optional_packages_name_the_option_and_the_package(monkeypatch):
-    from zelo.mining.bm25 import BM25Scorer
+    from zelo.mining.scorers.bm25 import BM25Scorer
     from zelo.run.loggers import JobWandbLogger
 
     monkeypatch.setitem(sys.modules, "bm25s", None)

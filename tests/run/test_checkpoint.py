@@ -16,6 +16,7 @@ from zelo.pipeline import train
 from zelo.run.checkpoint import TrainingCheckpoint, checkpoint_problem, usable_checkpoint
 from zelo.run.resumable import ResumableDataLoader
 from zelo.run.rng import reseed, rng_state, set_rng_state
+from zelo.types import MiningPass
 
 
 def saved_checkpoint(path: Path) -> Path:
@@ -90,7 +91,9 @@ def test_carry_over_keeps_earlier_metrics_and_mining_passes() -> None:
     cb = TrainingCheckpoint("unused")
     fitted = {"val/ndcg@10": 0.5}
     history = [{"mining/epoch": 2.0, "miner/ndcg@10": 0.7}]
-    assert cb.carry_over(fitted, history) == (fitted, history)  # not resumed: unchanged
+    for stats in history:  # the passes this process mined are handed to it
+        cb.on_mining_pass(MiningPass(2, None, None, stats))
+    assert cb.carry_over(fitted) == (fitted, history)  # not resumed: unchanged
     saved = [{"mining/epoch": e, "miner/ndcg@10": 0.1 * e} for e in (0.0, 1.0, 2.0)]
     cb.load_state_dict(
         {
@@ -99,7 +102,7 @@ def test_carry_over_keeps_earlier_metrics_and_mining_passes() -> None:
             "mining_history": saved,
         }
     )
-    metrics, passes = cb.carry_over(fitted, history)
+    metrics, passes = cb.carry_over(fitted)
     assert metrics == {"train/loss_epoch": 1.5, "val/ndcg@10": 0.5}
     assert passes == saved[:2] + history  # the pass redone at epoch 2 replaces the saved one
 

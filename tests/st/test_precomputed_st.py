@@ -9,7 +9,7 @@ import pytest
 
 from zelo.errors import ConfigError
 from zelo.mining.base import Miner
-from zelo.mining.precomputed import PrecomputedScorer
+from zelo.mining.scorers.precomputed import PrecomputedScorer
 from zelo.types import MiningInput
 
 PAIRS = [

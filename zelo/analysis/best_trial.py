@@ -17,6 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from zelo.analysis.results import job_dirs, read_metrics, read_overrides
+from zelo.keys import DEV_NDCG, TEST_PREFIX, VAL_PREFIX
 from zelo.utils.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ BEST_FILE = "best_trial.json"
 
 
 def best_trial(
-    sweep_dir: str | Path, objective: str = "val/ndcg@10", maximize: bool = True
+    sweep_dir: str | Path, objective: str = DEV_NDCG, maximize: bool = True
 ) -> dict[str, Any]:
     """The finished trial with the best ``objective`` and its test counterpart.
 
@@ -41,7 +42,7 @@ def best_trial(
     Raises:
         ValueError: no finished trial has a finite ``objective``.
     """
-    test_key = objective.replace("val/", "test/", 1)
+    test_key = objective.replace(VAL_PREFIX, TEST_PREFIX, 1)
     trials = []
     for job in job_dirs(sweep_dir):
         metrics = read_metrics(job) or {}

@@ -22,48 +22,69 @@ import pandas as pd
 import yaml
 
 from zelo.keys import (
+    DEV_NDCG,
     FAILED_FILE,
+    FN_PREFIX,
     FN_RATE,
     METRICS_FILE,
     MINER_NDCG,
+    MINER_PREFIX,
+    MINING_NUM_SHORT,
+    MINING_PREFIX,
+    MINING_TN_HARDNESS,
+    MINING_TN_SCORE_MEAN,
     RESULTS_FILE,
     RUN_ADAPTIVE,
     RUN_COLLECTION_SEED,
     RUN_CONTROL,
+    RUN_DATASET,
+    RUN_KEEP_POSITIVES,
+    RUN_LOSS,
+    RUN_MINER,
+    RUN_MODEL,
+    RUN_SEED,
     RUN_SPLIT_SEED,
+    RUN_TEACHER,
+    TEST_MRR_AT_10,
+    TEST_NDCG,
+    TEST_NDCG_AT_10_BEFORE,
+    TEST_NDCG_AT_10_BINARY,
+    TEST_NDCG_AT_10_TOP,
+    TEST_RECALL_AT_100,
+    TIME_TOTAL_S,
 )
 
 log = logging.getLogger(__name__)
 
 # labelled positives kept per training query; null in metrics.json (inf here) keeps them all
-KEEP_POSITIVES = "run/keep_positives"
+KEEP_POSITIVES = RUN_KEEP_POSITIVES
 
 
 # results column <- metrics.json key
 METRIC_COLUMNS = {
-    "miner": "run/miner",
-    "loss": "run/loss",
-    "dataset": "run/dataset",
-    "model": "run/model",
-    "seed": "run/seed",
+    "miner": RUN_MINER,
+    "loss": RUN_LOSS,
+    "dataset": RUN_DATASET,
+    "model": RUN_MODEL,
+    "seed": RUN_SEED,
     "intelligence": MINER_NDCG,
     "fn_rate": FN_RATE,
-    "tn_hardness": "mining/tn_hardness",
-    "tn_score_mean": "mining/tn_score_mean",
-    "num_short": "mining/num_short",
+    "tn_hardness": MINING_TN_HARDNESS,
+    "tn_score_mean": MINING_TN_SCORE_MEAN,
+    "num_short": MINING_NUM_SHORT,
     "collection_seed": RUN_COLLECTION_SEED,
     "split_seed": RUN_SPLIT_SEED,
     "adaptive": RUN_ADAPTIVE,
     "control": RUN_CONTROL,
     "keep_positives": KEEP_POSITIVES,
-    "test_ndcg10": "test/ndcg@10",
-    "test_ndcg10_before": "test/ndcg@10_before",
-    "test_recall100": "test/recall@100",
-    "test_mrr10": "test/mrr@10",
-    "test_ndcg10_binary": "test/ndcg@10_binary",
-    "test_ndcg10_top": "test/ndcg@10_top",
-    "val_ndcg10": "val/ndcg@10",
-    "wall_s": "time/total_s",
+    "test_ndcg10": TEST_NDCG,
+    "test_ndcg10_before": TEST_NDCG_AT_10_BEFORE,
+    "test_recall100": TEST_RECALL_AT_100,
+    "test_mrr10": TEST_MRR_AT_10,
+    "test_ndcg10_binary": TEST_NDCG_AT_10_BINARY,
+    "test_ndcg10_top": TEST_NDCG_AT_10_TOP,
+    "val_ndcg10": DEV_NDCG,
+    "wall_s": TIME_TOTAL_S,
 }
 FIXED_COLUMNS = ["job", "label", *METRIC_COLUMNS]
 # overrides that never describe the point: machine paths, Hydra's own settings, the seed
@@ -213,7 +234,7 @@ def make_labels(df: pd.DataFrame) -> pd.Series:
     """
     override_cols = [c for c in df.columns if c not in FIXED_COLUMNS]
     varying = [c for c in override_cols if df[c].astype(str).nunique(dropna=False) > 1]
-    keys = [c for c in override_cols if c.startswith(("miner.", "miner/"))]
+    keys = [c for c in override_cols if c.startswith(("miner.", MINER_PREFIX))]
     keys += [c for c in varying if c not in keys and c not in NOT_IN_LABEL]
 
     def name(row: pd.Series) -> str:
@@ -225,7 +246,7 @@ def make_labels(df: pd.DataFrame) -> pd.Series:
 
 
 def collect_traces(
-    sweep_dir: str | Path, prefixes: tuple[str, ...] = ("fn/", "mining/")
+    sweep_dir: str | Path, prefixes: tuple[str, ...] = (FN_PREFIX, MINING_PREFIX)
 ) -> pd.DataFrame:
     """Per-step traces of the CSV logs (``<job>/csv/metrics.csv``) in long form.
 
@@ -326,7 +347,7 @@ def _row(name: str, metrics: dict[str, Any], overrides: dict[str, str]) -> dict[
     if not _present(row["miner"]):
         row["miner"] = overrides.get("miner", "unknown")
     row["keep_positives"] = completeness(metrics, overrides)
-    teacher = metrics.get("run/teacher")
+    teacher = metrics.get(RUN_TEACHER)
     if _present(row["loss"]) and _present(teacher) and teacher not in DEFAULT_TEACHERS:
         row["loss"] = f"{row['loss']}[{teacher}]"  # its own curve: infonce_masked[oracle]
     for key, value in overrides.items():

@@ -18,11 +18,26 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from zelo.analysis.titles import figure_title
-from zelo.keys import DEV_NDCG, DUP_OF_POSITIVE_RATE, FN_RATE, FN_TEACHER_RATE, MINER_NDCG
+from zelo.keys import (
+    DEV_NDCG,
+    DUP_OF_POSITIVE_RATE,
+    FN_INBATCH_RATE,
+    FN_PREFIX,
+    FN_RATE,
+    FN_STUDENT_ABOVE_POS,
+    FN_STUDENT_ABOVE_POS_FN,
+    FN_STUDENT_ABOVE_POS_TN,
+    FN_STUDENT_MARGIN_MEAN,
+    FN_TEACHER_RATE,
+    MINER_NDCG,
+    MINER_PREFIX,
+    MINING_PREFIX,
+    VAL_PREFIX,
+)
 
 log = logging.getLogger(__name__)
 
-TRACE_PREFIXES = ("fn/", "mining/", "miner/", "val/")
+TRACE_PREFIXES = (FN_PREFIX, MINING_PREFIX, MINER_PREFIX, VAL_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -41,11 +56,11 @@ QUANTITIES = (
     Quantity(FN_RATE, "False negatives among mined (exact)", SHARE_MINED),
     Quantity(FN_TEACHER_RATE, "False negatives among mined (teacher est.)", SHARE_MINED),
     Quantity(DUP_OF_POSITIVE_RATE, "Duplicates of a positive mined", SHARE_MINED),
-    Quantity("fn/inbatch_rate", "False negatives among in-batch", "share of in-batch negatives"),
-    Quantity("fn/student_above_pos", "Student ranks negative above positive", SHARE_MINED),
-    Quantity("fn/student_above_pos_fn", "... among false negatives", "share of mined FNs"),
-    Quantity("fn/student_above_pos_tn", "... among true negatives", "share of mined TNs"),
-    Quantity("fn/student_margin_mean", "Student margin s(neg) - s(pos)", "cosine difference"),
+    Quantity(FN_INBATCH_RATE, "False negatives among in-batch", "share of in-batch negatives"),
+    Quantity(FN_STUDENT_ABOVE_POS, "Student ranks negative above positive", SHARE_MINED),
+    Quantity(FN_STUDENT_ABOVE_POS_FN, "... among false negatives", "share of mined FNs"),
+    Quantity(FN_STUDENT_ABOVE_POS_TN, "... among true negatives", "share of mined TNs"),
+    Quantity(FN_STUDENT_MARGIN_MEAN, "Student margin s(neg) - s(pos)", "cosine difference"),
 )
 """The panels, in order; a quantity no job logged gets no panel. Keys come from
 :mod:`zelo.keys`, where the writers take them too."""

@@ -1,8 +1,9 @@
 """The false-negative monitor: what the mined and in-batch negatives really are, every epoch.
 
-A thin callback: it reads the latest published mining pass and the training batches, and logs
-what the pure functions of :mod:`zelo.eval.false_negatives` compute. The pass's own figures
-(``miner/ndcg@10``, ``mining/*``) are logged by the DataModule.
+A thin callback: it is handed each mining pass as it is published, reads the training batches,
+and logs what the pure functions of :mod:`zelo.eval.false_negatives` compute. The pass's own
+figures (``miner/ndcg@10``, ``mining/*``) are logged by the mining step
+(:class:`~zelo.callbacks.run_state.EpochMining`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,18 @@ from zelo.eval.false_negatives import (
     score_margins,
     student_view,
     teacher_false_negative_rate,
+    teacher_scores,
 )
-from zelo.keys import FN_TEACHER_RATE
+from zelo.keys import (
+    FN_EPOCH,
+    FN_INBATCH_RATE,
+    FN_STUDENT_MARGIN,
+    FN_TEACHER_MARGIN,
+    FN_TEACHER_RATE,
+    QUANTILES,
+    TRAINER_GLOBAL_STEP,
+    quantile_key,
+)
 from zelo.types import MiningPass, Scorer
 
 log = logging.getLogger(__name__)
@@ -57,17 +68,22 @@ class FalseNegativeMonitor(pl.Callback):
         self.student_max_queries = student_max_queries
         self.histograms = histograms
         self.seed = seed
+        self._latest: MiningPass | None = None  # handed by the DataModule
         self._seen: MiningPass | None = None
         self._inbatch = [0, 0]
         self.history: list[dict[str, float]] = []
 
+    def on_mining_pass(self, mining_pass: MiningPass) -> None:
+        """Take the pass just mined; it is measured when its first epoch starts."""
+        self._latest = mining_pass
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        latest = trainer.datamodule.latest_pass
+        latest = self._latest
         if latest is not None and latest is not self._seen:
-            neg, pos = self.teacher_scores(latest)
+            neg, pos = teacher_scores(self.teacher, latest.input, latest.mined)
             stats = {FN_TEACHER_RATE: teacher_false_negative_rate(neg, pos, self.positive_reduce)}
             margins = score_margins(neg, pos, self.positive_reduce)
-            self._log(trainer, stats, margins, "fn/teacher_margin")
+            self._log(trainer, stats, margins, FN_TEACHER_MARGIN)
             self._seen = latest
         self._inbatch = [0, 0]
 
@@ -90,24 +106,14 @@ class FalseNegativeMonitor(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         fn, total = self._inbatch
         stats = {
-            "fn/inbatch_rate": fn / total if total else math.nan,
-            "fn/epoch": trainer.current_epoch,
+            FN_INBATCH_RATE: fn / total if total else math.nan,
+            FN_EPOCH: trainer.current_epoch,
         }
         margins = None
         if self.student_max_queries and self._seen is not None:
             student, margins = self.measure_student(self._seen, pl_module.encoder)
             stats.update(student)
-        self._log(trainer, stats, margins, "fn/student_margin")
-
-    def teacher_scores(self, mining_pass: MiningPass) -> tuple[torch.Tensor, torch.Tensor]:
-        """The teacher's scores of the pass's negatives ``[Q, N]`` and positives ``[Q, P]``."""
-        mined = mining_pass.mined
-        if self.teacher is None:
-            return mined.neg_scores, mined.pos_scores
-        inp = mining_pass.input
-        neg = self.teacher.score(inp, mined.neg_ids).float()
-        pos = self.teacher.score(inp, inp.positives_padded()).float()
-        return torch.where(mined.neg_ids >= 0, neg, torch.nan), pos
+        self._log(trainer, stats, margins, FN_STUDENT_MARGIN)
 
     @torch.no_grad()
     def measure_student(
@@ -140,9 +146,9 @@ class FalseNegativeMonitor(pl.Callback):
     ) -> None:
         numeric = {k: float(v) for k, v in stats.items() if math.isfinite(float(v))}
         if margins is not None and margins.numel():
-            q = torch.quantile(margins.float(), torch.tensor([0.1, 0.5, 0.9]))
+            q = torch.quantile(margins.float(), torch.tensor([p / 100 for p in QUANTILES]))
             numeric.update(
-                {f"{name}_p10": float(q[0]), f"{name}_p50": float(q[1]), f"{name}_p90": float(q[2])}
+                {quantile_key(name, p): float(v) for p, v in zip(QUANTILES, q, strict=True)}
             )
         self.history.append(numeric)
         # the latest figures also reach the run's metrics.json, as the trainer's own metrics do
@@ -161,5 +167,5 @@ def _wandb_histogram(logger: Any, name: str, values: torch.Tensor, step: int) ->
     import wandb
 
     logger.experiment.log(
-        {name: wandb.Histogram(values.float().numpy()), "trainer/global_step": step}
+        {name: wandb.Histogram(values.float().numpy()), TRAINER_GLOBAL_STEP: step}
     )

@@ -1,25 +1,71 @@
-"""Callbacks that carry run state forward: each pass's teacher to the loss, dev feedback to an
-adaptive miner. The pipeline adds both to every run, whatever ``callbacks`` says."""
+"""Callbacks that carry run state forward: the mining step of each epoch, dev feedback to an
+adaptive miner. The pipeline adds them to every run, whatever ``callbacks`` says; each is handed
+what it acts on."""
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning.pytorch as pl
 
 from zelo.keys import dev_metric
 from zelo.mining.base import Miner
+from zelo.run.checkpoint import last_epoch
+from zelo.types import MiningPass
 
 log = logging.getLogger(__name__)
 
 
-class BindTeacher(pl.Callback):
-    """Hands the loss the teacher of the latest mining pass (the loss owns its teacher)."""
+class EpochMining(pl.Callback):
+    """Mining as a step of the epoch: the first pass before the train loader is built, then one
+    after every ``every_n_epochs``-th epoch, for the epoch that follows; each pass's figures go
+    to every logger.
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        latest = trainer.datamodule.latest_pass
-        pl_module.loss.bind_teacher(None if latest is None else latest.teacher)
+    Runs after :class:`MinerFeedback` (the miner has its dev feedback before each pass).
+
+    Args:
+        mine: ``epoch -> MiningPass``: mines and publishes a pass (the DataModule's ``mine``).
+        scheduled: ``epoch -> epoch`` of the pass that epoch trains on (the DataModule's
+            ``scheduled_pass``).
+        every_n_epochs: re-mining period (0: once).
+    """
+
+    def __init__(
+        self,
+        mine: Callable[[int], MiningPass],
+        scheduled: Callable[[int], int],
+        every_n_epochs: int = 0,
+    ) -> None:
+        self.mine = mine
+        self.scheduled = scheduled
+        self.every_n_epochs = every_n_epochs
+        self.mined_epoch: int | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "fit" and self.mined_epoch is None:  # the loader is built before fit starts
+            self._mine(trainer, 0)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # a resumed run redoes the pass that was scheduled for its epoch, with that pass's seed
+        due = self.scheduled(trainer.current_epoch)
+        if due != self.mined_epoch:
+            self._mine(trainer, due)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        following = trainer.current_epoch + 1
+        k = self.every_n_epochs
+        if k and following % k == 0 and not last_epoch(trainer):
+            self._mine(trainer, following)
+
+    def _mine(self, trainer: pl.Trainer, epoch: int) -> None:
+        stats = self.mine(epoch).stats
+        self.mined_epoch = epoch
+        finite = {k: v for k, v in stats.items() if math.isfinite(v)}
+        for logger in trainer.loggers:
+            logger.log_metrics(finite, step=trainer.global_step)
 
 
 class MinerFeedback(pl.Callback):

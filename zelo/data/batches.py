@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from zelo.data.teacher import BatchTeacherScores
 from zelo.types import MinedNegatives, QuerySet, Teacher
 from zelo.utils.tensors import pad_rows
 
@@ -122,7 +123,9 @@ class TrainCollator:
         queries: the train query set.
         doc_texts: the corpus.
         teacher: the mining pass's teacher; when given, each batch carries
-            ``teacher_scores [B, 1+N]``, the teacher's scores of each query's own candidates.
+            ``teacher_scores [B, 1+N]``, the teacher's scores of each query's own candidates,
+            and ``teacher``, the teacher of its queries for any other candidate columns
+            (:class:`~zelo.data.teacher.BatchTeacherScores`).
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class TrainCollator:
         }
         if self.teacher is not None:
             batch["teacher_scores"] = self.teacher(qidx, doc_ids)  # [B, 1+N]
+            batch["teacher"] = BatchTeacherScores(self.teacher, qidx)
         return batch
 
 

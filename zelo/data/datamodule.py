@@ -1,15 +1,16 @@
 """The LightningDataModule: mining passes, training examples and evaluation batches.
 
 It calls a miner, never contains mining rules, and publishes each pass as an immutable
-:class:`~zelo.types.MiningPass` (``latest_pass``) for the model's loss, the callbacks and
-``metrics.json`` to read.
+:class:`~zelo.types.MiningPass`: it hands the pass to the subscribers it is given (the loss's
+teacher, the guard, the checkpoint, the false-negative monitor). Mining is a step of the epoch
+that the run calls (:class:`~zelo.callbacks.run_state.EpochMining`); building the train loader
+only serves the latest pass.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import lightning.pytorch as pl
@@ -17,12 +18,11 @@ from torch.utils.data import DataLoader
 
 from zelo.data.batches import EpochShuffleSampler, EvalCollator, TrainCollator, TrainExamples
 from zelo.data.teacher import TeacherScores
-from zelo.eval.false_negatives import relevance_of
-from zelo.eval.measure import hardness_stats, mining_stats
-from zelo.keys import FN_RATE, MINER_NDCG
+from zelo.keys import FN_RATE, MINER_NDCG, MINING_EPOCH, MINING_SECONDS
 from zelo.mining.base import Miner
+from zelo.mining.measured import mine_and_measure
 from zelo.run.resumable import ResumableDataLoader
-from zelo.types import Collection, MiningInput, MiningPass, QuerySet, Scorer
+from zelo.types import Collection, MiningInput, MiningPass, MiningSubscriber, QuerySet, Scorer
 
 if TYPE_CHECKING:
     from zelo.models.encoders import Encoder
@@ -53,6 +53,8 @@ class RetrievalDataModule(pl.LightningDataModule):
         seed: seeds the miner (plus the epoch) and the example order.
         num_workers: DataLoader workers.
         eval_batch_size: queries per evaluation batch.
+        subscribers: each is handed every mining pass as it is published (more can
+            :meth:`subscribe`).
     """
 
     def __init__(
@@ -70,22 +72,19 @@ class RetrievalDataModule(pl.LightningDataModule):
         seed: int = 0,
         num_workers: int = 0,
         eval_batch_size: int = 256,
+        subscribers: Sequence[MiningSubscriber] = (),
     ) -> None:
         super().__init__()
         if num_negatives < 0:
             raise ValueError(f"data.num_negatives must be >= 0, got {num_negatives}")
-        self.collection = collection
-        self.query_sets = query_sets
-        self.miner = miner
-        self.student = student
-        self.teacher = teacher
-        self.reference = reference
-        self.batch_size = batch_size
-        self.num_negatives = num_negatives
         if examples_per_query is not None and examples_per_query < 1:
             raise ValueError(
                 f"data.examples_per_query must be >= 1 or null, got {examples_per_query}"
             )
+        # the data, the scorers of each pass, then the training batches' shape
+        self.collection, self.query_sets = collection, query_sets
+        self.miner, self.student, self.teacher, self.reference = miner, student, teacher, reference
+        self.batch_size, self.num_negatives = batch_size, num_negatives
         self.examples_per_query = examples_per_query
         own = miner.mine_every_n_epochs if miner is not None else 0
         self.remine_every_n_epochs = int(mine_every_n_epochs or own)
@@ -93,6 +92,11 @@ class RetrievalDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.eval_batch_size = eval_batch_size
         self.passes: list[MiningPass] = []
+        self.subscribers: list[MiningSubscriber] = list(subscribers)
+
+    def subscribe(self, subscriber: MiningSubscriber) -> None:
+        """Hand ``subscriber`` every later mining pass."""
+        self.subscribers.append(subscriber)
 
     @property
     def latest_pass(self) -> MiningPass | None:
@@ -113,23 +117,13 @@ class RetrievalDataModule(pl.LightningDataModule):
         )
 
     def mine(self, epoch: int = 0) -> MiningPass:
-        """Run the miner on the training queries, measure the pass, publish and log it."""
+        """Run the miner on the training queries, measure the pass, and publish it to every
+        subscriber."""
         if self.miner is None:
             raise ValueError("this DataModule has no miner: it serves evaluation batches only")
-        train = self.query_sets["train"]
         inp = self.mining_input(epoch)
-        start = time.perf_counter()
-        mined = self.miner.mine(inp)
-        seconds = time.perf_counter() - start
-        stats = mining_stats(
-            mined, train.judgments, train.positives, duplicates=self.duplicate_groups()
-        )
-        stats.update({"mining/seconds": seconds, "mining/epoch": float(epoch)})
-        stats.update({f"mining/{k}": float(v) for k, v in mined.info.items()})
-        if self.reference is not None and train.judgments is not None:
-            neg = self.reference.score(inp, mined.neg_ids)  # [Q, N]
-            pos = self.reference.score(inp, inp.positives_padded())  # [Q, P]
-            stats.update(hardness_stats(neg, pos, relevance_of(mined.neg_ids, train.judgments)))
+        mined, stats = mine_and_measure(self.miner, inp, self.reference, self.duplicate_groups())
+        stats[MINING_EPOCH] = float(epoch)
         teacher = None
         if self.teacher is not None:
             own = self.teacher is self.miner.scorer
@@ -145,12 +139,10 @@ class RetrievalDataModule(pl.LightningDataModule):
             stats[FN_RATE],
             mined.dropped,
             mined.num_short,
-            seconds,
+            stats[MINING_SECONDS],
         )
-        if self.trainer is not None:
-            finite = {k: v for k, v in stats.items() if math.isfinite(v)}
-            for logger in self.trainer.loggers:
-                logger.log_metrics(finite, step=self.trainer.global_step)
+        for subscriber in self.subscribers:
+            subscriber.on_mining_pass(self.passes[-1])
         return self.passes[-1]
 
     def duplicate_groups(self) -> list[list[int]] | None:
@@ -159,19 +151,21 @@ class RetrievalDataModule(pl.LightningDataModule):
         groups = self.collection.info.get("duplicate_doc_groups", [])
         return [[idx[d] for d in g] for g in groups] or None
 
-    def _mining_due(self, epoch: int) -> bool:
-        if not self.passes:
-            return True
+    def scheduled_pass(self, epoch: int) -> int:
+        """The epoch of the pass that ``epoch`` trains on (0 when mining once)."""
         k = self.remine_every_n_epochs
-        return bool(k) and epoch % k == 0 and epoch != self.passes[-1].epoch
+        return epoch - epoch % k if k else 0
 
     def train_dataloader(self) -> DataLoader:
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        if self._mining_due(epoch):
-            # a resumed run redoes the pass that was scheduled, with that pass's seed (a run that
-            # mines once mined at epoch 0)
-            k = self.remine_every_n_epochs
-            self.mine(epoch if self.passes else epoch - epoch % k if k else 0)
+        """The latest mining pass's training examples.
+
+        Raises:
+            ValueError: no pass has been mined yet (call :meth:`mine` first).
+        """
+        if not self.passes:
+            raise ValueError(
+                "no mining pass yet: the run mines before it trains (RetrievalDataModule.mine)"
+            )
         mining_pass = self.passes[-1]
         train = self.query_sets["train"]
         examples = TrainExamples(train, mining_pass.mined)

@@ -1,8 +1,9 @@
 """A teacher's scores of (training query, candidate document) pairs, as of one mining pass.
 
-Losses that need a guide or soft labels get these two ways: the collator puts each query's own
-candidates' scores into the batch (``teacher_scores [B, 1+N]``), and the loss holds the pass's
-:class:`TeacherScores` for candidate columns gathered from every rank (bound once per pass).
+Losses that need a guide or soft labels get them through the batch only: the collator puts each
+query's own candidates' scores into it (``teacher_scores [B, 1+N]``), and the pass's
+:class:`TeacherScores` for the batch's queries (``teacher``, a :class:`BatchTeacherScores`),
+which the loss calls on candidate columns gathered from every rank.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 import torch
 
-from zelo.types import MinedNegatives, MiningInput, Scorer
+from zelo.types import MinedNegatives, MiningInput, Scorer, Teacher
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,27 @@ def mined_own_scores(
         return None
     pos = mined.pos_scores[query_index].gather(1, hit.float().argmax(dim=1, keepdim=True))
     return torch.cat([pos, mined.neg_scores[query_index]], dim=1).float()
+
+
+class BatchTeacherScores:
+    """The pass's teacher for one training batch's queries: ``cand_ids [C] -> [B, C]``.
+
+    A plain object (no dataclass), so moving the batch to a device leaves it as it is.
+
+    Args:
+        teacher: the pass's scores (:class:`TeacherScores`).
+        query_index: ``[B]`` the batch's positions in the train query set.
+    """
+
+    __slots__ = ("teacher", "query_index", "softmax_temperature")
+
+    def __init__(self, teacher: Teacher, query_index: torch.Tensor) -> None:
+        self.teacher = teacher
+        self.query_index = query_index
+        self.softmax_temperature = teacher.softmax_temperature
+
+    def __call__(self, cand_ids: torch.Tensor) -> torch.Tensor:
+        return self.teacher(self.query_index, cand_ids)
 
 
 class TeacherScores:

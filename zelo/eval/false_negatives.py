@@ -1,7 +1,13 @@
-"""Pure measurements of false negatives: in-batch, teacher-estimated, student margins, hardness.
+"""Every measurement of false negatives and of the mining pass they come from: one home.
 
-Each function takes tensors (and judgments) and returns numbers; the false-negative monitor
-(:mod:`zelo.callbacks.false_negatives`) only gathers their inputs and logs their outputs.
+``miner/ndcg@10`` is the miner's intelligence (how well its own ranking of the corpus agrees with
+the full judgments); ``mining/fn_rate`` is the share of selected negatives that the full
+judgments call relevant (false negatives). The rest: their hardness on a reference scorer, the
+teacher's estimate where no judgments exist, the in-batch false negatives, the student's view.
+
+Each function takes tensors (and judgments) and returns numbers; the mining step
+(:func:`zelo.mining.measured.mine_and_measure`) and the false-negative monitor
+(:mod:`zelo.callbacks.false_negatives`) only gather their inputs and log their outputs.
 """
 
 from __future__ import annotations
@@ -11,6 +17,26 @@ from collections.abc import Sequence
 
 import torch
 
+from zelo.eval.metrics import mean_ndcg
+from zelo.keys import (
+    DUP_OF_POSITIVE_RATE,
+    FN_RATE,
+    FN_STUDENT_ABOVE_POS,
+    FN_STUDENT_ABOVE_POS_FN,
+    FN_STUDENT_ABOVE_POS_TN,
+    FN_STUDENT_MARGIN_MEAN,
+    MINING_FN_HARDNESS,
+    MINING_FN_PER_QUERY,
+    MINING_NEG_SCORE_MEAN,
+    MINING_NUM_NEGATIVES,
+    MINING_NUM_SHORT,
+    MINING_POS_SCORE_MEAN,
+    MINING_TN_HARDNESS,
+    MINING_TN_SCORE_MEAN,
+    dropped_key,
+    miner_ndcg_key,
+)
+from zelo.types import MinedNegatives, MiningInput, Scorer
 from zelo.utils.scores import at_or_above, reference_score
 from zelo.utils.tensors import grades_of, isin_rows
 
@@ -102,8 +128,134 @@ def student_view(
     margin = torch.where(valid, neg - pos.unsqueeze(1), torch.nan)
     above = margin > 0
     return {
-        "fn/student_above_pos": share(above, valid),
-        "fn/student_above_pos_fn": share(above, valid & (grades > 0)),
-        "fn/student_above_pos_tn": share(above, valid & (grades == 0)),
-        "fn/student_margin_mean": float(torch.nanmean(margin)) if valid.any() else math.nan,
+        FN_STUDENT_ABOVE_POS: share(above, valid),
+        FN_STUDENT_ABOVE_POS_FN: share(above, valid & (grades > 0)),
+        FN_STUDENT_ABOVE_POS_TN: share(above, valid & (grades == 0)),
+        FN_STUDENT_MARGIN_MEAN: float(torch.nanmean(margin)) if valid.any() else math.nan,
     }, margin[valid]
+
+
+def teacher_scores(
+    scorer: Scorer | None, inp: MiningInput, mined: MinedNegatives
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A teacher's scores of a pass's negatives ``[Q, N]`` (NaN where none) and of the labelled
+    positives ``[Q, P]``; ``scorer`` ``None``: the miner's own scores."""
+    if scorer is None:
+        return mined.neg_scores, mined.pos_scores
+    neg = scorer.score(inp, mined.neg_ids).float()  # [Q, N]
+    pos = scorer.score(inp, inp.positives_padded()).float()  # [Q, P]
+    return neg.where(mined.neg_ids >= 0, torch.nan), pos
+
+
+def false_negative_counts(neg_ids: torch.Tensor, judgments: list[dict[int, int]]) -> torch.Tensor:
+    """Per query ``[Q]``: selected negatives (ids >= 0) that the judgments grade > 0."""
+    counts = [
+        sum(1 for d in row if d >= 0 and j.get(d, 0) > 0)
+        for row, j in zip(neg_ids.tolist(), judgments, strict=True)
+    ]
+    return torch.tensor(counts, dtype=torch.long)
+
+
+def duplicate_of_positive_counts(
+    neg_ids: torch.Tensor, positives: list[list[int]], duplicates: list[list[int]]
+) -> torch.Tensor:
+    """Per query ``[Q]``: negatives that are another document with a labelled positive's text.
+
+    Args:
+        neg_ids: ``[Q, N]`` selected negatives, ``-1`` padded.
+        positives: labelled positives per query.
+        duplicates: groups of doc indices whose texts are identical.
+    """
+    group = {d: g for g, members in enumerate(duplicates) for d in members}
+    counts = []
+    for row, pos in zip(neg_ids.tolist(), positives, strict=True):
+        pos_set = set(pos)
+        pos_groups = {group[p] for p in pos if p in group}
+        counts.append(
+            sum(1 for d in row if d >= 0 and d not in pos_set and group.get(d, -1) in pos_groups)
+        )
+    return torch.tensor(counts, dtype=torch.long)
+
+
+def nanmean(x: torch.Tensor) -> float:
+    """Mean of the non-NaN entries; NaN when there are none."""
+    x = x.float().flatten()
+    x = x[~torch.isnan(x)]
+    return float(x.mean()) if x.numel() else math.nan
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+def mining_stats(
+    mined: MinedNegatives,
+    judgments: list[dict[int, int]] | None,
+    positives: list[list[int]],
+    k: int = 10,
+    duplicates: list[list[int]] | None = None,
+) -> dict[str, float]:
+    """Figures of one mining pass, keyed for logging.
+
+    Args:
+        mined: the miner's result.
+        judgments: full graded judgments per query (doc index -> grade); ``None`` when the
+            collection has none beyond the positives (judgment-based figures are then NaN).
+        positives: labelled positives per query.
+        k: nDCG cut-off of the miner's intelligence (names the key).
+        duplicates: groups of doc indices with identical text; adds ``dup_of_positive_rate``.
+
+    Returns:
+        ``miner/ndcg@<k>`` and ``mining/*`` figures (means are over queries; rates over the
+        selected negatives; NaN where undefined).
+    """
+    num_q = mined.neg_ids.shape[0]
+    selected = (mined.neg_ids >= 0).sum(dim=1)  # [Q]
+    total = int(selected.sum())
+    stats = {
+        miner_ndcg_key(k): math.nan,
+        FN_RATE: math.nan,
+        MINING_FN_PER_QUERY: math.nan,
+        MINING_NUM_NEGATIVES: _ratio(total, num_q),
+        MINING_NUM_SHORT: float(mined.num_short),
+        MINING_POS_SCORE_MEAN: nanmean(mined.pos_scores),
+        MINING_NEG_SCORE_MEAN: nanmean(mined.neg_scores),
+    }
+    if judgments is not None:
+        fn = false_negative_counts(mined.neg_ids, judgments)
+        stats[miner_ndcg_key(k)] = mean_ndcg(mined.ranking, judgments, k)
+        stats[FN_RATE] = _ratio(int(fn.sum()), total)
+        stats[MINING_FN_PER_QUERY] = _ratio(int(fn.sum()), num_q)
+    for rule, count in mined.dropped.items():
+        stats[dropped_key(rule)] = float(count)
+    if duplicates is not None:
+        dup = duplicate_of_positive_counts(mined.neg_ids, positives, duplicates)
+        stats[DUP_OF_POSITIVE_RATE] = _ratio(int(dup.sum()), total)
+    return stats
+
+
+def hardness_stats(
+    neg_scores: torch.Tensor, pos_scores: torch.Tensor, grades: torch.Tensor, reduce: str = "min"
+) -> dict[str, float]:
+    """How hard the mined negatives are, on a reference scorer's scale.
+
+    Args:
+        neg_scores: ``[Q, N]`` the reference scorer's scores of the mined negatives (NaN: none).
+        pos_scores: ``[Q, P]`` its scores of the labelled positives (NaN padded).
+        grades: ``[Q, N]`` each negative's full-judgment grade (0: true negative, > 0: false
+            negative, -1: no negative).
+        reduce: how several positives give the reference positive score.
+
+    Returns:
+        ``mining/tn_hardness`` (mean of ``s(neg) - s(pos)`` over the true negatives: closer to 0
+        is harder), ``mining/tn_score_mean`` (their mean score) and ``mining/fn_hardness`` (the
+        same margin over the false negatives); NaN where there are none.
+    """
+    margin = neg_scores.double() - reference_score(pos_scores.double(), reduce).unsqueeze(1)
+    finite = torch.isfinite(margin)
+    tn, fn = finite & (grades == 0), finite & (grades > 0)
+    return {
+        MINING_TN_HARDNESS: nanmean(margin[tn]),
+        MINING_TN_SCORE_MEAN: nanmean(neg_scores[tn]),
+        MINING_FN_HARDNESS: nanmean(margin[fn]),
+    }

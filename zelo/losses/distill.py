@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from zelo.losses.infonce import Candidates, ContrastiveLoss, candidate_mask, infonce_logits
 from zelo.losses.teacher import own_teacher_scores
+from zelo.types import BatchTeacher
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class DistillLoss(ContrastiveLoss):
     Args:
         teacher_temperature: the teacher's softmax temperature, in its score units (e.g. about
             0.05 for cosine scores; ``400 / ln 10 ≈ 173.7`` turns Elo points into Bradley–Terry
-            odds). ``None``: the bound teacher's own ``softmax_temperature``.
+            odds). ``None``: the batch teacher's own ``softmax_temperature``.
         alpha: weight of the KL term in [0, 1] (1: soft labels only; then the student sees no
             in-batch negatives, only each query's own 1 + N documents).
         **options: the :class:`~zelo.losses.infonce.ContrastiveLoss` arguments (the student's
@@ -81,19 +82,19 @@ class DistillLoss(ContrastiveLoss):
         self.teacher_temperature = teacher_temperature
         self.alpha = alpha
 
-    def effective_teacher_temperature(self) -> float:
-        """The temperature in use: the configured one, else the bound teacher's.
+    def effective_teacher_temperature(self, teacher: BatchTeacher | None = None) -> float:
+        """The temperature in use: the configured one, else the batch teacher's.
 
         Raises:
             ValueError: neither is set.
         """
         if self.teacher_temperature is not None:
             return self.teacher_temperature
-        t = None if self.teacher is None else self.teacher.softmax_temperature
+        t = None if teacher is None else teacher.softmax_temperature
         if t is None or not t > 0:
             raise ValueError(
-                "loss.teacher_temperature is null and no teacher with a softmax_temperature > 0 "
-                "is bound; set loss.teacher_temperature"
+                "loss.teacher_temperature is null and the batch carries no teacher with a "
+                "softmax_temperature > 0; set loss.teacher_temperature"
             )
         return float(t)
 
@@ -108,7 +109,7 @@ class DistillLoss(ContrastiveLoss):
         own = torch.zeros(len(q), dtype=torch.long, device=q.device)
         mask = candidate_mask(cands.doc_ids, own, cands.pos_sets) & ~target.isnan()  # [B, 1+N]
         student = infonce_logits(q, docs, mask, scale)
-        teacher_t = self.effective_teacher_temperature()
+        teacher_t = self.effective_teacher_temperature(cands.teacher)
         kl = distill_kl(student, target / teacher_t, mask)
         loss = self.alpha * kl + (1 - self.alpha) * nce
         extra = {"kl": float(kl.detach()), "infonce": float(nce.detach())}

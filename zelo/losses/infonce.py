@@ -2,9 +2,9 @@
 
 Batch layout: ``q [B, D]`` queries; ``docs [B, 1+N, D]`` each query's positive (slot 0) then N
 mined negatives; ``doc_ids [B, 1+N]`` corpus indices (-1: empty negative slot); ``pos_sets [B, P]``
-every labelled positive of each query (-1 padded); ``query_index [B]`` positions in the train
-query set; ``teacher_scores [B, 1+N]`` a teacher's scores of each query's own candidates (losses
-with a teacher only).
+every labelled positive of each query (-1 padded); ``teacher_scores [B, 1+N]`` a teacher's scores
+of each query's own candidates and ``teacher`` the same teacher for any candidate columns (losses
+with a teacher only; both come in the batch, see :class:`~zelo.types.BatchTeacher`).
 
 Every loss is a :class:`ContrastiveLoss`: it shares the temperature and the candidate layout
 (in-batch across ranks, or each query's own) and implements :meth:`ContrastiveLoss.objective`.
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zelo.types import Teacher
+from zelo.types import BatchTeacher
 from zelo.utils.distributed import gather_no_grad, gather_sizes, gather_with_grad, world
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,8 @@ class Candidates:
         doc_ids: ``[B, 1+N]`` the local batch's own ids.
         pos_sets: ``[B, P]`` labelled positives per local query (empty when not masked).
         teacher_scores: ``[B, 1+N]`` the teacher's scores of the own candidates, or ``None``.
-        teacher: ``cand_ids [C] -> [B, C]`` the bound teacher for the local queries, or ``None``.
+        teacher: ``cand_ids [C] -> [B, C]`` the batch's teacher for the local queries, or
+            ``None``.
     """
 
     cands: torch.Tensor
@@ -122,7 +123,7 @@ class Candidates:
     doc_ids: torch.Tensor
     pos_sets: torch.Tensor
     teacher_scores: torch.Tensor | None = None
-    teacher: object | None = None
+    teacher: BatchTeacher | None = None
 
 
 class Temperature(nn.Module):
@@ -168,7 +169,8 @@ class ContrastiveLoss(nn.Module):
         min_temperature: lower bound on tau (upper bound on the scale) when learned.
 
     Every rank must hold the same number 1+N of candidate slots per query. A loss with
-    ``needs_teacher`` owns its teacher: :meth:`bind_teacher` hands it each mining pass's scores.
+    ``needs_teacher`` reads its teacher from the batch (``teacher_scores``, ``teacher``) and
+    nothing else.
 
     References:
         InfoNCE, arXiv:1807.03748; learnable temperature (CLIP), arXiv:2103.00020.
@@ -188,16 +190,11 @@ class ContrastiveLoss(nn.Module):
         self.temperature = Temperature(temperature, learnable_temperature, min_temperature)
         self.in_batch_negatives = in_batch_negatives
         self.mask_known_positives = mask_known_positives
-        self.teacher: Teacher | None = None
 
     @property
     def scale(self) -> torch.Tensor:
         """1 / temperature, with the temperature clamped at ``min_temperature``."""
         return self.temperature()
-
-    def bind_teacher(self, teacher: Teacher | None) -> None:
-        """Take the teacher of the current mining pass (kept only by losses that need one)."""
-        self.teacher = teacher if self.needs_teacher else None
 
     def candidates(
         self, docs: torch.Tensor, doc_ids: torch.Tensor, pos_sets: torch.Tensor
@@ -224,8 +221,8 @@ class ContrastiveLoss(nn.Module):
         docs: torch.Tensor,
         doc_ids: torch.Tensor,
         pos_sets: torch.Tensor,
-        query_index: torch.Tensor | None = None,
         teacher_scores: torch.Tensor | None = None,
+        teacher: BatchTeacher | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss and stats for one (local) batch.
 
@@ -234,8 +231,8 @@ class ContrastiveLoss(nn.Module):
             docs: ``[B, 1+N, D]`` positive then negatives per query.
             doc_ids: ``[B, 1+N]`` corpus ids, -1 for empty slots.
             pos_sets: ``[B, P]`` labelled positives per query, -1 padded.
-            query_index: ``[B]`` positions in the train query set (the bound teacher's rows).
             teacher_scores: ``[B, 1+N]`` the teacher's scores of each query's own candidates.
+            teacher: the batch's teacher, ``cand_ids [C] -> [B, C]`` for its queries.
 
         Returns:
             Scalar loss (mean over local queries) and stats: ``temperature``, ``masked``
@@ -244,9 +241,7 @@ class ContrastiveLoss(nn.Module):
         """
         cands = self.candidates(docs, doc_ids, pos_sets)
         cands.teacher_scores = teacher_scores
-        if self.teacher is not None and query_index is not None:
-            teacher, rows = self.teacher, query_index
-            cands.teacher = lambda ids: teacher(rows, ids).to(q.device)  # [C] -> [B, C]
+        cands.teacher = teacher
         scale = self.scale
         loss, logits, extra = self.objective(q, docs, cands, scale)
         with torch.no_grad():

@@ -16,7 +16,7 @@ from functools import partial
 
 import torch
 
-from zelo.mining.sampling import TopSampler
+from zelo.mining.sampling.samplers import TopSampler
 from zelo.types import CandidateSet, MinedNegatives, MiningInput, Scorer
 from zelo.utils.tensors import grades_of, isin_rows
 
@@ -28,6 +28,7 @@ class ScorerBase:
     ``score`` (see :class:`~zelo.types.Scorer`)."""
 
     reads_judgments = False  # True: the scorer looks at the full judgments (a control)
+    cosine_scores = False  # True: scores are cosine similarities in [-1, 1]
 
     def report(self) -> dict[str, float]:
         """Figures of the last ranking worth logging as ``mining/<key>`` (none by default)."""
@@ -96,7 +97,7 @@ class Miner:
         rules: keep-mask functions by name, applied in order after the positive exclusion (and
             the FN-free control); their drop counts are logged as ``mining/dropped_<name>``.
         sampling: the sampler that picks N of the kept candidates (default: the N best,
-            :class:`~zelo.mining.sampling.TopSampler`); the ``miner/sampling`` config group.
+            :class:`~zelo.mining.sampling.samplers.TopSampler`); the ``miner/sampling`` config group.
         depth: candidates taken from the scorer per query (K).
         exclude_positives: drop the query's labelled positives (off only to study a miner that
             returns positives).

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import lightning.pytorch as pl
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from zelo.eval.metrics import evaluate_ranking
-from zelo.keys import EVAL_METRICS, TRAIN_LOSS
+from zelo.keys import EVAL_METRICS, TRAIN_LOSS_EPOCH, TRAIN_LOSS_STEP, eval_key, train_key
 from zelo.losses.infonce import ContrastiveLoss
 from zelo.models.encoders import Encoder, TokenizedTexts
 from zelo.models.optim import build_optimizer, warmup_schedule
@@ -29,8 +30,8 @@ class BiEncoderModule(pl.LightningModule):
     Args:
         encoder: the student (:class:`zelo.models.encoders.Encoder`).
         loss: a :class:`zelo.losses.infonce.ContrastiveLoss`: ``(q [B, D], docs [B, 1+N, D],
-            doc_ids [B, 1+N], pos_sets [B, P], query_index [B], teacher_scores [B, 1+N] | None)
-            -> (loss, stats)``; it owns its teacher.
+            doc_ids [B, 1+N], pos_sets [B, P], teacher_scores [B, 1+N] | None, teacher | None)
+            -> (loss, stats)``; its teacher comes in the batch.
         corpus: the documents every evaluation ranks (the collection's texts).
         lr: peak learning rate of AdamW (dense parameters).
         weight_decay: AdamW weight decay.
@@ -59,7 +60,7 @@ class BiEncoderModule(pl.LightningModule):
         self.encoder = encoder
         self.loss = loss
         self.corpus = list(corpus)
-        self.eval_suffix = ""  # "_before" while measuring the zero-shot student
+        self._eval_suffix = ""  # "_before" while measuring the zero-shot student
         self._metrics = nn.ModuleDict(
             {
                 f"{s}_{k.replace('@', '_at_')}": MeanMetric()
@@ -79,6 +80,16 @@ class BiEncoderModule(pl.LightningModule):
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encoder(features)
 
+    @contextmanager
+    def metric_suffix(self, suffix: str) -> Iterator[None]:
+        """Evaluations inside log ``val/<metric><suffix>``, ``test/<metric><suffix>``
+        (``_before``: the zero-shot student)."""
+        self._eval_suffix = suffix
+        try:
+            yield
+        finally:
+            self._eval_suffix = ""
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         doc_ids = batch["doc_ids"]  # [B, 1+N]
         b, width = doc_ids.shape
@@ -89,14 +100,14 @@ class BiEncoderModule(pl.LightningModule):
             docs,
             doc_ids,
             batch["pos_sets"],
-            batch["query_index"],
             batch.get("teacher_scores"),
+            batch.get("teacher"),
         )
         self.train_loss_mean.update(loss.detach(), weight=b)
-        self.log(f"{TRAIN_LOSS}_step", loss, on_step=True, prog_bar=True, batch_size=b)
-        self.log(f"{TRAIN_LOSS}_epoch", self.train_loss_mean, on_step=False, on_epoch=True)
+        self.log(TRAIN_LOSS_STEP, loss, on_step=True, prog_bar=True, batch_size=b)
+        self.log(TRAIN_LOSS_EPOCH, self.train_loss_mean, on_step=False, on_epoch=True)
         for key, value in stats.items():
-            self.log(f"train/{key}", float(value), on_step=True, on_epoch=False, batch_size=b)
+            self.log(train_key(key), float(value), on_step=True, on_epoch=False, batch_size=b)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -189,7 +200,9 @@ class BiEncoderModule(pl.LightningModule):
         for key in EVAL_KEYS:
             metric = self._metrics[f"{prefix}_{key.replace('@', '_at_')}"]
             self.log(
-                f"{prefix}/{key}{self.eval_suffix}", metric.compute(), prog_bar=key == "ndcg@10"
+                eval_key(prefix, key, self._eval_suffix),
+                metric.compute(),
+                prog_bar=key == "ndcg@10",
             )
             metric.reset()
 

@@ -8,6 +8,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -209,3 +210,15 @@ def resolve_model_path(name_or_path: str | None) -> str:
     if name_or_path in PACKAGED and PACKAGED[name_or_path].zipped:
         return str(packaged_model_path(name_or_path))
     return str(name_or_path)
+
+
+def hf_tokenize(tokenizer: Any, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
+    """A Hugging Face tokenizer's padded, truncated batch of ``texts`` as plain tensors."""
+    batch = tokenizer(
+        list(texts),
+        padding=True,
+        truncation="longest_first",
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    return dict(batch)

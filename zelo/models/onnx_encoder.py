@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from zelo.errors import ConfigError
-from zelo.models.encoders import Encoder, resolve_model_path
+from zelo.models.encoders import Encoder, hf_tokenize, resolve_model_path
 from zelo.models.packaged import INSTALL_COMMAND, PACKAGED, packaged_model_path
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,7 @@ class OnnxEncoder(Encoder):
         return self._dim
 
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation="longest_first",
-            max_length=max_length or self.max_length,
-            return_tensors="pt",
-        )
-        return dict(batch)
+        return hf_tokenize(self.tokenizer, texts, max_length or self.max_length)
 
     def _hidden(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         feeds = {

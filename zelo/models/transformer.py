@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from zelo.models.encoders import Encoder, resolve_model_path
+from zelo.models.encoders import Encoder, hf_tokenize, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,7 @@ class TransformerEncoder(Encoder):
         return f"random weights, {layers} layers ({model}'s tokenizer and config)"
 
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation="longest_first",
-            max_length=max_length or self.max_length,
-            return_tensors="pt",
-        )
-        return dict(batch)
+        return hf_tokenize(self.tokenizer, texts, max_length or self.max_length)
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         keys = ("input_ids", "attention_mask", "token_type_ids")

@@ -31,13 +31,14 @@ from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 
 from zelo.errors import DiskFull, zelo_cause
-from zelo.keys import CHECKPOINT_DIR, LAST_CHECKPOINT
+from zelo.keys import CHECKPOINT_DIR, LAST_CHECKPOINT, MINING_EPOCH
 from zelo.run import signals
 from zelo.run.guard import check_weights
 from zelo.run.identity import differences
 from zelo.run.loggers import JobCSVLogger
 from zelo.run.resumable import ResumableDataLoader
 from zelo.run.rng import reseed, rng_state, set_rng_state
+from zelo.types import MiningPass
 from zelo.utils.io import temporary_file
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,11 @@ class TrainingCheckpoint(Checkpoint):
         self._resumed: dict[str, Any] | None = None
         self._rng_to_restore: dict[str, Any] | None = None
         self._loader_to_restore: dict[str, int] | None = None
+        self.history: list[dict[str, float]] = []  # this process's mining passes' stats
+
+    def on_mining_pass(self, mining_pass: MiningPass) -> None:
+        """Keep the pass's stats for the checkpoint (a resumed job reports every pass)."""
+        self.history.append(dict(mining_pass.stats))
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._trainer = trainer
@@ -255,13 +261,13 @@ class TrainingCheckpoint(Checkpoint):
     ) -> None:
         if batch_idx + 1 >= trainer.num_training_batches:
             return  # the epoch end decides next, once the epoch is complete
-        self._save_or_stop(trainer, final=False)
+        self._save_or_stop(trainer, pl_module, final=False)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._save_or_stop(trainer, final=self.keep_final and last_epoch(trainer))
+        self._save_or_stop(trainer, pl_module, final=self.keep_final and last_epoch(trainer))
         signals.training(False)  # next: the next epoch's data (and mining pass), or the end
 
-    def _save_or_stop(self, trainer: pl.Trainer, final: bool) -> None:
+    def _save_or_stop(self, trainer: pl.Trainer, module: pl.LightningModule, final: bool) -> None:
         """Save when due, asked, stopping or ``final`` (every rank agrees), then honour a stop."""
         stop = signals.stop_requested(trainer)
         due = self.every_s is not None and time.monotonic() - self._last_time >= self.every_s
@@ -269,7 +275,7 @@ class TrainingCheckpoint(Checkpoint):
         if trainer.world_size > 1:  # a save is collective: the ranks decide together
             save = trainer.strategy.reduce_boolean_decision(save, all=False)
         if save:
-            self.save(trainer)
+            self.save(trainer, module)
         if stop:
             signals.stop(self._where(trainer))
 
@@ -286,10 +292,10 @@ class TrainingCheckpoint(Checkpoint):
             else "none saved yet"
         )
 
-    def save(self, trainer: pl.Trainer) -> None:
-        """Check the weights, then write ``last.ckpt`` atomically (rank zero writes; see
+    def save(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        """Check ``module``'s weights, then write ``last.ckpt`` atomically (rank zero writes; see
         :class:`AtomicCheckpointIO`)."""
-        check_weights(trainer, trainer.lightning_module)
+        check_weights(trainer, module)
         for logger in trainer.loggers:  # the logs on disk reach as far as the checkpoint
             logger.save()
         path = self.dirpath / LAST_CHECKPOINT
@@ -320,7 +326,7 @@ class TrainingCheckpoint(Checkpoint):
             "config": self.config,
             "rng": rng_state(),
             "metrics": floats(dict(trainer.callback_metrics)),
-            "mining_history": [p.stats for p in trainer.datamodule.passes],
+            "mining_history": list(self.history),
             "loader": loader.state_dict() if (loader := train_loader(trainer)) else None,
         }
 
@@ -332,7 +338,7 @@ class TrainingCheckpoint(Checkpoint):
         self._loader_to_restore = state_dict.get("loader")
 
     def carry_over(
-        self, fitted: dict[str, float], history: list[dict[str, float]]
+        self, fitted: dict[str, float]
     ) -> tuple[dict[str, float], list[dict[str, float]]]:
         """This process's metrics and mining passes, completed by those of the run it resumed.
 
@@ -340,17 +346,17 @@ class TrainingCheckpoint(Checkpoint):
 
         Args:
             fitted: the trainer's metrics after ``fit`` in this process.
-            history: the mining passes this process ran.
 
         Returns:
-            The merged metrics and the whole run's mining passes, oldest first.
+            The merged metrics and the whole run's mining passes' stats, oldest first.
         """
+        history = list(self.history)
         if self._resumed is None:
             return fitted, history
         metrics = {**self._resumed.get("metrics", {}), **fitted}
-        first = history[0].get("mining/epoch", math.inf) if history else math.inf
+        first = history[0].get(MINING_EPOCH, math.inf) if history else math.inf
         earlier = [
-            h for h in self._resumed.get("mining_history", []) if h.get("mining/epoch", -1) < first
+            h for h in self._resumed.get("mining_history", []) if h.get(MINING_EPOCH, -1) < first
         ]
         return metrics, earlier + list(history)
 

@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 import torch
 
 from zelo.errors import TrainingDiverged, ZeloError
+from zelo.types import MiningPass
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ def check_mining(neg_ids: torch.Tensor, num_negatives: int, allow_empty: bool) -
 
 class FiniteGuard(pl.Callback):
     """Stops training at the first non-finite loss or gradient norm, and checks the weights at
-    every epoch end and before every checkpoint (it runs before the checkpoint callback).
+    every epoch end and before every checkpoint (it runs before the checkpoint callback). It
+    subscribes to the mining passes and refuses one that found no negative at all.
 
     Args:
         allow_no_negatives: train on even when a mining pass found no negative at all.
@@ -61,10 +63,11 @@ class FiniteGuard(pl.Callback):
     def __init__(self, allow_no_negatives: bool = False) -> None:
         self.allow_no_negatives = allow_no_negatives
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        dm = trainer.datamodule
-        if dm.latest_pass is not None:
-            check_mining(dm.latest_pass.mined.neg_ids, dm.num_negatives, self.allow_no_negatives)
+    def on_mining_pass(self, mining_pass: MiningPass) -> None:
+        """Stop at once when the pass left every training query without a negative."""
+        check_mining(
+            mining_pass.mined.neg_ids, mining_pass.input.num_negatives, self.allow_no_negatives
+        )
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any
@@ -74,12 +77,7 @@ class FiniteGuard(pl.Callback):
             raise diverged(trainer, f"the gradient norm is {norm}")
 
     def on_train_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *_: Any
     ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None and not bool(torch.isfinite(loss.detach()).all()):

@@ -122,3 +122,16 @@ def _symbolic(value: Any, swaps: list) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     return value
+
+
+def choice(cfg: DictConfig, group: str) -> str:
+    """The option chosen for a config group (``miner=percpos`` -> ``percpos``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        value = HydraConfig.get().runtime.choices.get(group)
+        if value:
+            return str(value)
+    node = cfg.get(group)
+    target = node.get("_target_", "") if node is not None else ""
+    return str(target).rsplit(".", 1)[-1] or "unknown"

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +85,33 @@ def job_slot(out_dir: Path) -> Iterator[JobLock]:
         lock.release()
 
 
-def run_callbacks(cfg: DictConfig, out_dir: Path) -> list:
+@dataclass(frozen=True)
+class JobCallbacks:
     """The callbacks every job gets, after the configured ones: the divergence guard, then the
     checkpoint (Lightning runs checkpoint callbacks last, so it sees the guard's verdict)."""
+
+    guard: FiniteGuard
+    checkpoint: TrainingCheckpoint
+
+    @property
+    def all(self) -> list:
+        """Both, in the order the trainer takes them."""
+        return [self.guard, self.checkpoint]
+
+
+def run_callbacks(cfg: DictConfig, out_dir: Path) -> JobCallbacks:
+    """Build the job's own callbacks (see :class:`JobCallbacks`)."""
     every = cfg.get("checkpoint", {}).get("every_n_minutes", 10.0)
-    return [
-        FiniteGuard(allow_no_negatives=bool(cfg.get("allow_no_negatives", False))),
-        TrainingCheckpoint(
+    return JobCallbacks(
+        guard=FiniteGuard(allow_no_negatives=bool(cfg.get("allow_no_negatives", False))),
+        checkpoint=TrainingCheckpoint(
             last_checkpoint(out_dir).parent,
             every_n_minutes=every,
             seed=cfg.seed,
             config=config_identity(cfg),
             keep_final=bool(cfg.get("keep_checkpoints", False)),
         ),
-    ]
+    )
 
 
 def resume_checkpoint(

@@ -7,7 +7,6 @@ import copy
 import json
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,21 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from zelo.data.splits import build_query_set
 from zelo.errors import ConfigError, ZeloError, require
-from zelo.eval.false_negatives import relevance_of
-from zelo.eval.measure import mining_stats
-from zelo.keys import FN_RATE
+from zelo.eval.false_negatives import relevance_of, teacher_scores
+from zelo.keys import (
+    FN_RATE,
+    FN_TEACHER_IS_MINER,
+    FN_TEACHER_RATE,
+    MINER_NDCG,
+    MINING_FN_PER_QUERY,
+    RUN_DATASET,
+    RUN_MINER,
+    RUN_SEED,
+    RUN_SPLIT,
+    RUN_TEACHER,
+)
+from zelo.mining.measured import mine_and_measure
+from zelo.run.identity import choice
 from zelo.run.lock import JobLock, who
 from zelo.run.validation import validate_config
 from zelo.st.formats import FORMATS, ZELO_PREFIX, MinedView, build_rows, st_columns, with_scores
@@ -82,7 +93,7 @@ def miner_config(cfg: DictConfig) -> DictConfig:
     miner = copy.deepcopy(cfg.miner)
     with open_dict(miner):
         miner.rules[SCORE_RANGE_RULE] = {
-            "_target_": "zelo.mining.topk_abs.abs_mask",
+            "_target_": "zelo.mining.rules.topk_abs.abs_mask",
             "_partial_": True,
             "max_score": float("inf") if cfg.max_score is None else float(cfg.max_score),
             "min_score": None if cfg.min_score is None else float(cfg.min_score),
@@ -104,8 +115,6 @@ def fn_teacher(cfg: DictConfig) -> tuple[Any, str, bool]:
     Returns:
         ``(config, name, is_the_miner's_scorer)``; config ``None`` scores with the miner's scorer.
     """
-    from zelo.pipeline import choice
-
     own = plain(cfg.miner.get("scorer"))
     if cfg.get("teacher"):
         return cfg.teacher, choice(cfg, "teacher"), plain(cfg.teacher) == own
@@ -121,15 +130,11 @@ def fn_flags(
     """Per negative ``[Q, N]``: ``fn`` (the split's judgments grade it relevant) and
     ``fn_teacher`` (the teacher, ``None``: the miner's scorer, rates it at or above the
     positive)."""
-    if teacher is None:
-        neg, pos = mined.neg_scores, mined.pos_scores
-    else:
-        neg = teacher.score(inp, mined.neg_ids).float()  # [Q, N]
-        pos = teacher.score(inp, inp.positives_padded()).float()  # [Q, P]
+    neg, pos = teacher_scores(teacher, inp, mined)
     return {
         "fn": relevance_of(mined.neg_ids, qs.judgments) > 0,
         # the rule of fn/teacher_rate and the loss's guide: at or above the (least) positive
-        "fn_teacher": at_or_above(neg.where(mined.neg_ids >= 0, torch.nan), reference_score(pos)),
+        "fn_teacher": at_or_above(neg, reference_score(pos)),
     }
 
 
@@ -156,21 +161,21 @@ def summarise(
     cfg: DictConfig,
     qs: QuerySet,
     mined: MinedNegatives,
+    stats: dict[str, float],
     flags: dict[str, torch.Tensor],
     teacher: tuple[str, bool],
 ) -> dict[str, Any]:
-    """The pass's figures (keys as in a training run's ``metrics.json``), its provenance, and
-    ``not_measured``: each figure that could not be measured here and why (its value is null)."""
-    from zelo.pipeline import choice
-
-    stats = mining_stats(mined, qs.judgments, qs.positives)
+    """The pass's figures (``stats``, keys as in a training run's ``metrics.json``), its
+    provenance, and ``not_measured``: each figure that could not be measured here and why (its
+    value is null)."""
+    stats = dict(stats)
     valid = mined.neg_ids >= 0
     rated = flags["fn_teacher"][valid]
-    stats["fn/teacher_rate"] = float(rated.float().mean()) if rated.numel() else math.nan
+    stats[FN_TEACHER_RATE] = float(rated.float().mean()) if rated.numel() else math.nan
     hidden = sum(len(h) for h in qs.hidden)
     not_measured = {}
     if hidden == 0:  # every judged document is a positive: no negative can be a known FN
-        for key in (FN_RATE, "mining/fn_per_query"):
+        for key in (FN_RATE, MINING_FN_PER_QUERY):
             stats[key] = math.nan
         not_measured[FN_RATE] = (
             f"every judged document of split {cfg.split} is a labelled positive "
@@ -179,18 +184,18 @@ def summarise(
         )
     name, is_miner = teacher
     if is_miner:
-        not_measured["fn/teacher_rate"] = (
+        not_measured[FN_TEACHER_RATE] = (
             f"the teacher ({name}) is the miner's own scorer: a self-estimate, not an independent "
             "one (teacher=<option> sets another)"
         )
     return {
         **stats,
-        "run/miner": choice(cfg, "miner"),
-        "run/teacher": name,
-        "fn/teacher_is_miner": is_miner,
-        "run/dataset": str(cfg.dataset.name),
-        "run/split": str(cfg.split),
-        "run/seed": int(cfg.seed),
+        RUN_MINER: choice(cfg, "miner"),
+        RUN_TEACHER: name,
+        FN_TEACHER_IS_MINER: is_miner,
+        RUN_DATASET: str(cfg.dataset.name),
+        RUN_SPLIT: str(cfg.split),
+        RUN_SEED: int(cfg.seed),
         "queries": len(qs),
         "positives": sum(len(p) for p in qs.positives),
         "hidden_judgments": hidden,
@@ -203,8 +208,8 @@ def summarise(
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """What was and was not measured, in words, for the log."""
     lines = [
-        f"miner/ndcg@10 {summary['miner/ndcg@10']:.4f}: the miner's ranking of the corpus "
-        f"against the {summary['run/split']} judgments ({summary['queries']} queries)"
+        f"miner/ndcg@10 {summary[MINER_NDCG]:.4f}: the miner's ranking of the corpus "
+        f"against the {summary[RUN_SPLIT]} judgments ({summary['queries']} queries)"
     ]
     fn = summary.get(FN_RATE)
     if fn is None or math.isnan(fn):
@@ -216,10 +221,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
             f"{FN_RATE} {fn:.4f}: share of mined negatives the judgments call relevant "
             f"({summary['hidden_judgments']} judged documents hidden from the positives)"
         )
-    rate, teacher = summary["fn/teacher_rate"], summary["run/teacher"]
+    rate, teacher = summary[FN_TEACHER_RATE], summary[RUN_TEACHER]
     what = f"fn/teacher_rate {rate:.4f}: share of mined negatives {teacher} scores at or above the positive"
-    if summary["fn/teacher_is_miner"]:
-        what += f" ({summary['not_measured']['fn/teacher_rate']})"
+    if summary[FN_TEACHER_IS_MINER]:
+        what += f" ({summary['not_measured'][FN_TEACHER_RATE]})"
     lines.append(what)
     return lines
 
@@ -260,11 +265,9 @@ def _mine(cfg: DictConfig, out: Path) -> dict[str, Any]:
         qs.query_texts, collection.doc_texts, qs.positives, cfg.num_negatives, cfg.seed,
         judgments=qs.judgments,
     )  # fmt: skip
-    start = time.perf_counter()
-    mined = miner.mine(inp)
-    seconds = time.perf_counter() - start
+    mined, stats = mine_and_measure(miner, inp)
     flags = fn_flags(mined, qs, inp, teacher)
-    summary = summarise(cfg, qs, mined, flags, (teacher_name, teacher_is_miner))
+    summary = summarise(cfg, qs, mined, stats, flags, (teacher_name, teacher_is_miner))
     view = mined_view(collection, qs, mined, flags)
     if FN_RATE in summary["not_measured"]:  # unknown, not "no": nothing was hidden
         view.flags["fn"] = [[None] * len(row) for row in view.flags["fn"]]
@@ -278,7 +281,7 @@ def _mine(cfg: DictConfig, out: Path) -> dict[str, Any]:
             f"num_negatives={cfg.num_negatives} after the rules (dropped {mined.dropped}); "
             "lower num_negatives, raise miner.depth or loosen the miner's rule"
         )
-    summary.update({"mining/seconds": seconds, "rows": n_rows})
+    summary["rows"] = n_rows
     if cfg.get("st_columns_only"):  # what SentenceTransformerTrainer takes as it is
         rows = {k: v for k, v in rows.items() if not k.startswith(ZELO_PREFIX)}
     summary["columns"] = {"st": st_columns(list(rows)), "zelo": _zelo(list(rows))}

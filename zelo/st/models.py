@@ -7,18 +7,18 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from zelo.errors import ConfigError
+from zelo.models.biencoder import BiEncoderModule
 from zelo.models.encoders import Encoder
 
 if TYPE_CHECKING:
-    from zelo.mining.dense import DenseScorer
-    from zelo.models.biencoder import BiEncoderModule
+    from zelo.mining.scorers.dense import DenseScorer
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +180,7 @@ def st_student(
     document_prompt: str | None = None,
     query_prompt_name: str | None = None,
     document_prompt_name: str | None = None,
-    lr: float = 2e-5,
-    weight_decay: float = 0.01,
-    sparse_lr: float | None = None,
-    warmup_ratio: float = 0.1,
-    decay: str = "linear",
-    corpus_batch_size: int = 64,
-    search_depth: int = 100,
+    **training: Any,
 ) -> BiEncoderModule:
     """The student of ``model=st``: a SentenceTransformer folder trained by zelo's bi-encoder.
 
@@ -196,27 +190,15 @@ def st_student(
         corpus: the collection's documents (given by the pipeline, as to every student).
         max_length, query_max_length, normalize, query_prompt, document_prompt,
             query_prompt_name, document_prompt_name: see :class:`SentenceTransformerEncoder`.
-        lr, weight_decay, sparse_lr, warmup_ratio, decay, corpus_batch_size, search_depth: see
-            :class:`zelo.models.biencoder.BiEncoderModule`.
+        **training: the optimisation and evaluation options of
+            :class:`zelo.models.biencoder.BiEncoderModule` (``lr``, ``corpus_batch_size``, ...),
+            with its defaults.
     """
-    from zelo.models.biencoder import BiEncoderModule
-
     encoder = SentenceTransformerEncoder(
         path, max_length, query_max_length, normalize,
         query_prompt, document_prompt, query_prompt_name, document_prompt_name,
     )  # fmt: skip
-    return BiEncoderModule(
-        encoder,
-        loss,
-        corpus,
-        lr=lr,
-        weight_decay=weight_decay,
-        sparse_lr=sparse_lr,
-        warmup_ratio=warmup_ratio,
-        decay=decay,
-        corpus_batch_size=corpus_batch_size,
-        search_depth=search_depth,
-    )
+    return BiEncoderModule(encoder, loss, corpus, **training)
 
 
 def st_scorer(
@@ -233,10 +215,10 @@ def st_scorer(
     document_prompt_name: str | None = None,
 ) -> DenseScorer:
     """The dense scorer of ``miner/scorer=st``: exact inner-product search with a
-    SentenceTransformer folder's embeddings (see :class:`zelo.mining.dense.DenseScorer`), its
+    SentenceTransformer folder's embeddings (see :class:`zelo.mining.scorers.dense.DenseScorer`), its
     queries and documents encoded with the model's prompts (see
     :class:`SentenceTransformerEncoder`)."""
-    from zelo.mining.dense import DenseScorer
+    from zelo.mining.scorers.dense import DenseScorer
 
     encoder = SentenceTransformerEncoder(
         path, max_length, None, None,

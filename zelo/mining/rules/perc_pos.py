@@ -10,7 +10,10 @@ from __future__ import annotations
 import torch
 
 from zelo.types import CandidateSet
+from zelo.utils.ranges import Rule, is_num
 from zelo.utils.scores import reference_score
+
+RANGES = {"percentage": Rule(lambda x: is_num(x) and 0 < x <= 1, "a number in (0, 1]")}
 
 
 def perc_pos_mask(

@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 
 from zelo.errors import ConfigError
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import sort_candidates
-from zelo.mining.hf_models import load_model, resolve_device
+from zelo.mining.scorers.candidates import sort_candidates
+from zelo.mining.scorers.hf_models import load_model, resolve_device
 from zelo.types import MiningInput, Scorer
 
 log = logging.getLogger(__name__)

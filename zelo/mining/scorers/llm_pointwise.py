@@ -17,10 +17,26 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import sort_candidates
+from zelo.mining.scorers.candidates import sort_candidates
 from zelo.types import MiningInput, Scorer
 
 log = logging.getLogger(__name__)
+
+
+def named_judges(judges: Mapping | Sequence) -> dict:
+    """The judges by name: a mapping as given, a list as ``<judge.name>_<i>``.
+
+    Raises:
+        ValueError: there is none.
+    """
+    named = (
+        dict(judges)
+        if isinstance(judges, Mapping)
+        else {f"{j.name}_{i}": j for i, j in enumerate(judges)}
+    )
+    if not named:
+        raise ValueError("miner.scorer.judges is empty")
+    return named
 
 
 class LLMPointwiseScorer(ScorerBase):
@@ -28,7 +44,7 @@ class LLMPointwiseScorer(ScorerBase):
 
     Args:
         judges: judges by name (or a list), each with ``relevance(inp, queries, docs) ->
-            log-odds`` and ``describe()`` (see :mod:`zelo.mining.judges`).
+            log-odds`` and ``describe()`` (see :mod:`zelo.mining.scorers.judges`).
         first_stage: scorer proposing the candidates.
         candidates: documents per query taken from the first stage; :meth:`rank` returns at most
             this many.
@@ -42,13 +58,7 @@ class LLMPointwiseScorer(ScorerBase):
     ) -> None:
         if candidates < 1:
             raise ValueError(f"miner.scorer.candidates must be >= 1, got {candidates}")
-        self.judges = (
-            dict(judges)
-            if isinstance(judges, Mapping)
-            else {f"{j.name}_{i}": j for i, j in enumerate(judges)}
-        )
-        if not self.judges:
-            raise ValueError("miner.scorer.judges is empty")
+        self.judges = named_judges(judges)
         self.first_stage = first_stage
         self.candidates = candidates
         self.reads_judgments = first_stage.reads_judgments or any(

@@ -29,8 +29,8 @@ import torch
 
 from zelo.eval.metrics import ideal_dcg, ndcg_from_gains
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import input_key, sort_candidates
-from zelo.mining.random_scorer import query_seed
+from zelo.mining.scorers.candidates import input_key, sort_candidates
+from zelo.mining.scorers.random_scorer import query_seed
 from zelo.types import MiningInput
 
 log = logging.getLogger(__name__)

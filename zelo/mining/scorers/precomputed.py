@@ -34,9 +34,17 @@ from typing import Any
 import torch
 
 from zelo.errors import ConfigError
+from zelo.keys import (
+    FN_RATE,
+    MINER_NDCG,
+    MINING_PREFIX,
+    MINING_SOURCE_FN_RATE,
+    MINING_SOURCE_NDCG,
+)
 from zelo.mining.base import ScorerBase
-from zelo.mining.candidates import input_key
+from zelo.mining.scorers.candidates import input_key
 from zelo.types import MiningInput
+from zelo.utils.datasets_io import load_local
 from zelo.utils.tensors import pad_rows
 
 log = logging.getLogger(__name__)
@@ -224,31 +232,13 @@ def resolve_rows(
     return lists, counts
 
 
-READERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
-
-
 def load_dataset(path: str | Path) -> Any:
-    """A ``datasets.Dataset`` from a ``save_to_disk`` folder or a JSON(L)/CSV/Parquet file.
+    """The mined dataset at ``path`` (see :func:`zelo.utils.datasets_io.load_local`).
 
     Raises:
         ConfigError: no dataset there, a ``DatasetDict``, or an unknown file type.
     """
-    import datasets
-
-    path = Path(path)
-    key = f"miner.scorer.path={path}"
-    if path.is_dir():
-        try:
-            ds = datasets.load_from_disk(str(path))
-        except FileNotFoundError as err:
-            raise ConfigError(f"{key}: not a dataset saved with save_to_disk ({err})") from None
-        if isinstance(ds, datasets.DatasetDict):
-            raise ConfigError(f"{key}: a DatasetDict ({list(ds)}); pass one split's folder")
-        return ds
-    kind = READERS.get(path.suffix.lower())
-    if not path.is_file() or kind is None:
-        raise ConfigError(f"{key}: no such folder or {sorted(READERS)} file")
-    return getattr(datasets.Dataset, f"from_{kind}")(str(path))
+    return load_local(path, ConfigError, f"miner.scorer.path={path}", "miner=precomputed")
 
 
 class PrecomputedScorer(ScorerBase):
@@ -354,8 +344,8 @@ def source_summary(path: str | Path) -> dict[str, float]:
         log.warning("%s: unreadable, ignored", file)
         return {}
     out = {}
-    for key in ("miner/ndcg@10", "mining/fn_rate"):
+    for key, figure in ((MINER_NDCG, MINING_SOURCE_NDCG), (FN_RATE, MINING_SOURCE_FN_RATE)):
         value = summary.get(key)
         if isinstance(value, int | float) and math.isfinite(value):
-            out[f"source_{key.split('/', 1)[1]}"] = float(value)
+            out[figure.removeprefix(MINING_PREFIX)] = float(value)  # logged as ``figure``
     return out

@@ -56,7 +56,7 @@ def model_fingerprint(model: str) -> str:
     """``gguf:<name>:<sha256>`` for a packaged GGUF; the sha256 of a folder's weight, config and
     tokenizer files; else ``hub:<name>``."""
     if model.startswith(GGUF_PREFIX):
-        from zelo.mining.gguf_models import package
+        from zelo.mining.scorers.gguf_models import package
 
         pkg = package(model[len(GGUF_PREFIX) :])
         return f"gguf:{pkg.name}:{pkg.sha256}"

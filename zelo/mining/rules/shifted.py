@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 
 from zelo.types import CandidateSet
+from zelo.utils.ranges import at_least
+
+RANGES = {"shift": at_least(0)}
 
 
 def shift_mask(cands: CandidateSet, shift: int = 10) -> torch.Tensor:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import torch
 
 from zelo.types import CandidateSet
+from zelo.utils.ranges import Rule, is_num
 from zelo.utils.scores import reference_score
+
+RANGES = {"margin": Rule(lambda x: is_num(x) and x >= 0, "a finite number >= 0")}
 
 
 def margin_pos_mask(
