@@ -106,3 +106,32 @@ def test_a_sweep_whose_analysis_fails_exits_non_zero(tmp_path: Path) -> None:
     )
     LafferCallback(wandb=False, n_boot=10).on_multirun_end(config)
     assert sweep.exit_status() != 0
+
+
+def test_a_zelo_class_that_moved_module_is_the_same_run() -> None:
+    from zelo.run.identity import differences, identity
+
+    before = {"miner": {"scorer": {"_target_": "zelo.mining.dense.DenseScorer", "k": 1}}}
+    after = {"miner": {"scorer": {"_target_": "zelo.mining.scorers.dense.DenseScorer", "k": 1}}}
+    assert identity(before) == identity(after)  # a finished sweep resumes across the move
+    other = {"miner": {"scorer": {"_target_": "zelo.mining.scorers.bm25.BM25Scorer", "k": 1}}}
+    assert differences(identity(before), identity(other)) == [
+        'miner.scorer._target_: "zelo:DenseScorer" -> "zelo:BM25Scorer"'
+    ]
+    outside = {"miner": {"scorer": {"_target_": "other.pkg.DenseScorer", "k": 1}}}
+    assert identity(outside) != identity(before)  # another package's class stays whole
+
+
+def test_zelo_target_names_are_unique_across_modules() -> None:
+    """:func:`zelo.run.identity.target_name` drops the module: two zelo classes or functions of one
+    name in different modules, both used as config targets, would count as one."""
+    import re
+
+    targets = set()
+    for path in (REPO / "conf").rglob("*.yaml"):
+        targets |= set(re.findall(r"_target_:\s*\"?(zelo\.[\w.]+)", path.read_text()))
+    by_name: dict[str, set[str]] = {}
+    for target in targets:
+        by_name.setdefault(target.rsplit(".", 1)[-1], set()).add(target)
+    assert len(targets) > 20
+    assert {n: t for n, t in by_name.items() if len(t) > 1} == {}

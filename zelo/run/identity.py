@@ -2,7 +2,8 @@
 
 Two configs with equal identities give the same results. A finished run folder is reused only by
 a config of the same identity, and a checkpoint resumes only a run of the identity it records.
-Left out: every ``paths.*`` value (a path inside another value is replaced by ``${paths.<key>}``,
+A zelo ``_target_`` counts by its name, not its module (:func:`target_name`). Left out: every
+``paths.*`` value (a path inside another value is replaced by ``${paths.<key>}``,
 so moving the data or the repository changes nothing), ``hydra``, the loggers, and the keys that
 say whether to skip, resume, checkpoint or keep files (:data:`IGNORED`).
 """
@@ -107,7 +108,20 @@ def _flatten(node: Any, prefix: str, out: dict[str, str], swaps: list) -> None:
         for key, value in node.items():
             _flatten(value, f"{prefix}{key}.", out, swaps)
         return
-    out[prefix.rstrip(".")] = json.dumps(_symbolic(node, swaps), sort_keys=True)
+    key = prefix.rstrip(".")
+    if key.rsplit(".", 1)[-1] == "_target_":
+        node = target_name(node)
+    out[key] = json.dumps(_symbolic(node, swaps), sort_keys=True)
+
+
+def target_name(target: Any) -> Any:
+    """A zelo ``_target_`` without its module (``zelo.mining.scorers.dense.DenseScorer`` ->
+    ``zelo:DenseScorer``): where zelo keeps a class is not part of what a run is, so a module moved
+    between versions does not turn finished runs into another config's. zelo's target names are
+    unique (a test keeps them so); other packages' targets stay whole."""
+    if isinstance(target, str) and target.startswith("zelo."):
+        return f"zelo:{target.rsplit('.', 1)[-1]}"
+    return target
 
 
 def _symbolic(value: Any, swaps: list) -> Any:
