@@ -92,7 +92,7 @@ def main() -> None:
     from zelo.types import MiningInput
 
     cfg = compose_cfg(args.dataset, ["model=static"])
-    _, dm = build(cfg)
+    dm = build(cfg).datamodule
     sets = {s: dm.query_sets[s] for s in ("train", "test")}
     kept = [s for s in SCORERS if s not in args.without]
     print(

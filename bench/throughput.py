@@ -240,6 +240,7 @@ def zelo_train_steps(args) -> list[float]:
     from hydra import compose, initialize_config_dir
     from omegaconf import open_dict
 
+    from zelo.callbacks.run_state import EpochMining
     from zelo.pipeline import build
     from zelo.schemas import register_configs
 
@@ -253,7 +254,8 @@ def zelo_train_steps(args) -> list[float]:
         cfg = compose("train", overrides=overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = tempfile.mkdtemp()
-    module, datamodule = build(cfg)
+    built = build(cfg)
+    module, datamodule = built.module, built.datamodule
     timer = StepTimes()
     callback = type("Timer", (pl.Callback,), {})()
     callback.on_train_batch_start, callback.on_train_batch_end = timer.begin, timer.end
@@ -262,7 +264,8 @@ def zelo_train_steps(args) -> list[float]:
         accelerator="gpu" if gpu else "cpu", devices=1, max_steps=args.steps,
         precision="bf16-mixed" if args.bf16 else "32-true", limit_val_batches=0, num_sanity_val_steps=0,
         logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=[callback],
+        enable_model_summary=False,
+        callbacks=[EpochMining(datamodule.mine, datamodule.scheduled_pass), callback],
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule)
     return timer.times[1:]
