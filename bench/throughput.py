@@ -265,7 +265,7 @@ def zelo_train_steps(args) -> list[float]:
         precision="bf16-mixed" if args.bf16 else "32-true", limit_val_batches=0, num_sanity_val_steps=0,
         logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[EpochMining(datamodule.mine, datamodule.scheduled_pass), callback],
+        callbacks=[EpochMining.of(datamodule), callback],
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule)
     return timer.times[1:]

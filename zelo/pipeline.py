@@ -221,9 +221,7 @@ def make_trainer(
     for subscriber in (*configured, *job.all):
         if isinstance(subscriber, MiningSubscriber):
             datamodule.subscribe(subscriber)
-    mining = EpochMining(
-        datamodule.mine, datamodule.scheduled_pass, datamodule.remine_every_n_epochs
-    )
+    mining = EpochMining.of(datamodule)
     trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,

@@ -44,7 +44,7 @@ def test_fit_never_reads_the_test_split(make_cfg, monkeypatch) -> None:
     module, dm = built.module, built.datamodule
     dm.query_sets = NoTestSplit(dm.query_sets)
     received = _spy_feedback(monkeypatch)
-    mining = EpochMining(dm.mine, dm.scheduled_pass, dm.remine_every_n_epochs)
+    mining = EpochMining.of(dm)
     trainer = instantiate(
         cfg.trainer,
         logger=False,

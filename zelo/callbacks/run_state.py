@@ -44,6 +44,12 @@ class EpochMining(pl.Callback):
         self.every_n_epochs = every_n_epochs
         self.mined_epoch: int | None = None
 
+    @classmethod
+    def of(cls, datamodule: Any) -> EpochMining:
+        """The mining step of a :class:`~zelo.data.datamodule.RetrievalDataModule`: its ``mine``,
+        its ``scheduled_pass`` and its re-mining period (what a training run and the benches use)."""
+        return cls(datamodule.mine, datamodule.scheduled_pass, datamodule.remine_every_n_epochs)
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit" and self.mined_epoch is None:  # the loader is built before fit starts
             self._mine(trainer, 0)
