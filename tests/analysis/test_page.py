@@ -53,6 +53,33 @@ def test_reproduce_command() -> None:
     assert moved.endswith(" hydra.sweep.dir=outputs/y") and "out/x" not in moved
 
 
+def test_a_folder_filled_by_two_launches_is_reproduced_whole(tmp_path: Path, make_job) -> None:
+    import yaml
+
+    from zelo.analysis.page import job_grid
+
+    write_job = make_job
+    root = tmp_path / "sweep"
+    for i, (seed, twin) in enumerate([(s, t) for s in (0, 1, 2, 10) for t in ("False", "True")]):
+        over = ["experiment=laffer_left", f"miner.drop_judged={twin}", f"seed={seed}", "+tag=[a,b]"]
+        write_job(root, f"{i}_job", over, ("dial", seed, 0.5, 0.1, 0.4) if seed < 10 else None)
+    write_job(root, "only_here", ["experiment=laffer_left", "seed=1", "x=1"], None)
+    assert job_grid(root) == {"miner.drop_judged": ["False", "True"], "seed": ["0", "1", "2"]}
+    # multirun.yaml records the second launch only; its sweeper lists drop_judged in lower case
+    config = yaml.safe_load(MULTIRUN.replace("experiment=laffer_surface", "experiment=laffer_left"))
+    config["hydra"]["overrides"]["task"].append("seed=2")
+    config["hydra"]["sweeper"] = {"params": {"miner.drop_judged": "false,true", "seed": "0,1"}}
+    assert reproduce_command(config, grid=job_grid(root)) == (
+        "python train.py -m experiment=laffer_left dataset=synthetic '+tags=[a b]' seed=0,1,2"
+    )
+    config["hydra"]["overrides"]["task"][-1] = "seed=2,1,0"  # the launch's own spelling stays
+    assert reproduce_command(config, grid=job_grid(root)).endswith(" seed=2,1,0")
+    config["hydra"]["sweeper"]["params"]["miner.drop_judged"] = "true"  # only twins launched
+    assert reproduce_command(config, grid=job_grid(root)).endswith(
+        " seed=2,1,0 miner.drop_judged=False,True"
+    )
+
+
 def test_section_names_resolve_clashes(tmp_path: Path) -> None:
     roots = [tmp_path / "laffer" / "synthetic", tmp_path / "laffer_losses" / "synthetic"]
     roots.append(tmp_path / "x" / "nf corpus")

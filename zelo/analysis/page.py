@@ -32,12 +32,13 @@ from zelo.analysis.page_tables import (
 from zelo.analysis.plots import figure_png
 from zelo.analysis.report import Analysis, analyse
 from zelo.analysis.titles import data_seeds_text, seeds_text, values_text
-from zelo.keys import PLOT_FILE, SURFACE_PLOT_FILE
+from zelo.keys import METRICS_FILE, PLOT_FILE, SURFACE_PLOT_FILE
 from zelo.utils.io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 MULTIRUN_FILE = "multirun.yaml"
+OVERRIDES_FILE = "overrides.yaml"  # Hydra's record of one job's overrides, under <job>/.hydra/
 FIGURE_DIR = "results"
 DEFAULT_PAGE = Path("docs") / "RESULTS.md"
 DEFAULT_N_BOOT = 1000
@@ -81,15 +82,32 @@ def read_multirun(root: Path) -> dict[str, Any]:
     return config
 
 
-def reproduce_command(config: dict[str, Any], sweep_dir: str | None = None) -> str:
+def reproduce_command(
+    config: dict[str, Any],
+    sweep_dir: str | None = None,
+    grid: dict[str, list[str]] | None = None,
+) -> str:
     """The command line that ran the sweep: ``python <job>.py -m <task overrides>`` plus the
     Hydra overrides it was given (``hydra.mode=MULTIRUN`` is what ``-m`` means).
 
     ``sweep_dir``, when given, replaces the recorded ``hydra.sweep.dir``: the folder the page
-    was built from, as the reader names it, rather than wherever the sweep first ran."""
+    was built from, as the reader names it, rather than wherever the sweep first ran.
+
+    ``grid`` (:func:`job_grid`), when given, replaces the launch's value of each key the jobs
+    vary over by every value the folder's jobs ran with: ``multirun.yaml`` records only the last
+    launch, so a folder filled by two (``seed=0,1,2``, then ``seed=3,4``) would otherwise be
+    reproduced as its last part."""
     hydra = config.get("hydra") or {}
     script = f"{(hydra.get('job') or {}).get('name') or 'train'}.py"
     overrides = [str(o) for o in hydra["overrides"]["task"]]
+    if grid:
+        params = (hydra.get("sweeper") or {}).get("params") or {}
+        given = {_override_key(o) for o in overrides}
+        grid = {  # a key the experiment sweeps over all the values it lists needs no spelling
+            k: v for k, v in grid.items()
+            if k in given or not _same_values(str(params.get(k, "")).split(","), v)
+        }  # fmt: skip
+        overrides = _with_grid(overrides, grid)
     overrides += [
         str(o) for o in hydra["overrides"].get("hydra") or [] if str(o) != "hydra.mode=MULTIRUN"
     ]
@@ -97,6 +115,73 @@ def reproduce_command(config: dict[str, Any], sweep_dir: str | None = None) -> s
         overrides = [o for o in overrides if not o.startswith("hydra.sweep.dir=")]
         overrides.append(f"hydra.sweep.dir={sweep_dir}")
     return shlex.join(["python", script, "-m", *overrides])
+
+
+def _override_key(override: str) -> str:
+    """``seed`` of ``seed=1``; ``x.y`` of ``+x.y=1`` or ``++x.y=1``."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _with_grid(overrides: list[str], grid: dict[str, list[str]]) -> list[str]:
+    """``overrides`` with each ``grid`` key set to all its values (a launch that already names
+    exactly those values keeps its own spelling and order)."""
+    out, placed = [], set()
+    for override in overrides:
+        key = _override_key(override)
+        if key in grid and "=" in override:
+            given = override.split("=", 1)[1].split(",")
+            if not _same_values(given, grid[key]):
+                override = f"{key}={','.join(grid[key])}"
+            placed.add(key)
+        out.append(override)
+    return out + [f"{k}={','.join(v)}" for k, v in grid.items() if k not in placed]
+
+
+def _same_values(a: list[str], b: list[str]) -> bool:
+    """Whether two lists of override values name the same set (``false`` is ``False``, ``1`` is
+    ``1.0``: Hydra records a job's value as Python prints it)."""
+
+    def norm(value: str) -> str:
+        value = value.strip()
+        try:
+            return repr(float(value))
+        except ValueError:
+            return value.lower() if value.lower() in ("true", "false", "null", "none") else value
+
+    return {norm(v) for v in a} == {norm(v) for v in b}
+
+
+def _value_order(value: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def job_grid(root: Path) -> dict[str, list[str]]:
+    """The override keys the sweep's finished jobs vary over, each with every value they ran with
+    (numbers in numeric order, the rest alphabetical), from each job's ``.hydra/overrides.yaml``.
+
+    A key that only some jobs set, or whose values hold a comma or a bracket (a list, which a
+    sweep cannot spell as one more value), is left out: the launch's own spelling stands."""
+    jobs: list[dict[str, str]] = []
+    for path in sorted(root.glob(f"*/.hydra/{OVERRIDES_FILE}")):
+        if not (path.parent.parent / METRICS_FILE).is_file():
+            continue
+        try:
+            listed = yaml.safe_load(path.read_text()) or []
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(listed, list):
+            jobs.append({_override_key(str(o)): str(o).split("=", 1)[1]
+                         for o in listed if "=" in str(o)})  # fmt: skip
+    grid: dict[str, list[str]] = {}
+    for key in dict.fromkeys(k for job in jobs for k in job):
+        values = {job.get(key) for job in jobs}
+        if None in values or len(values) < 2 or any(set(",[]{}") & set(v) for v in values):
+            continue
+        grid[key] = sorted(values, key=_value_order)
+    return grid
 
 
 def section_names(roots: list[Path]) -> list[str]:
@@ -197,7 +282,8 @@ def sweep_section(
     figures = {f"{name}.png": figure_png(analysis.figures[PLOT_FILE])}
     lines = [f"\n## {name}\n", _facts(df, report), "\nReproduce (train, then analyse):\n"]
     shown = shown_path(root)
-    lines += ["```bash", reproduce_command(config, shown), f"python -m zelo.analysis {shown}"]
+    command = reproduce_command(config, shown, grid=job_grid(root))
+    lines += ["```bash", command, f"python -m zelo.analysis {shown}"]
     image = f"![{name}: student quality against miner intelligence]({FIGURE_DIR}/{name}.png)"
     lines += ["```\n", f"{image}\n"]
     lines += ["**Verdict.**\n", *_verdicts(report), "", "### Points\n", points_table(report)]
