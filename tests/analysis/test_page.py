@@ -64,6 +64,9 @@ def test_a_folder_filled_by_two_launches_is_reproduced_whole(tmp_path: Path, mak
         over = ["experiment=laffer_left", f"miner.drop_judged={twin}", f"seed={seed}", "+tag=[a,b]"]
         write_job(root, f"{i}_job", over, ("dial", seed, 0.5, 0.1, 0.4) if seed < 10 else None)
     write_job(root, "only_here", ["experiment=laffer_left", "seed=1", "x=1"], None)
+    refused = ["experiment=laffer_left", "miner.drop_judged=True", "seed=5", "+tag=[a,b]"]
+    job = write_job(root, "refused", refused, ("dial", 5, 0.5, 0.1, 0.4))
+    (job / "failed.json").write_text('{"error": "holds the finished run of another config"}')
     assert job_grid(root) == {"miner.drop_judged": ["False", "True"], "seed": ["0", "1", "2"]}
     # multirun.yaml records the second launch only; its sweeper lists drop_judged in lower case
     config = yaml.safe_load(MULTIRUN.replace("experiment=laffer_surface", "experiment=laffer_left"))

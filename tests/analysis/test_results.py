@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -160,3 +161,20 @@ def test_drop_judged_false_stays_out_of_labels() -> None:
         }
     )
     assert list(make_labels(df)) == ["dial(x=0.5)", "dial(x=0.5,drop_judged=True)"]
+
+
+def test_a_refused_relaunch_makes_the_job_failed_not_a_mislabelled_row(
+    tmp_path: Path, make_job
+) -> None:
+    """A sweep re-launched with another config over a finished folder: Hydra rewrites the
+    folder's overrides, zelo refuses the job (failed.json) and keeps the old metrics.json."""
+    make_job(tmp_path, "0_job", ["miner=topk", "seed=0"], TOPK)
+    job = make_job(tmp_path, "1_job", ["miner=topk", "model.lr=0.05", "seed=1"], TOPK)
+    error = "holds the finished run of another config (model.lr: 0.001 -> 0.05)"
+    (job / "failed.json").write_text(json.dumps({"error": error, "exit_code": 2}))
+    status = SweepStatus()
+    df = collect_results(tmp_path, status)
+    assert list(df["job"]) == ["0_job"]  # not a row labelled lr=0.05 with the old run's numbers
+    assert status.failed == {"1_job": error}
+    (job / "failed.json").unlink()  # the folder's own config launched again clears it
+    assert list(collect_results(tmp_path)["job"]) == ["0_job", "1_job"]

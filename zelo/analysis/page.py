@@ -32,7 +32,7 @@ from zelo.analysis.page_tables import (
 from zelo.analysis.plots import figure_png
 from zelo.analysis.report import Analysis, analyse
 from zelo.analysis.titles import data_seeds_text, seeds_text, values_text
-from zelo.keys import METRICS_FILE, PLOT_FILE, SURFACE_PLOT_FILE
+from zelo.keys import FAILED_FILE, METRICS_FILE, PLOT_FILE, SURFACE_PLOT_FILE
 from zelo.utils.io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -166,8 +166,9 @@ def job_grid(root: Path) -> dict[str, list[str]]:
     sweep cannot spell as one more value), is left out: the launch's own spelling stands."""
     jobs: list[dict[str, str]] = []
     for path in sorted(root.glob(f"*/.hydra/{OVERRIDES_FILE}")):
-        if not (path.parent.parent / METRICS_FILE).is_file():
-            continue
+        job = path.parent.parent
+        if not (job / METRICS_FILE).is_file() or (job / FAILED_FILE).exists():
+            continue  # unfinished, or its last launch failed (zelo.analysis.results)
         try:
             listed = yaml.safe_load(path.read_text()) or []
         except (OSError, yaml.YAMLError):

@@ -5,6 +5,12 @@ or ``failed.json``.
 Jobs without ``metrics.json`` (failed: their ``failed.json`` says why; or still running, or
 killed) and jobs whose ``metrics.json`` cannot be read are listed in the log and in
 :class:`SweepStatus`, never turned into rows, so they are never plotted.
+
+A job folder holding both is failed too. A sweep that re-launches a folder finished with another
+config is refused there (``failed.json``), but Hydra has by then rewritten the folder's
+``.hydra/overrides.yaml`` with the refused config, so the old ``metrics.json`` would be read
+under the refused job's overrides: a point labelled with one config and measured with another.
+Launching the folder's own config again clears the ``failed.json`` and rewrites the overrides.
 """
 
 from __future__ import annotations
@@ -188,10 +194,10 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
     rows = []
     for job in job_dirs(root):
         name = job.relative_to(root).as_posix()
-        metrics = read_metrics(job)
-        if metrics is None and (job / FAILED_FILE).exists():
+        if (job / FAILED_FILE).exists():  # the folder's last launch failed: see stale_failure
             status.failed[name] = read_failure(job)
             continue
+        metrics = read_metrics(job)
         if metrics is None:
             target = status.corrupt if (job / METRICS_FILE).exists() else status.pending
             target.append(name)
