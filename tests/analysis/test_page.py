@@ -57,6 +57,7 @@ def test_a_folder_filled_by_two_launches_is_reproduced_whole(tmp_path: Path, mak
     import yaml
 
     from zelo.analysis.page import job_grid
+    from zelo.analysis.results import collect_results
 
     write_job = make_job
     root = tmp_path / "sweep"
@@ -67,20 +68,20 @@ def test_a_folder_filled_by_two_launches_is_reproduced_whole(tmp_path: Path, mak
     refused = ["experiment=laffer_left", "miner.drop_judged=True", "seed=5", "+tag=[a,b]"]
     job = write_job(root, "refused", refused, ("dial", 5, 0.5, 0.1, 0.4))
     (job / "failed.json").write_text('{"error": "holds the finished run of another config"}')
-    assert job_grid(root) == {"miner.drop_judged": ["False", "True"], "seed": ["0", "1", "2"]}
+    finished = collect_results(root)["job"]  # neither the unfinished nor the refused job
+    grid = job_grid(root, finished)
+    assert grid == {"miner.drop_judged": ["False", "True"], "seed": ["0", "1", "2"]}
     # multirun.yaml records the second launch only; its sweeper lists drop_judged in lower case
     config = yaml.safe_load(MULTIRUN.replace("experiment=laffer_surface", "experiment=laffer_left"))
     config["hydra"]["overrides"]["task"].append("seed=2")
     config["hydra"]["sweeper"] = {"params": {"miner.drop_judged": "false,true", "seed": "0,1"}}
-    assert reproduce_command(config, grid=job_grid(root)) == (
+    assert reproduce_command(config, grid=grid) == (
         "python train.py -m experiment=laffer_left dataset=synthetic '+tags=[a b]' seed=0,1,2"
     )
     config["hydra"]["overrides"]["task"][-1] = "seed=2,1,0"  # the launch's own spelling stays
-    assert reproduce_command(config, grid=job_grid(root)).endswith(" seed=2,1,0")
+    assert reproduce_command(config, grid=grid).endswith(" seed=2,1,0")
     config["hydra"]["sweeper"]["params"]["miner.drop_judged"] = "true"  # only twins launched
-    assert reproduce_command(config, grid=job_grid(root)).endswith(
-        " seed=2,1,0 miner.drop_judged=False,True"
-    )
+    assert reproduce_command(config, grid=grid).endswith(" seed=2,1,0 miner.drop_judged=False,True")
 
 
 def test_section_names_resolve_clashes(tmp_path: Path) -> None:

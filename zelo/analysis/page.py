@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,14 @@ from zelo.analysis.page_tables import (
 )
 from zelo.analysis.plots import figure_png
 from zelo.analysis.report import Analysis, analyse
+from zelo.analysis.results import job_overrides, override_key
 from zelo.analysis.titles import data_seeds_text, seeds_text, values_text
-from zelo.keys import FAILED_FILE, METRICS_FILE, PLOT_FILE, SURFACE_PLOT_FILE
+from zelo.keys import PLOT_FILE, SURFACE_PLOT_FILE
 from zelo.utils.io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 MULTIRUN_FILE = "multirun.yaml"
-OVERRIDES_FILE = "overrides.yaml"  # Hydra's record of one job's overrides, under <job>/.hydra/
 FIGURE_DIR = "results"
 DEFAULT_PAGE = Path("docs") / "RESULTS.md"
 DEFAULT_N_BOOT = 1000
@@ -102,7 +103,7 @@ def reproduce_command(
     overrides = [str(o) for o in hydra["overrides"]["task"]]
     if grid:
         params = (hydra.get("sweeper") or {}).get("params") or {}
-        given = {_override_key(o) for o in overrides}
+        given = {override_key(o) for o in overrides}
         grid = {  # a key the experiment sweeps over all the values it lists needs no spelling
             k: v for k, v in grid.items()
             if k in given or not _same_values(str(params.get(k, "")).split(","), v)
@@ -117,17 +118,12 @@ def reproduce_command(
     return shlex.join(["python", script, "-m", *overrides])
 
 
-def _override_key(override: str) -> str:
-    """``seed`` of ``seed=1``; ``x.y`` of ``+x.y=1`` or ``++x.y=1``."""
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def _with_grid(overrides: list[str], grid: dict[str, list[str]]) -> list[str]:
     """``overrides`` with each ``grid`` key set to all its values (a launch that already names
     exactly those values keeps its own spelling and order)."""
     out, placed = [], set()
     for override in overrides:
-        key = _override_key(override)
+        key = override_key(override)
         if key in grid and "=" in override:
             given = override.split("=", 1)[1].split(",")
             if not _same_values(given, grid[key]):
@@ -158,27 +154,17 @@ def _value_order(value: str) -> tuple[int, float, str]:
         return (1, 0.0, value)
 
 
-def job_grid(root: Path) -> dict[str, list[str]]:
-    """The override keys the sweep's finished jobs vary over, each with every value they ran with
-    (numbers in numeric order, the rest alphabetical), from each job's ``.hydra/overrides.yaml``.
+def job_grid(root: Path, jobs: Iterable[str]) -> dict[str, list[str]]:
+    """The override keys the sweep's finished ``jobs`` (folders under ``root``: the ``job``
+    column of its results table) vary over, each with every value they ran with (numbers in
+    numeric order, the rest alphabetical).
 
     A key that only some jobs set, or whose values hold a comma or a bracket (a list, which a
     sweep cannot spell as one more value), is left out: the launch's own spelling stands."""
-    jobs: list[dict[str, str]] = []
-    for path in sorted(root.glob(f"*/.hydra/{OVERRIDES_FILE}")):
-        job = path.parent.parent
-        if not (job / METRICS_FILE).is_file() or (job / FAILED_FILE).exists():
-            continue  # unfinished, or its last launch failed (zelo.analysis.results)
-        try:
-            listed = yaml.safe_load(path.read_text()) or []
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(listed, list):
-            jobs.append({_override_key(str(o)): str(o).split("=", 1)[1]
-                         for o in listed if "=" in str(o)})  # fmt: skip
+    overrides = [job_overrides(root / job) for job in jobs]
     grid: dict[str, list[str]] = {}
-    for key in dict.fromkeys(k for job in jobs for k in job):
-        values = {job.get(key) for job in jobs}
+    for key in dict.fromkeys(k for job in overrides for k in job):
+        values = {job.get(key) for job in overrides}
         if None in values or len(values) < 2 or any(set(",[]{}") & set(v) for v in values):
             continue
         grid[key] = sorted(values, key=_value_order)
@@ -283,7 +269,7 @@ def sweep_section(
     figures = {f"{name}.png": figure_png(analysis.figures[PLOT_FILE])}
     lines = [f"\n## {name}\n", _facts(df, report), "\nReproduce (train, then analyse):\n"]
     shown = shown_path(root)
-    command = reproduce_command(config, shown, grid=job_grid(root))
+    command = reproduce_command(config, shown, grid=job_grid(root, df["job"]))
     lines += ["```bash", command, f"python -m zelo.analysis {shown}"]
     image = f"![{name}: student quality against miner intelligence]({FIGURE_DIR}/{name}.png)"
     lines += ["```\n", f"{image}\n"]

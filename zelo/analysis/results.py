@@ -127,21 +127,32 @@ def job_dirs(sweep_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: _job_key(p.relative_to(root).as_posix()))
 
 
-def read_overrides(job_dir: Path) -> dict[str, str]:
-    """The job's command-line overrides (``.hydra/overrides.yaml``) as ``{key: value}``.
+def override_key(override: str) -> str:
+    """``seed`` of ``seed=1``; ``x.y`` of ``+x.y=1``, ``++x.y=1`` or ``~x.y``."""
+    return override.partition("=")[0].lstrip("+~")
 
-    Machine paths, ``hydra.*`` keys and the seed are left out; ``+``/``~`` prefixes are dropped.
-    """
+
+def job_overrides(job_dir: Path) -> dict[str, str]:
+    """Every command-line override of the job (``.hydra/overrides.yaml``) as ``{key: value}``,
+    ``+``/``~`` prefixes dropped."""
     path = job_dir / ".hydra" / "overrides.yaml"
     if not path.exists():
         return {}
     out: dict[str, str] = {}
     for item in yaml.safe_load(path.read_text()) or []:
-        key, _, value = str(item).partition("=")
-        key = key.lstrip("+~")
-        if key and key not in SKIP_OVERRIDE_KEYS and not key.startswith(SKIP_OVERRIDE_PREFIXES):
-            out[key] = value
+        if key := override_key(str(item)):
+            out[key] = str(item).partition("=")[2]
     return out
+
+
+def read_overrides(job_dir: Path) -> dict[str, str]:
+    """The job's overrides (:func:`job_overrides`) that describe the point: machine paths,
+    ``hydra.*`` keys and the seed are left out."""
+    return {
+        key: value
+        for key, value in job_overrides(job_dir).items()
+        if key not in SKIP_OVERRIDE_KEYS and not key.startswith(SKIP_OVERRIDE_PREFIXES)
+    }
 
 
 def read_metrics(job_dir: Path) -> dict[str, Any] | None:
@@ -194,7 +205,7 @@ def collect_results(sweep_dir: str | Path, status: SweepStatus | None = None) ->
     rows = []
     for job in job_dirs(root):
         name = job.relative_to(root).as_posix()
-        if (job / FAILED_FILE).exists():  # the folder's last launch failed: see stale_failure
+        if (job / FAILED_FILE).exists():  # its last launch failed (the module's docstring)
             status.failed[name] = read_failure(job)
             continue
         metrics = read_metrics(job)
